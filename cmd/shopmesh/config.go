@@ -1,0 +1,106 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// config is everything `shopmesh run` can be told, by flag or by the
+// SHOPMESH_<NAME> environment variable of each flag.
+type config struct {
+	HTTPAddr           string
+	NATSAddr           string
+	NATSMonitorAddr    string
+	Data               string
+	Ephemeral          bool
+	NATSURL            string
+	NATSConfig         string
+	AdminToken         string
+	LogFormat          string
+	LogLevel           string
+	OrderTTL           time.Duration
+	GatewayLatency     time.Duration
+	GatewayFailureRate float64
+	Services           []string
+}
+
+func defaultConfig() config {
+	return config{
+		HTTPAddr:        "127.0.0.1:8080",
+		NATSAddr:        "127.0.0.1:4222",
+		NATSMonitorAddr: "127.0.0.1:8222",
+		Data:            "./data",
+		LogLevel:        "info",
+		OrderTTL:        15 * time.Minute,
+	}
+}
+
+func (c *config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP listen address")
+	fs.StringVar(&c.NATSAddr, "nats-addr", c.NATSAddr, "client address of the embedded NATS server")
+	fs.StringVar(&c.NATSMonitorAddr, "nats-monitor-addr", c.NATSMonitorAddr, "monitoring address of the embedded NATS server (empty: off)")
+	fs.StringVar(&c.Data, "data", c.Data, "directory for JetStream storage and the services' bbolt files")
+	fs.BoolVar(&c.Ephemeral, "ephemeral", c.Ephemeral, "keep everything in memory and temporary files; nothing is left behind")
+	fs.StringVar(&c.NATSURL, "nats", c.NATSURL, "comma-separated URLs of an external NATS server or cluster (then nothing is embedded)")
+	fs.StringVar(&c.NATSConfig, "nats-config", c.NATSConfig, "nats-server configuration file for the embedded server")
+	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "bearer token for admin operations (empty: a random one, shown at start)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or console (default: console on a terminal, json otherwise)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.DurationVar(&c.OrderTTL, "order-ttl", c.OrderTTL, "how long an order waits for payment before it expires")
+	fs.DurationVar(&c.GatewayLatency, "gateway-latency", c.GatewayLatency, "simulated payment gateway latency")
+	fs.Float64Var(&c.GatewayFailureRate, "gateway-failure-rate", c.GatewayFailureRate, "share of gateway calls that fail transiently (0-1)")
+}
+
+// parseConfig reads flags after applying SHOPMESH_* environment variables,
+// so a flag on the command line wins over the environment.
+func parseConfig(args []string, env func(string) string) (config, error) {
+	c := defaultConfig()
+	fs := flag.NewFlagSet("shopmesh run", flag.ContinueOnError)
+	c.flags(fs)
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "SHOPMESH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := env(name); v != "" {
+			if err := fs.Set(f.Name, v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return c, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	c.Services = fs.Args()
+	return c, c.check()
+}
+
+func (c *config) check() error {
+	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "console" {
+		return fmt.Errorf("--log-format must be json or console, not %q", c.LogFormat)
+	}
+	if c.GatewayFailureRate < 0 || c.GatewayFailureRate > 1 {
+		return fmt.Errorf("--gateway-failure-rate must be between 0 and 1")
+	}
+	if c.OrderTTL <= 0 {
+		return fmt.Errorf("--order-ttl must be positive")
+	}
+	if c.AdminToken == "" {
+		c.AdminToken = randomToken()
+	}
+	return nil
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func envOrEmpty(name string) string { return os.Getenv(name) }

@@ -1,0 +1,103 @@
+// Command shopmesh runs the ShopMesh shop: by default every service in one
+// process on an embedded JetStream server; with --nats, the named services
+// against an external cluster.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+)
+
+const usage = `usage: shopmesh <command> [flags]
+
+commands:
+  run [flags] [service...]   start the shop (all services unless some are named)
+  help                       show this text
+
+Run 'shopmesh run -h' for the flags; each is also the environment variable
+SHOPMESH_<FLAG> (e.g. SHOPMESH_HTTP_ADDR).
+`
+
+func main() {
+	if err := dispatch(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "shopmesh:", err)
+		os.Exit(1)
+	}
+}
+
+func dispatch(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	switch args[0] {
+	case "run":
+		return runCommand(args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n\n%s", args[0], usage)
+}
+
+func runCommand(args []string, stdout io.Writer) error {
+	cfg, err := parseConfig(args, envOrEmpty)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stdout)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := startShop(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	printBanner(stdout, s)
+	<-ctx.Done()
+	log.Info().Msg("shutting down")
+	s.close()
+	return nil
+}
+
+func newLogger(cfg config, stdout io.Writer) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return zerolog.Logger{}, fmt.Errorf("--log-level: %w", err)
+	}
+	out := stdout
+	if cfg.LogFormat == "console" || (cfg.LogFormat == "" && isTerminal(stdout)) {
+		out = zerolog.ConsoleWriter{Out: stdout, TimeFormat: "15:04:05"}
+	}
+	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+func printBanner(w io.Writer, s *shop) {
+	data := s.cfg.Data
+	if s.cfg.Ephemeral {
+		data = "(ephemeral: memory and temporary files)"
+	}
+	fmt.Fprintf(w, `
+  ShopMesh is running
+    HTTP         %s
+    docs         %s/
+    NATS         %s
+    data         %s
+    admin token  %s
+
+`, s.httpURL, s.httpURL, s.natsURL, data, s.cfg.AdminToken)
+}

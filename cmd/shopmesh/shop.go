@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/products"
+)
+
+// allServices lists every service once, in start order: a service starts
+// after those whose events it projects, so its first catch-up is short.
+func allServices(c config) []mesh.Service {
+	return []mesh.Service{
+		products.New(),
+	}
+}
+
+// shop is one running process: maybe an embedded NATS server, the node the
+// services share, the services and the HTTP server.
+type shop struct {
+	cfg      config
+	log      zerolog.Logger
+	server   *server.Server
+	nc       *nats.Conn
+	node     *mesh.Node
+	services []mesh.Service
+	http     *http.Server
+	httpURL  string
+	natsURL  string
+	tempDirs []string
+}
+
+// startShop starts everything cfg asks for and returns once it serves HTTP.
+// On error, whatever had started is stopped again.
+func startShop(ctx context.Context, cfg config, log zerolog.Logger) (s *shop, err error) {
+	s = &shop{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	steps := []func(context.Context) error{s.startNATS, s.connect, s.startServices, s.serveHTTP}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *shop) dataDir(sub string) (string, error) {
+	if !s.cfg.Ephemeral {
+		return filepath.Join(s.cfg.Data, sub), nil
+	}
+	dir, err := os.MkdirTemp("", "shopmesh-"+sub+"-")
+	if err != nil {
+		return "", err
+	}
+	s.tempDirs = append(s.tempDirs, dir)
+	return dir, nil
+}
+
+func (s *shop) startNATS(context.Context) error {
+	if s.cfg.NATSURL != "" {
+		s.natsURL = s.cfg.NATSURL
+		return nil
+	}
+	dir, err := s.dataDir("jetstream")
+	if err != nil {
+		return err
+	}
+	s.server, err = mesh.StartServer(mesh.ServerOptions{
+		Addr: s.cfg.NATSAddr, MonitorAddr: s.cfg.NATSMonitorAddr, StoreDir: dir, ConfigFile: s.cfg.NATSConfig,
+	})
+	if err != nil {
+		return err
+	}
+	s.natsURL = s.server.ClientURL()
+	return nil
+}
+
+func (s *shop) connect(ctx context.Context) error {
+	var opts []nats.Option
+	if s.server != nil {
+		opts = append(opts, nats.InProcessServer(s.server))
+	}
+	var err error
+	if s.nc, err = mesh.Connect(s.natsURL, "shopmesh", opts...); err != nil {
+		return err
+	}
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		return err
+	}
+	storage := mesh.Storage{Memory: s.cfg.Ephemeral}
+	if err := mesh.ProvisionDeadLetters(ctx, js, storage); err != nil {
+		return err
+	}
+	dir, err := s.dataDir("state")
+	if err != nil {
+		return err
+	}
+	metrics := mesh.NewMetrics()
+	s.node = &mesh.Node{
+		JS: js, HTTP: mesh.NewHTTP(s.log, s.cfg.AdminToken, metrics), Metrics: metrics,
+		Log: s.log, Storage: storage, DataDir: dir,
+	}
+	return nil
+}
+
+func (s *shop) startServices(ctx context.Context) error {
+	for _, svc := range selectServices(allServices(s.cfg), s.cfg.Services) {
+		if err := svc.Start(ctx, s.node); err != nil {
+			return fmt.Errorf("start %s: %w", svc.Name(), err)
+		}
+		s.services = append(s.services, svc)
+	}
+	if len(s.services) == 0 {
+		return fmt.Errorf("no such service: %v", s.cfg.Services)
+	}
+	return nil
+}
+
+func selectServices(all []mesh.Service, names []string) []mesh.Service {
+	if len(names) == 0 {
+		return all
+	}
+	var out []mesh.Service
+	for _, svc := range all {
+		if slices.Contains(names, svc.Name()) {
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+func (s *shop) serveHTTP(context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	s.httpURL = "http://" + ln.Addr().String()
+	s.http = &http.Server{Handler: s.node.HTTP.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error().Err(err).Msg("http server stopped")
+		}
+	}()
+	return nil
+}
+
+// close stops in reverse order: no new requests, services drain their
+// consumers and close their files, then NATS.
+func (s *shop) close() {
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.http.Shutdown(ctx)
+		cancel()
+	}
+	for i := len(s.services) - 1; i >= 0; i-- {
+		s.services[i].Stop()
+	}
+	if s.nc != nil {
+		_ = s.nc.Drain()
+	}
+	if s.server != nil {
+		s.server.Shutdown()
+		s.server.WaitForShutdown()
+	}
+	for _, dir := range s.tempDirs {
+		_ = os.RemoveAll(dir)
+	}
+}

@@ -1,0 +1,138 @@
+package mesh
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// CloudEvents NATS binding headers (binary mode) plus the two extensions the
+// mesh uses to follow a saga: correlation (the order or request that started
+// it all) and causation (the event that caused this one).
+const (
+	HeaderSpecVersion   = "ce-specversion"
+	HeaderID            = "ce-id"
+	HeaderSource        = "ce-source"
+	HeaderType          = "ce-type"
+	HeaderTime          = "ce-time"
+	HeaderSubject       = "ce-subject"
+	HeaderContentType   = "content-type"
+	HeaderCorrelationID = "ce-correlationid"
+	HeaderCausationID   = "ce-causationid"
+	HeaderTraceParent   = "traceparent"
+)
+
+// Event is a fact a service wants to record. The events package implements it
+// for every contract, so the runtime never needs to know what a shop is.
+type Event interface {
+	// EventSubject is the four-token subject <service>.<entity>.<id>.<event>.
+	EventSubject() string
+	// EventType is the versioned CloudEvents type, e.g. shopmesh.orders.order.placed.v1.
+	EventType() string
+}
+
+// Envelope is an event as read back from a stream: its body and metadata.
+type Envelope struct {
+	ID            string
+	Source        string
+	Type          string
+	Subject       string
+	Time          time.Time
+	CorrelationID string
+	CausationID   string
+	TraceParent   string
+	Data          json.RawMessage
+	Stream        string
+	Sequence      uint64
+	// Delivered counts deliveries of this message to a reaction (1 on the first).
+	Delivered uint64
+}
+
+// Decode unmarshals the body into v.
+func (e Envelope) Decode(v any) error {
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return fmt.Errorf("decode %s %s: %w", e.Type, e.ID, err)
+	}
+	return nil
+}
+
+// Cause is what a new event inherits from the request or event that caused it.
+type Cause struct {
+	// ID identifies the command: an Idempotency-Key or the id of the causing
+	// event. The same ID always yields the same message ids, so JetStream
+	// drops a retried publish as a duplicate.
+	ID            string
+	CorrelationID string
+	TraceParent   string
+}
+
+// CausedBy returns the cause to use for events decided in reaction to e.
+func CausedBy(e Envelope) Cause {
+	return Cause{ID: e.ID, CorrelationID: e.CorrelationID, TraceParent: e.TraceParent}
+}
+
+func fromJetStream(m jetstream.Msg) (Envelope, error) {
+	meta, err := m.Metadata()
+	if err != nil {
+		return Envelope{}, fmt.Errorf("message metadata: %w", err)
+	}
+	env := fromHeader(m.Subject(), m.Headers(), m.Data())
+	env.Stream = meta.Stream
+	env.Sequence = meta.Sequence.Stream
+	env.Delivered = meta.NumDelivered
+	return env, nil
+}
+
+func fromRaw(m *jetstream.RawStreamMsg) Envelope {
+	env := fromHeader(m.Subject, m.Header, m.Data)
+	env.Sequence = m.Sequence
+	return env
+}
+
+func fromHeader(subject string, h nats.Header, data []byte) Envelope {
+	t, _ := time.Parse(time.RFC3339Nano, h.Get(HeaderTime))
+	return Envelope{
+		ID:            h.Get(HeaderID),
+		Source:        h.Get(HeaderSource),
+		Type:          h.Get(HeaderType),
+		Subject:       subject,
+		Time:          t,
+		CorrelationID: h.Get(HeaderCorrelationID),
+		CausationID:   h.Get(HeaderCausationID),
+		TraceParent:   h.Get(HeaderTraceParent),
+		Data:          data,
+	}
+}
+
+// newMsg builds the NATS message for one event with the full envelope.
+func newMsg(source string, cause Cause, index int, e Event) (*nats.Msg, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", e.EventType(), err)
+	}
+	id := cause.ID + "/" + strconv.Itoa(index)
+	correlation := cause.CorrelationID
+	if correlation == "" {
+		correlation = cause.ID
+	}
+	m := nats.NewMsg(e.EventSubject())
+	m.Data = data
+	m.Header.Set(HeaderSpecVersion, "1.0")
+	m.Header.Set(HeaderID, id)
+	m.Header.Set(nats.MsgIdHdr, id)
+	m.Header.Set(HeaderSource, source)
+	m.Header.Set(HeaderType, e.EventType())
+	m.Header.Set(HeaderTime, time.Now().UTC().Format(time.RFC3339Nano))
+	m.Header.Set(HeaderSubject, e.EventSubject())
+	m.Header.Set(HeaderContentType, "application/json")
+	m.Header.Set(HeaderCorrelationID, correlation)
+	m.Header.Set(HeaderCausationID, cause.ID)
+	if cause.TraceParent != "" {
+		m.Header.Set(HeaderTraceParent, cause.TraceParent)
+	}
+	return m, nil
+}

@@ -1,0 +1,221 @@
+package mesh
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/rs/zerolog"
+	"github.com/swaggest/swgui/v5emb"
+)
+
+// MaxBodyBytes caps every request body. Shop requests are small; a larger
+// body is a mistake or an attack, answered with 413 before it is parsed.
+const MaxBodyBytes = 64 << 10
+
+// AdminSecurity marks an operation as needing the admin bearer token.
+var AdminSecurity = []map[string][]string{{"bearer": {}}}
+
+// ServiceDoc describes one service's HTTP API for the landing page.
+type ServiceDoc struct {
+	Prefix      string
+	Title       string
+	Description string
+}
+
+// HTTP is the one HTTP server every service mounts its API on.
+type HTTP struct {
+	mux      *http.ServeMux
+	log      zerolog.Logger
+	metrics  *Metrics
+	token    string
+	services []ServiceDoc
+	checks   map[string]func() error
+}
+
+// NewHTTP returns a server whose admin operations accept token. metrics may
+// be nil; otherwise they are served on /metrics.
+func NewHTTP(log zerolog.Logger, token string, metrics *Metrics) *HTTP {
+	h := &HTTP{mux: http.NewServeMux(), log: log, token: token, metrics: metrics, checks: map[string]func() error{}}
+	if metrics != nil {
+		h.mux.Handle("GET /metrics", metrics.Handler())
+	}
+	h.mux.HandleFunc("GET /{$}", h.landing)
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	h.mux.HandleFunc("GET /readyz", h.readyz)
+	return h
+}
+
+// Mux exposes the router for extra endpoints such as /metrics.
+func (h *HTTP) Mux() *http.ServeMux { return h.mux }
+
+// ReadyCheck adds a named readiness condition to /readyz.
+func (h *HTTP) ReadyCheck(name string, check func() error) { h.checks[name] = check }
+
+// API creates a service's Huma API with its own OpenAPI document
+// (prefix/openapi.json and .yaml) and an offline try-it page (prefix/docs)
+// whose scripts are embedded in the binary. Operations use full paths that
+// start with the prefix, so the document shows the real URLs.
+func (h *HTTP) API(doc ServiceDoc) huma.API {
+	h.services = append(h.services, doc)
+	cfg := huma.DefaultConfig(doc.Title, "1.0.0")
+	cfg.Info.Description = doc.Description
+	cfg.OpenAPIPath = doc.Prefix + "/openapi"
+	cfg.SchemasPath = doc.Prefix + "/schemas"
+	cfg.DocsPath = ""
+	// No "$schema" link in every body: responses stay plain JSON.
+	cfg.CreateHooks = nil
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "The admin token shown in the shopmesh run banner."},
+	}
+	api := humago.New(h.mux, cfg)
+	api.UseMiddleware(h.requireAdmin(api))
+	ui := v5emb.New(doc.Title, doc.Prefix+"/openapi.json", doc.Prefix+"/docs/")
+	h.mux.Handle("GET "+doc.Prefix+"/docs", ui)
+	h.mux.Handle("GET "+doc.Prefix+"/docs/", ui)
+	grp := huma.NewGroup(api)
+	grp.UseSimpleModifier(func(op *huma.Operation) { op.MaxBodyBytes = MaxBodyBytes })
+	return grp
+}
+
+func (h *HTTP) requireAdmin(api huma.API) func(huma.Context, func(huma.Context)) {
+	want := []byte("Bearer " + h.token)
+	return func(ctx huma.Context, next func(huma.Context)) {
+		if len(ctx.Operation().Security) == 0 {
+			next(ctx)
+			return
+		}
+		got := []byte(ctx.Header("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="shopmesh"`)
+			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "a valid admin bearer token is required")
+			return
+		}
+		next(ctx)
+	}
+}
+
+// Handler returns the server's handler: request logging around the router,
+// and problem+json for requests no route matches.
+func (h *HTTP) Handler() http.Handler {
+	return h.logRequests(http.HandlerFunc(h.route))
+}
+
+func (h *HTTP) route(w http.ResponseWriter, r *http.Request) {
+	handler, pattern := h.mux.Handler(r)
+	if pattern != "" {
+		h.mux.ServeHTTP(w, r)
+		return
+	}
+	// The router would answer in plain text; find out what it would say
+	// (404 or 405 with Allow) and say it as a problem.
+	probe := &statusRecorder{ResponseWriter: discardWriter{header: http.Header{}}}
+	handler.ServeHTTP(probe, r)
+	if allow := probe.Header().Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	status := probe.status
+	if status == 0 {
+		status = http.StatusNotFound
+	}
+	WriteProblem(w, status, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+}
+
+// WriteProblem writes an RFC 9457 problem document.
+func WriteProblem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"title": http.StatusText(status), "status": status, "detail": detail,
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (h *HTTP) readyz(w http.ResponseWriter, _ *http.Request) {
+	failing := map[string]string{}
+	for name, check := range h.checks {
+		if err := check(); err != nil {
+			failing[name] = err.Error()
+		}
+	}
+	if len(failing) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "failing": failing})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ShopMesh</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#222}
+li{margin:.6rem 0}small{color:#666}</style></head><body>
+<h1>ShopMesh</h1>
+<p>An e-commerce shop built from services that talk only through NATS JetStream events.</p>
+<ul>{{range .}}<li><b>{{.Title}}</b> <small>{{.Prefix}}</small><br>{{.Description}}<br>
+<a href="{{.Prefix}}/docs">try it</a> · <a href="{{.Prefix}}/openapi.json">openapi.json</a> · <a href="{{.Prefix}}/openapi.yaml">openapi.yaml</a></li>{{end}}
+</ul>
+<p><a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a></p>
+</body></html>`))
+
+func (h *HTTP) landing(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = landingPage.Execute(w, h.services)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+type discardWriter struct{ header http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.header }
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}
+
+func (h *HTTP) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		h.metrics.observeHTTP(r.Method, r.Pattern, rec.status, time.Since(start))
+		level := zerolog.DebugLevel
+		if rec.status >= 500 {
+			level = zerolog.ErrorLevel
+		} else if !strings.HasPrefix(r.URL.Path, "/healthz") && !strings.HasPrefix(r.URL.Path, "/readyz") {
+			level = zerolog.InfoLevel
+		}
+		h.log.WithLevel(level).Str("method", r.Method).Str("path", r.URL.Path).
+			Int("status", rec.status).Int("bytes", rec.bytes).Dur("duration", time.Since(start)).Msg("http")
+	})
+}

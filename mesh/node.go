@@ -1,0 +1,101 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Node is everything a service stands on in one process: the JetStream
+// connection, where local state lives, the shared HTTP server, logging and
+// metrics. Services receive it in Start and own nothing global.
+type Node struct {
+	JS        jetstream.JetStream
+	HTTP      *HTTP
+	Metrics   *Metrics
+	Log       zerolog.Logger
+	Storage   Storage
+	DataDir   string
+	Reactions ReactionOptions
+}
+
+// Logger returns the node's logger with the service's name on every line.
+func (n *Node) Logger(service string) zerolog.Logger {
+	return n.Log.With().Str("service", service).Logger()
+}
+
+// Publisher returns a publisher for service's events.
+func (n *Node) Publisher(service string) *Publisher {
+	return NewPublisher(n.JS, "shopmesh/"+service, n.Metrics)
+}
+
+// DBPath is where service keeps its bbolt file.
+func (n *Node) DBPath(service string) string {
+	return filepath.Join(n.DataDir, service+".db")
+}
+
+// OpenDB opens service's bbolt file.
+func (n *Node) OpenDB(service string) (*bolt.DB, error) {
+	return OpenDB(n.DBPath(service))
+}
+
+// React starts a reaction of service with the node's delivery options.
+func (n *Node) React(ctx context.Context, service string, r Reaction) (*Reactor, error) {
+	return StartReaction(ctx, n.JS, service, r, n.Reactions, n.Logger(service), n.Metrics)
+}
+
+// Bucket provisions a KV read model and starts its in-memory cache.
+func (n *Node) Bucket(ctx context.Context, name string) (*Views, error) {
+	kv, err := ProvisionBucket(ctx, n.JS, n.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	v := NewViews(kv)
+	if err := v.Watch(ctx); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// RemoveDB deletes service's bbolt file so the next start rebuilds it from
+// the streams.
+func (n *Node) RemoveDB(service string) error {
+	err := os.Remove(n.DBPath(service))
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove %s: %w", n.DBPath(service), err)
+	}
+	return nil
+}
+
+// Service is one ShopMesh service as the runner sees it.
+type Service interface {
+	// Name is the service's name: its subjects' first token and its prefix.
+	Name() string
+	// Start provisions what the service owns, registers its HTTP operations
+	// and reactions on the node, and returns once it is serving.
+	Start(ctx context.Context, n *Node) error
+	// Stop drains reactions, stops projections and closes local state.
+	Stop()
+}
+
+// Project starts a projection of streams into db through p, publishing
+// views (which may be nil), and adds it to the node's readiness checks.
+func (n *Node) Project(ctx context.Context, service string, db *bolt.DB, streams []string, p Projector, views *Views) (*Projection, error) {
+	proj := NewProjection(db, n.JS, streams, p, views, n.Logger(service))
+	if err := proj.Start(ctx); err != nil {
+		return nil, err
+	}
+	n.HTTP.ReadyCheck(service+" projection", func() error {
+		if !proj.Ready() {
+			return errors.New("catching up with its streams")
+		}
+		return nil
+	})
+	return proj, nil
+}

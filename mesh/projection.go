@@ -1,0 +1,392 @@
+package mesh
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Projector applies one event to a service's local state. It runs inside the
+// bbolt transaction that also records the event's stream sequence, so every
+// event is applied exactly once. It returns the read-model views the event
+// changed.
+type Projector interface {
+	Apply(tx *bolt.Tx, e Envelope) ([]View, error)
+}
+
+var (
+	bucketPositions = []byte("_positions")
+	bucketOutbox    = []byte("_views")
+)
+
+// maxBatch bounds how many events share one bbolt transaction: one fsync
+// then covers many events, which is most of the write path's speed.
+const maxBatch = 512
+
+// Projection keeps a bbolt file current with one or more streams.
+type Projection struct {
+	db        *bolt.DB
+	js        jetstream.JetStream
+	streams   []string
+	projector Projector
+	views     *Views
+	log       zerolog.Logger
+
+	in      chan jetstream.Msg
+	mu      sync.Mutex
+	applied map[string]uint64
+	changed chan struct{}
+	targets map[string]uint64
+	flushed map[string]uint64
+	failure error
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// NewProjection projects streams through p into db. views may be nil when
+// the projection has no KV read model.
+func NewProjection(db *bolt.DB, js jetstream.JetStream, streams []string, p Projector, views *Views, log zerolog.Logger) *Projection {
+	return &Projection{
+		db: db, js: js, streams: streams, projector: p, views: views, log: log,
+		in:      make(chan jetstream.Msg, maxBatch*2),
+		applied: make(map[string]uint64),
+		changed: make(chan struct{}),
+		targets: make(map[string]uint64),
+		flushed: make(map[string]uint64),
+	}
+}
+
+// DB returns the projection's bbolt file for queries.
+func (p *Projection) DB() *bolt.DB { return p.db }
+
+// Start resumes every stream after the last applied sequence and applies
+// events until ctx ends or Stop is called.
+func (p *Projection) Start(ctx context.Context) error {
+	ctx, p.cancel = context.WithCancel(ctx)
+	if err := p.loadPositions(); err != nil {
+		return err
+	}
+	if err := p.flushOutbox(ctx); err != nil {
+		return err
+	}
+	for _, stream := range p.streams {
+		if err := p.follow(ctx, stream); err != nil {
+			return err
+		}
+	}
+	p.done = make(chan struct{})
+	go func() {
+		defer close(p.done)
+		p.run(ctx)
+	}()
+	return nil
+}
+
+// Stop stops applying events and returns once no transaction is running, so
+// the bbolt file can be closed.
+func (p *Projection) Stop() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	if p.done != nil {
+		<-p.done
+	}
+}
+
+func (p *Projection) loadPositions() error {
+	return p.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketPositions)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketOutbox); err != nil {
+			return err
+		}
+		for _, s := range p.streams {
+			p.applied[s] = decodeUint(b.Get([]byte(s)))
+		}
+		return nil
+	})
+}
+
+func (p *Projection) follow(ctx context.Context, stream string) error {
+	s, err := p.js.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("projection stream %s: %w", stream, err)
+	}
+	p.targets[stream] = s.CachedInfo().State.LastSeq
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if from := p.applied[stream]; from > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = from + 1
+	}
+	c, err := s.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("projection consumer %s: %w", stream, err)
+	}
+	cc, err := c.Consume(func(m jetstream.Msg) {
+		select {
+		case p.in <- m:
+		case <-ctx.Done():
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("projection consume %s: %w", stream, err)
+	}
+	context.AfterFunc(ctx, cc.Stop)
+	return nil
+}
+
+func (p *Projection) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-p.in:
+			batch := p.drain(m)
+			if err := p.applyBatch(ctx, batch); err != nil {
+				p.fail(err)
+				return
+			}
+		}
+	}
+}
+
+func (p *Projection) drain(first jetstream.Msg) []jetstream.Msg {
+	batch := []jetstream.Msg{first}
+	for len(batch) < maxBatch {
+		select {
+		case m := <-p.in:
+			batch = append(batch, m)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// applyBatch applies events in one transaction, then publishes the views
+// they changed, then tells waiting writers.
+func (p *Projection) applyBatch(ctx context.Context, batch []jetstream.Msg) error {
+	positions := p.positions()
+	var views map[string]viewRecord
+	err := p.db.Update(func(tx *bolt.Tx) error {
+		p.clearFlushed(tx)
+		var err error
+		views, err = p.applyAll(tx, batch, positions)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	p.publishViews(ctx, views)
+	p.advance(positions)
+	return nil
+}
+
+func (p *Projection) positions() map[string]uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]uint64, len(p.applied))
+	for k, v := range p.applied {
+		out[k] = v
+	}
+	return out
+}
+
+func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[string]uint64) (map[string]viewRecord, error) {
+	views := make(map[string]viewRecord)
+	outbox := tx.Bucket(bucketOutbox)
+	for _, m := range batch {
+		env, err := fromJetStream(m)
+		if err != nil {
+			return nil, err
+		}
+		if env.Sequence <= positions[env.Stream] {
+			continue // already applied before a restart or a consumer reset
+		}
+		changed, err := p.projector.Apply(tx, env)
+		if err != nil {
+			return nil, fmt.Errorf("apply %s seq %d: %w", env.Subject, env.Sequence, err)
+		}
+		for _, v := range changed {
+			rec, err := newViewRecord(env.Sequence, v.Value)
+			if err != nil {
+				return nil, err
+			}
+			views[v.Key] = rec
+			if err := PutJSON(outbox, v.Key, rec); err != nil {
+				return nil, err
+			}
+		}
+		positions[env.Stream] = env.Sequence
+	}
+	b := tx.Bucket(bucketPositions)
+	for stream, seq := range positions {
+		if err := b.Put([]byte(stream), encodeUint(seq)); err != nil {
+			return nil, err
+		}
+	}
+	return views, nil
+}
+
+func newViewRecord(seq uint64, value any) (viewRecord, error) {
+	if value == nil {
+		return viewRecord{Seq: seq, Deleted: true}, nil
+	}
+	data, err := json.Marshal(value)
+	if err != nil {
+		return viewRecord{}, fmt.Errorf("encode view: %w", err)
+	}
+	return viewRecord{Seq: seq, View: data}, nil
+}
+
+// publishViews writes the changed views to KV. Each is also in the bbolt
+// outbox, so one lost here (a crash, NATS away) is written again at the next
+// start; it retries for a while before leaving it to that.
+func (p *Projection) publishViews(ctx context.Context, views map[string]viewRecord) {
+	if p.views == nil {
+		return
+	}
+	for key, rec := range views {
+		err := retry(ctx, 5, func() error { return p.views.put(ctx, key, rec) })
+		if err != nil {
+			p.log.Error().Err(err).Str("key", key).Msg("view not published; kept in outbox")
+			continue
+		}
+		p.mu.Lock()
+		p.flushed[key] = rec.Seq
+		p.mu.Unlock()
+	}
+}
+
+// clearFlushed removes outbox entries already in KV, unless a newer view of
+// the same key replaced them meanwhile.
+func (p *Projection) clearFlushed(tx *bolt.Tx) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	outbox := tx.Bucket(bucketOutbox)
+	for key, seq := range p.flushed {
+		var rec viewRecord
+		if GetJSON(outbox, key, &rec) && rec.Seq <= seq {
+			_ = outbox.Delete([]byte(key))
+		}
+	}
+	clear(p.flushed)
+}
+
+func (p *Projection) flushOutbox(ctx context.Context) error {
+	views := make(map[string]viewRecord)
+	err := p.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
+			var rec viewRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			views[string(k)] = rec
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read view outbox: %w", err)
+	}
+	p.publishViews(ctx, views)
+	return nil
+}
+
+func (p *Projection) advance(positions map[string]uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.applied = positions
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+func (p *Projection) fail(err error) {
+	p.log.Error().Err(err).Msg("projection stopped")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failure = err
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// ErrProjectionStopped is returned to writers waiting on a projection that
+// hit an error it cannot get past.
+var ErrProjectionStopped = errors.New("projection stopped")
+
+// WaitFor blocks until the event at seq in stream has been applied (and its
+// views published), so a writer reads its own write.
+func (p *Projection) WaitFor(ctx context.Context, stream string, seq uint64) error {
+	for {
+		p.mu.Lock()
+		done, changed, failure := p.applied[stream] >= seq, p.changed, p.failure
+		p.mu.Unlock()
+		if done {
+			return nil
+		}
+		if failure != nil {
+			return fmt.Errorf("%w: %w", ErrProjectionStopped, failure)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+// CatchUp waits until everything stored in stream right now is applied.
+func (p *Projection) CatchUp(ctx context.Context, stream string) error {
+	s, err := p.js.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("catch up %s: %w", stream, err)
+	}
+	return p.WaitFor(ctx, stream, s.CachedInfo().State.LastSeq)
+}
+
+// Applied returns the last stream sequence applied from stream.
+func (p *Projection) Applied(stream string) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.applied[stream]
+}
+
+// Ready reports whether the projection has applied what its streams held at
+// start and has not stopped on an error.
+func (p *Projection) Ready() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failure != nil {
+		return false
+	}
+	for stream, target := range p.targets {
+		if p.applied[stream] < target {
+			return false
+		}
+	}
+	return true
+}
+
+// retry calls f up to attempts times with a growing pause between tries.
+func retry(ctx context.Context, attempts int, f func() error) error {
+	var err error
+	for i := range attempts {
+		if err = f(); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(time.Duration(i+1) * 50 * time.Millisecond):
+		}
+	}
+	return err
+}

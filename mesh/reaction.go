@@ -1,0 +1,224 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// Handler turns one event into effects. Returning nil means the effects are
+// durable and the message may be acked.
+type Handler func(ctx context.Context, e Envelope) error
+
+// Reaction is a service's durable interest in events from another stream.
+// All replicas of a service share the consumer, so each event is handled
+// once per service.
+type Reaction struct {
+	Name     string
+	Stream   string
+	Subjects []string
+	Handle   Handler
+}
+
+// ReactionOptions tune delivery. The zero value is sensible.
+type ReactionOptions struct {
+	// MaxDeliver is how many times a message is tried before it goes to the
+	// dead-letter stream.
+	MaxDeliver int
+	// Backoff is the pause before each redelivery; the last entry repeats.
+	Backoff []time.Duration
+	// Workers handle messages in parallel. Messages about the same entity go
+	// to the same worker, so they are handled in stream order.
+	Workers int
+	// DeliverTwice hands every message to the handler twice, to prove in
+	// tests that handlers are idempotent.
+	DeliverTwice bool
+}
+
+func (o ReactionOptions) withDefaults() ReactionOptions {
+	if o.MaxDeliver == 0 {
+		o.MaxDeliver = 6
+	}
+	if len(o.Backoff) == 0 {
+		o.Backoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second}
+	}
+	if o.Workers == 0 {
+		o.Workers = 8
+	}
+	return o
+}
+
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent marks an error that no retry can fix: the message goes straight
+// to the dead-letter stream.
+func Permanent(err error) error { return permanentError{err} }
+
+// Reactor runs one reaction.
+type Reactor struct {
+	source string
+	js     jetstream.JetStream
+	r      Reaction
+	opts   ReactionOptions
+	log    zerolog.Logger
+	m      *Metrics
+	queues []chan jetstream.Msg
+	wg     sync.WaitGroup
+	stop   jetstream.ConsumeContext
+}
+
+// StartReaction creates (or updates) the durable consumer and handles its
+// messages until Stop. source names the service for dead letters.
+func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r Reaction, opts ReactionOptions, log zerolog.Logger, m *Metrics) (*Reactor, error) {
+	opts = opts.withDefaults()
+	c, err := js.CreateOrUpdateConsumer(ctx, r.Stream, jetstream.ConsumerConfig{
+		Durable:        r.Name,
+		FilterSubjects: r.Subjects,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        30 * time.Second,
+		MaxDeliver:     opts.MaxDeliver,
+		MaxAckPending:  4096,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reaction %s: %w", r.Name, err)
+	}
+	rc := &Reactor{source: source, js: js, r: r, opts: opts, m: m, log: log.With().Str("consumer", r.Name).Logger()}
+	rc.startWorkers()
+	rc.stop, err = c.Consume(rc.dispatch, jetstream.PullMaxMessages(256))
+	if err != nil {
+		rc.closeWorkers()
+		return nil, fmt.Errorf("reaction %s consume: %w", r.Name, err)
+	}
+	return rc, nil
+}
+
+func (rc *Reactor) startWorkers() {
+	rc.queues = make([]chan jetstream.Msg, rc.opts.Workers)
+	for i := range rc.queues {
+		rc.queues[i] = make(chan jetstream.Msg, 64)
+		rc.wg.Add(1)
+		go func(q chan jetstream.Msg) {
+			defer rc.wg.Done()
+			for m := range q {
+				rc.handle(m)
+			}
+		}(rc.queues[i])
+	}
+}
+
+func (rc *Reactor) dispatch(m jetstream.Msg) {
+	h := fnv.New32a()
+	h.Write([]byte(entityOf(m.Subject())))
+	rc.queues[h.Sum32()%uint32(len(rc.queues))] <- m
+}
+
+// entityOf returns the first three tokens of a subject: service, entity, id.
+func entityOf(subject string) string {
+	parts := strings.SplitN(subject, ".", 4)
+	return strings.Join(parts[:min(3, len(parts))], ".")
+}
+
+// Stop stops fetching, lets the workers finish what they hold and returns.
+// Unacked messages are redelivered to another replica or the next start.
+func (rc *Reactor) Stop() {
+	rc.stop.Drain()
+	<-rc.stop.Closed()
+	rc.closeWorkers()
+}
+
+func (rc *Reactor) closeWorkers() {
+	for _, q := range rc.queues {
+		close(q)
+	}
+	rc.wg.Wait()
+}
+
+func (rc *Reactor) handle(m jetstream.Msg) {
+	env, err := fromJetStream(m)
+	if err == nil {
+		err = rc.call(env)
+	}
+	if err == nil {
+		_ = m.Ack()
+		rc.m.observeReaction(rc.r.Name, "ok")
+		return
+	}
+	log := rc.log.With().Str("subject", m.Subject()).Str("correlation_id", env.CorrelationID).Uint64("delivered", env.Delivered).Logger()
+	var perm permanentError
+	if errors.As(err, &perm) || env.Delivered >= uint64(rc.opts.MaxDeliver) {
+		rc.deadLetter(m, env, err, log)
+		return
+	}
+	log.Warn().Err(err).Msg("reaction failed; will retry")
+	rc.m.observeReaction(rc.r.Name, "retried")
+	_ = m.NakWithDelay(rc.backoff(env.Delivered))
+}
+
+func (rc *Reactor) call(env Envelope) error {
+	// Handlers get their own deadline: a stuck handler must not hold the
+	// message past its ack wait, where it would be handled twice at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := rc.r.Handle(ctx, env); err != nil {
+		return err
+	}
+	if rc.opts.DeliverTwice {
+		return rc.r.Handle(ctx, env)
+	}
+	return nil
+}
+
+func (rc *Reactor) backoff(delivered uint64) time.Duration {
+	i := min(int(delivered)-1, len(rc.opts.Backoff)-1)
+	return rc.opts.Backoff[max(i, 0)]
+}
+
+// Dead-letter headers added to the original message's headers.
+const (
+	HeaderDeadError    = "Shopmesh-Error"
+	HeaderDeadStream   = "Shopmesh-Stream"
+	HeaderDeadSequence = "Shopmesh-Sequence"
+	HeaderDeadSubject  = "Shopmesh-Subject"
+	HeaderDeadConsumer = "Shopmesh-Consumer"
+)
+
+// deadLetter parks the message with the reason. Only once that is stored is
+// the original terminated; if storing fails it stays for redelivery.
+func (rc *Reactor) deadLetter(m jetstream.Msg, env Envelope, cause error, log zerolog.Logger) {
+	dl := nats.NewMsg(fmt.Sprintf("deadletter.%s.%s", rc.source, rc.r.Name))
+	dl.Data = m.Data()
+	for k, v := range m.Headers() {
+		// JetStream's own headers (expectations, batch ids) would be checked
+		// again against the dead-letter stream; keep only the envelope.
+		if !strings.HasPrefix(k, "Nats-") {
+			dl.Header[k] = v
+		}
+	}
+	dl.Header.Set(HeaderDeadError, cause.Error())
+	dl.Header.Set(HeaderDeadStream, env.Stream)
+	dl.Header.Set(HeaderDeadSequence, fmt.Sprint(env.Sequence))
+	dl.Header.Set(HeaderDeadSubject, m.Subject())
+	dl.Header.Set(HeaderDeadConsumer, rc.r.Name)
+	dl.Header.Set(nats.MsgIdHdr, fmt.Sprintf("dead/%s/%s/%d", rc.r.Name, env.Stream, env.Sequence))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := rc.js.PublishMsg(ctx, dl); err != nil {
+		log.Error().Err(err).Msg("dead letter not stored; will retry")
+		_ = m.NakWithDelay(rc.backoff(env.Delivered))
+		return
+	}
+	log.Error().Err(cause).Msg("reaction gave up; message moved to dead letters")
+	rc.m.observeReaction(rc.r.Name, "dead")
+	_ = m.Term()
+}

@@ -1,0 +1,105 @@
+package mesh
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// ServerOptions configure the embedded NATS server.
+type ServerOptions struct {
+	// Addr is the client address, host:port; port 0 picks a free one.
+	Addr string
+	// MonitorAddr is the HTTP monitoring address; empty turns it off.
+	MonitorAddr string
+	// StoreDir is where JetStream keeps file-backed streams.
+	StoreDir string
+	// ConfigFile, when set, is a nats-server configuration file to start
+	// from; Addr and StoreDir fill in only what it leaves unset.
+	ConfigFile string
+}
+
+// StartServer starts an embedded NATS server with JetStream and waits until
+// it accepts connections. Signals are left to the caller.
+func StartServer(o ServerOptions) (*server.Server, error) {
+	opts, err := serverOptions(o)
+	if err != nil {
+		return nil, err
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("nats server: %w", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return nil, errors.New("nats server: not ready after 10s")
+	}
+	return s, nil
+}
+
+func serverOptions(o ServerOptions) (*server.Options, error) {
+	opts := &server.Options{}
+	if o.ConfigFile != "" {
+		var err error
+		if opts, err = server.ProcessConfigFile(o.ConfigFile); err != nil {
+			return nil, fmt.Errorf("nats config %s: %w", o.ConfigFile, err)
+		}
+	}
+	opts.JetStream = true
+	opts.NoSigs = true
+	opts.NoLog = true
+	if opts.StoreDir == "" {
+		opts.StoreDir = o.StoreDir
+	}
+	if opts.Port == 0 {
+		host, port, err := splitAddr(o.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("nats address: %w", err)
+		}
+		opts.Host, opts.Port = host, port
+	}
+	if opts.HTTPPort == 0 && o.MonitorAddr != "" {
+		host, port, err := splitAddr(o.MonitorAddr)
+		if err != nil {
+			return nil, fmt.Errorf("nats monitor address: %w", err)
+		}
+		opts.HTTPHost, opts.HTTPPort = host, port
+	}
+	return opts, nil
+}
+
+func splitAddr(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, err
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
+
+// Connect opens a client connection that keeps reconnecting for as long as
+// the process runs: a restarting cluster must not take the services down.
+func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+	}, opts...)
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", url, err)
+	}
+	return nc, nil
+}

@@ -1,0 +1,73 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// maxAttempts bounds how often a command decides again after losing a race.
+const maxAttempts = 25
+
+// Decision is one attempt at a command: read current state, decide the
+// events. Returning no events means there is nothing to do (the command was
+// already applied, or asks for no change).
+type Decision func() ([]Outgoing, error)
+
+// Writer runs commands against a service's own stream with optimistic
+// concurrency and read-your-writes.
+type Writer struct {
+	pub    *Publisher
+	proj   *Projection
+	stream string
+}
+
+// NewWriter returns a writer that publishes to stream and waits for proj.
+func NewWriter(pub *Publisher, proj *Projection, stream string) *Writer {
+	return &Writer{pub: pub, proj: proj, stream: stream}
+}
+
+// Write decides and publishes until JetStream accepts the events, then waits
+// until the projection has applied them. On a conflict it catches up with the
+// stream and decides again, so the decision always sees the latest state.
+func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint64, error) {
+	for attempt := range maxAttempts {
+		out, err := decide()
+		if err != nil || len(out) == 0 {
+			return 0, err
+		}
+		seq, err := w.pub.Publish(ctx, cause, out...)
+		switch {
+		case err == nil:
+			return seq, w.proj.WaitFor(ctx, w.stream, seq)
+		case errors.Is(err, errDuplicateBatch):
+			return 0, w.proj.CatchUp(ctx, w.stream)
+		case !errors.Is(err, ErrConflict):
+			return 0, err
+		}
+		if err := w.proj.CatchUp(ctx, w.stream); err != nil {
+			return 0, err
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return 0, err
+		}
+	}
+	return 0, fmt.Errorf("gave up after %d attempts: %w", maxAttempts, ErrConflict)
+}
+
+// pause spreads competing writers apart after a conflict, with jitter so
+// they do not collide again in lockstep.
+func pause(ctx context.Context, attempt int) error {
+	if attempt == 0 {
+		return nil
+	}
+	d := time.Duration(rand.Int64N(int64(attempt)*int64(2*time.Millisecond)) + 1)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}

@@ -1,0 +1,113 @@
+// Package schemas holds the JSON Schema of every event, generated from the
+// Go contracts in package events and checked in, so that services written in
+// other languages can validate what they read. Run `go generate ./...` after
+// changing an event; a test fails while the files are out of date.
+package schemas
+
+//go:generate go run ./gen
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/invopop/jsonschema"
+	"github.com/shopmesh/shopmesh/events"
+	validator "github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+//go:embed *.json
+var files embed.FS
+
+// FileName is the schema file of an event type.
+func FileName(eventType string) string { return eventType + ".json" }
+
+// Generate returns the schema document of every event, keyed by file name.
+func Generate() (map[string][]byte, error) {
+	out := make(map[string][]byte)
+	for _, e := range events.All() {
+		data, err := generate(e)
+		if err != nil {
+			return nil, err
+		}
+		out[FileName(e.EventType())] = data
+	}
+	return out, nil
+}
+
+func generate(e events.Event) ([]byte, error) {
+	r := &jsonschema.Reflector{ExpandedStruct: true, DoNotReference: true}
+	s := r.ReflectFromType(reflect.TypeOf(e))
+	s.ID = jsonschema.ID("https://shopmesh.dev/schemas/" + FileName(e.EventType()))
+	s.Title = e.EventType()
+	s.Description = "Body of the " + e.EventType() + " event."
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("schema %s: %w", e.EventType(), err)
+	}
+	return append(data, '\n'), nil
+}
+
+// Checked returns the checked-in schema files, keyed by file name.
+func Checked() (map[string][]byte, error) {
+	entries, err := files.ReadDir(".")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".json") && strings.HasPrefix(e.Name(), "shopmesh.") {
+			if out[e.Name()], err = files.ReadFile(e.Name()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// Validator checks event bodies against the checked-in schemas.
+type Validator struct {
+	byType map[string]*validator.Schema
+}
+
+// NewValidator compiles every checked-in schema.
+func NewValidator() (*Validator, error) {
+	checked, err := Checked()
+	if err != nil {
+		return nil, err
+	}
+	c := validator.NewCompiler()
+	v := &Validator{byType: make(map[string]*validator.Schema)}
+	for name, data := range checked {
+		doc, err := validator.UnmarshalJSON(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("schema %s: %w", name, err)
+		}
+		if err := c.AddResource(name, doc); err != nil {
+			return nil, err
+		}
+		if v.byType[strings.TrimSuffix(name, ".json")], err = c.Compile(name); err != nil {
+			return nil, fmt.Errorf("compile %s: %w", name, err)
+		}
+	}
+	return v, nil
+}
+
+// Validate checks one event body against the schema of its type.
+func (v *Validator) Validate(eventType string, body []byte) error {
+	s, ok := v.byType[eventType]
+	if !ok {
+		return fmt.Errorf("no schema for event type %q", eventType)
+	}
+	doc, err := validator.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s: body is not JSON: %w", eventType, err)
+	}
+	if err := s.Validate(doc); err != nil {
+		return fmt.Errorf("%s: %w", eventType, err)
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/shopmesh/shopmesh/events"
+)
+
+func TestCheckedInSchemasAreCurrent(t *testing.T) {
+	want, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Checked()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range want {
+		if !bytes.Equal(got[name], data) {
+			t.Errorf("%s is out of date: run go generate ./...", name)
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			t.Errorf("%s has no event type any more: run go generate ./...", name)
+		}
+	}
+}
+
+func TestValidatorRejectsWrongBodies(t *testing.T) {
+	v, err := NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := json.Marshal(events.ProductDeleted{ProductID: "p1"})
+	cases := []struct {
+		name, eventType, body string
+		ok                    bool
+	}{
+		{"valid", events.ProductDeleted{}.EventType(), string(good), true},
+		{"missing field", events.ProductDeleted{}.EventType(), `{}`, false},
+		{"unknown field", events.ProductDeleted{}.EventType(), `{"productId":"p","extra":1}`, false},
+		{"wrong type", events.ProductDeleted{}.EventType(), `{"productId":7}`, false},
+		{"unknown event type", "shopmesh.nothing.v1", `{}`, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := v.Validate(c.eventType, []byte(c.body))
+			if (err == nil) != c.ok {
+				t.Fatalf("Validate() error = %v, want ok=%v", err, c.ok)
+			}
+		})
+	}
+}

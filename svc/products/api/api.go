@@ -1,0 +1,184 @@
+// Package api exposes the catalog over HTTP with Huma: it translates
+// requests to app commands and queries, and domain errors to problems.
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/oklog/ulid/v2"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/products/app"
+	"github.com/shopmesh/shopmesh/svc/products/domain"
+)
+
+// Price is an amount in integer minor units and its currency.
+type Price struct {
+	Amount   int64  `json:"amount" minimum:"0" maximum:"1000000000000" doc:"Price in minor units (cents)." example:"1999"`
+	Currency string `json:"currency" pattern:"^[A-Z]{3}$" doc:"ISO 4217 currency code." example:"EUR"`
+}
+
+// ProductFields are what a writer sends.
+type ProductFields struct {
+	SKU         string `json:"sku" minLength:"1" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._-]*$" doc:"Stock keeping unit, unique in the catalog." example:"MUG-001"`
+	Name        string `json:"name" minLength:"1" maxLength:"200" example:"Enamel mug"`
+	Description string `json:"description,omitempty" maxLength:"4000" example:"A white enamel mug, 350 ml."`
+	Price       Price  `json:"price"`
+}
+
+// Product is a catalog entry as readers see it.
+type Product struct {
+	ID string `json:"id" example:"01JD0000000000000000000000"`
+	ProductFields
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	Version   int64     `json:"version" doc:"Increases with every change; the ETag."`
+}
+
+type productOutput struct {
+	ETag     string `header:"ETag"`
+	Location string `header:"Location"`
+	Body     Product
+}
+
+type idPath struct {
+	ID string `path:"id" pattern:"^[0-9A-Za-z_-]{1,64}$" doc:"Product id."`
+}
+
+type ifMatch struct {
+	IfMatch string `header:"If-Match" doc:"The ETag last read; the write fails with 412 if the product changed since."`
+}
+
+// Register adds the catalog's operations to api.
+func Register(api huma.API, a app.Application) {
+	h := handlers{app: a}
+	huma.Register(api, huma.Operation{
+		OperationID: "create-product", Method: http.MethodPost, Path: "/products", Summary: "Add a product",
+		DefaultStatus: http.StatusCreated, Security: mesh.AdminSecurity, Tags: []string{"catalog"},
+		Errors: []int{http.StatusUnauthorized, http.StatusConflict},
+	}, h.create)
+	huma.Register(api, huma.Operation{
+		OperationID: "get-product", Method: http.MethodGet, Path: "/products/{id}", Summary: "Read a product",
+		Tags: []string{"catalog"}, Errors: []int{http.StatusNotFound},
+	}, h.get)
+	huma.Register(api, huma.Operation{
+		OperationID: "list-products", Method: http.MethodGet, Path: "/products", Summary: "List and search products",
+		Tags: []string{"catalog"}, Errors: []int{http.StatusBadRequest},
+	}, h.list)
+	huma.Register(api, huma.Operation{
+		OperationID: "update-product", Method: http.MethodPut, Path: "/products/{id}", Summary: "Replace a product's fields",
+		Security: mesh.AdminSecurity, Tags: []string{"catalog"},
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
+	}, h.update)
+	huma.Register(api, huma.Operation{
+		OperationID: "delete-product", Method: http.MethodDelete, Path: "/products/{id}", Summary: "Remove a product",
+		DefaultStatus: http.StatusNoContent, Security: mesh.AdminSecurity, Tags: []string{"catalog"},
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusPreconditionFailed},
+	}, h.delete)
+}
+
+type handlers struct{ app app.Application }
+
+func newID() string { return ulid.Make().String() }
+
+func (h handlers) create(ctx context.Context, in *struct {
+	Body ProductFields
+}) (*productOutput, error) {
+	id := newID()
+	cmd := app.CreateProduct{RequestID: newID(), ID: id, Draft: toDraft(in.Body)}
+	if err := h.app.Commands.Create.Handle(ctx, cmd); err != nil {
+		return nil, problem(err)
+	}
+	out, err := h.read(ctx, id)
+	if err == nil {
+		out.Location = "/products/" + id
+	}
+	return out, err
+}
+
+func (h handlers) get(ctx context.Context, in *idPath) (*productOutput, error) {
+	return h.read(ctx, in.ID)
+}
+
+func (h handlers) read(ctx context.Context, id string) (*productOutput, error) {
+	p, err := h.app.Queries.Get.Handle(ctx, app.GetProduct{ID: id})
+	if err != nil {
+		return nil, problem(err)
+	}
+	return &productOutput{ETag: etag(p.Version), Body: toProduct(p)}, nil
+}
+
+type listInput struct {
+	Q      string `query:"q" maxLength:"100" doc:"Finds products whose sku or name contains this text, in any case."`
+	Cursor string `query:"cursor" maxLength:"200" doc:"Opaque cursor from the previous page's nextCursor."`
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
+}
+
+type listOutput struct {
+	Body struct {
+		Items      []Product `json:"items"`
+		NextCursor string    `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
+	}
+}
+
+func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {
+	page, err := h.app.Queries.List.Handle(ctx, app.ListProducts{Query: in.Q, Cursor: in.Cursor, Limit: in.Limit})
+	if err != nil {
+		return nil, problem(err)
+	}
+	out := &listOutput{}
+	out.Body.Items = make([]Product, 0, len(page.Items))
+	for _, p := range page.Items {
+		out.Body.Items = append(out.Body.Items, toProduct(p))
+	}
+	out.Body.NextCursor = page.NextCursor
+	return out, nil
+}
+
+func (h handlers) update(ctx context.Context, in *struct {
+	idPath
+	ifMatch
+	Body ProductFields
+}) (*productOutput, error) {
+	version, err := parseIfMatch(in.IfMatch)
+	if err != nil {
+		return nil, problem(err)
+	}
+	cmd := app.UpdateProduct{RequestID: newID(), ID: in.ID, Draft: toDraft(in.Body), IfVersion: version}
+	if err := h.app.Commands.Update.Handle(ctx, cmd); err != nil {
+		return nil, problem(err)
+	}
+	return h.read(ctx, in.ID)
+}
+
+func (h handlers) delete(ctx context.Context, in *struct {
+	idPath
+	ifMatch
+}) (*struct{}, error) {
+	version, err := parseIfMatch(in.IfMatch)
+	if err != nil {
+		return nil, problem(err)
+	}
+	cmd := app.DeleteProduct{RequestID: newID(), ID: in.ID, IfVersion: version}
+	if err := h.app.Commands.Delete.Handle(ctx, cmd); err != nil {
+		return nil, problem(err)
+	}
+	return &struct{}{}, nil
+}
+
+func toDraft(f ProductFields) domain.Draft {
+	return domain.Draft{SKU: f.SKU, Name: f.Name, Description: f.Description, Price: toMoney(f.Price)}
+}
+
+func toProduct(p domain.Product) Product {
+	return Product{
+		ID: p.ID,
+		ProductFields: ProductFields{
+			SKU: p.SKU, Name: p.Name, Description: p.Description,
+			Price: Price{Amount: p.Price.Amount, Currency: p.Price.Currency},
+		},
+		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Version: p.Version,
+	}
+}

@@ -1,0 +1,50 @@
+package app
+
+import (
+	"context"
+
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/products/domain"
+	"github.com/shopmesh/shopmesh/svc/products/store"
+)
+
+// CreateProduct adds a product under a new id.
+type CreateProduct struct {
+	RequestID string
+	ID        string
+	Draft     domain.Draft
+}
+
+// UpdateProduct replaces a product's fields. IfVersion, when not zero, is
+// the version the writer last saw.
+type UpdateProduct struct {
+	RequestID string
+	ID        string
+	Draft     domain.Draft
+	IfVersion int64
+}
+
+// DeleteProduct removes a product from the catalog.
+type DeleteProduct struct {
+	RequestID string
+	ID        string
+	IfVersion int64
+}
+
+func (h handlers) create(ctx context.Context, c CreateProduct) error {
+	return h.decideWith(ctx, c.RequestID, c.ID, c.Draft.SKU, func(s store.Snapshot) (mesh.Event, error) {
+		return domain.Create(c.ID, s.Product, c.Draft, s.Catalog)
+	})
+}
+
+func (h handlers) update(ctx context.Context, c UpdateProduct) error {
+	return h.decideWith(ctx, c.RequestID, c.ID, c.Draft.SKU, func(s store.Snapshot) (mesh.Event, error) {
+		return domain.Update(s.Product, c.Draft, s.Catalog, c.IfVersion)
+	})
+}
+
+func (h handlers) delete(ctx context.Context, c DeleteProduct) error {
+	return h.decideWith(ctx, c.RequestID, c.ID, "", func(s store.Snapshot) (mesh.Event, error) {
+		return domain.Delete(s.Product, c.IfVersion)
+	})
+}
