@@ -90,10 +90,12 @@ func (StockReserved) EventType() string  { return typeName(InventoryService, sto
 func (StockReleased) EventType() string  { return typeName(InventoryService, stockEntity, "released") }
 func (StockCommitted) EventType() string { return typeName(InventoryService, stockEntity, "committed") }
 
-func (e ReservationAccepted) EventSubject() string  { return reservationSubject(e.OrderID, "accepted") }
-func (e ReservationRejected) EventSubject() string  { return reservationSubject(e.OrderID, "rejected") }
-func (e ReservationReleased) EventSubject() string  { return reservationSubject(e.OrderID, "released") }
-func (e ReservationCommitted) EventSubject() string { return reservationSubject(e.OrderID, "committed") }
+func (e ReservationAccepted) EventSubject() string { return reservationSubject(e.OrderID, "accepted") }
+func (e ReservationRejected) EventSubject() string { return reservationSubject(e.OrderID, "rejected") }
+func (e ReservationReleased) EventSubject() string { return reservationSubject(e.OrderID, "released") }
+func (e ReservationCommitted) EventSubject() string {
+	return reservationSubject(e.OrderID, "committed")
+}
 
 func (ReservationAccepted) EventType() string {
 	return typeName(InventoryService, reservationEntity, "accepted")

@@ -38,9 +38,15 @@ func (e PaymentCaptured) EventSubject() string { return paymentSubject(e.OrderID
 func (e PaymentDeclined) EventSubject() string { return paymentSubject(e.OrderID, "declined") }
 func (e PaymentRefunded) EventSubject() string { return paymentSubject(e.OrderID, "refunded") }
 
-func (PaymentCaptured) EventType() string { return typeName(PaymentsService, paymentEntity, "captured") }
-func (PaymentDeclined) EventType() string { return typeName(PaymentsService, paymentEntity, "declined") }
-func (PaymentRefunded) EventType() string { return typeName(PaymentsService, paymentEntity, "refunded") }
+func (PaymentCaptured) EventType() string {
+	return typeName(PaymentsService, paymentEntity, "captured")
+}
+func (PaymentDeclined) EventType() string {
+	return typeName(PaymentsService, paymentEntity, "declined")
+}
+func (PaymentRefunded) EventType() string {
+	return typeName(PaymentsService, paymentEntity, "refunded")
+}
 
 func paymentSubject(id, event string) string {
 	return Subject(PaymentsService, paymentEntity, id, event)

@@ -86,9 +86,10 @@ func (p *Publisher) messages(cause Cause, out []Outgoing) ([]*nats.Msg, error) {
 	return msgs, nil
 }
 
-// errDuplicateBatch is how JetStream answers an atomic batch it has already
-// stored: the command was applied before, which is success for a retry.
-var errDuplicateBatch = errors.New("batch already stored")
+// ErrAlreadyStored is how JetStream answers an atomic batch it has already
+// stored: the command was applied before, which is success for a retry, but
+// the batch's sequence is not known. Writer treats it as success.
+var ErrAlreadyStored = errors.New("batch already stored")
 
 func publishError(err error) error {
 	var apiErr *jetstream.APIError
@@ -97,7 +98,7 @@ func publishError(err error) error {
 		case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
 			return fmt.Errorf("%w: %s", ErrConflict, apiErr.Description)
 		case 10201: // atomic publish contains duplicate message
-			return errDuplicateBatch
+			return ErrAlreadyStored
 		}
 	}
 	return fmt.Errorf("publish: %w", err)

@@ -20,7 +20,8 @@ type ServerOptions struct {
 	// StoreDir is where JetStream keeps file-backed streams.
 	StoreDir string
 	// ConfigFile, when set, is a nats-server configuration file to start
-	// from; Addr and StoreDir fill in only what it leaves unset.
+	// from (accounts, users, limits). Addr and MonitorAddr, when set, still
+	// decide where it listens; StoreDir fills in a missing store_dir.
 	ConfigFile string
 }
 
@@ -57,14 +58,14 @@ func serverOptions(o ServerOptions) (*server.Options, error) {
 	if opts.StoreDir == "" {
 		opts.StoreDir = o.StoreDir
 	}
-	if opts.Port == 0 {
+	if o.Addr != "" {
 		host, port, err := splitAddr(o.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("nats address: %w", err)
 		}
 		opts.Host, opts.Port = host, port
 	}
-	if opts.HTTPPort == 0 && o.MonitorAddr != "" {
+	if o.MonitorAddr != "" {
 		host, port, err := splitAddr(o.MonitorAddr)
 		if err != nil {
 			return nil, fmt.Errorf("nats monitor address: %w", err)

@@ -42,7 +42,7 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 		switch {
 		case err == nil:
 			return seq, w.proj.WaitFor(ctx, w.stream, seq)
-		case errors.Is(err, errDuplicateBatch):
+		case errors.Is(err, ErrAlreadyStored):
 			return 0, w.proj.CatchUp(ctx, w.stream)
 		case !errors.Is(err, ErrConflict):
 			return 0, err

@@ -8,6 +8,7 @@ package schemas
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -15,8 +16,9 @@ import (
 	"strings"
 
 	"github.com/invopop/jsonschema"
-	"github.com/shopmesh/shopmesh/events"
+	"github.com/nats-io/nats.go/jetstream"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/shopmesh/shopmesh/events"
 )
 
 //go:embed *.json
@@ -110,4 +112,26 @@ func (v *Validator) Validate(eventType string, body []byte) error {
 		return fmt.Errorf("%s: %w", eventType, err)
 	}
 	return nil
+}
+
+// ValidateStream checks every message in a stream against its schema.
+func (v *Validator) ValidateStream(ctx context.Context, js jetstream.JetStream, stream string) (int, error) {
+	c, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return 0, err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for i := range info.NumPending {
+		m, err := c.Next()
+		if err != nil {
+			return int(i), err
+		}
+		if err := v.Validate(m.Headers().Get("ce-type"), m.Data()); err != nil {
+			return int(i), fmt.Errorf("%s: %w", m.Subject(), err)
+		}
+	}
+	return int(info.NumPending), nil
 }

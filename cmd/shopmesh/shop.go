@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -44,16 +45,12 @@ type shop struct {
 
 // startShop starts everything cfg asks for and returns once it serves HTTP.
 // On error, whatever had started is stopped again.
-func startShop(ctx context.Context, cfg config, log zerolog.Logger) (s *shop, err error) {
-	s = &shop{cfg: cfg, log: log}
-	defer func() {
-		if err != nil {
-			s.close()
-		}
-	}()
+func startShop(ctx context.Context, cfg config, log zerolog.Logger) (*shop, error) {
+	s := &shop{cfg: cfg, log: log}
 	steps := []func(context.Context) error{s.startNATS, s.connect, s.startServices, s.serveHTTP}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
+			s.close()
 			return nil, err
 		}
 	}
@@ -121,29 +118,38 @@ func (s *shop) connect(ctx context.Context) error {
 }
 
 func (s *shop) startServices(ctx context.Context) error {
-	for _, svc := range selectServices(allServices(s.cfg), s.cfg.Services) {
+	chosen, err := selectServices(allServices(s.cfg), s.cfg.Services)
+	if err != nil {
+		return err
+	}
+	for _, svc := range chosen {
 		if err := svc.Start(ctx, s.node); err != nil {
 			return fmt.Errorf("start %s: %w", svc.Name(), err)
 		}
 		s.services = append(s.services, svc)
 	}
-	if len(s.services) == 0 {
-		return fmt.Errorf("no such service: %v", s.cfg.Services)
-	}
 	return nil
 }
 
-func selectServices(all []mesh.Service, names []string) []mesh.Service {
+// selectServices keeps the named services, in start order.
+func selectServices(all []mesh.Service, names []string) ([]mesh.Service, error) {
 	if len(names) == 0 {
-		return all
+		return all, nil
 	}
 	var out []mesh.Service
+	known := make([]string, 0, len(all))
 	for _, svc := range all {
+		known = append(known, svc.Name())
 		if slices.Contains(names, svc.Name()) {
 			out = append(out, svc)
 		}
 	}
-	return out
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return nil, fmt.Errorf("no service %q (known: %s)", n, strings.Join(known, ", "))
+		}
+	}
+	return out, nil
 }
 
 func (s *shop) serveHTTP(context.Context) error {

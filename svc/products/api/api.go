@@ -43,11 +43,13 @@ type productOutput struct {
 	Body     Product
 }
 
-type idPath struct {
+// IDPath is the product id in an operation's path.
+type IDPath struct {
 	ID string `path:"id" pattern:"^[0-9A-Za-z_-]{1,64}$" doc:"Product id."`
 }
 
-type ifMatch struct {
+// IfMatchHeader carries optimistic concurrency from HTTP clients.
+type IfMatchHeader struct {
 	IfMatch string `header:"If-Match" doc:"The ETag last read; the write fails with 412 if the product changed since."`
 }
 
@@ -98,7 +100,7 @@ func (h handlers) create(ctx context.Context, in *struct {
 	return out, err
 }
 
-func (h handlers) get(ctx context.Context, in *idPath) (*productOutput, error) {
+func (h handlers) get(ctx context.Context, in *IDPath) (*productOutput, error) {
 	return h.read(ctx, in.ID)
 }
 
@@ -138,8 +140,8 @@ func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) 
 }
 
 func (h handlers) update(ctx context.Context, in *struct {
-	idPath
-	ifMatch
+	IDPath
+	IfMatchHeader
 	Body ProductFields
 }) (*productOutput, error) {
 	version, err := parseIfMatch(in.IfMatch)
@@ -154,8 +156,8 @@ func (h handlers) update(ctx context.Context, in *struct {
 }
 
 func (h handlers) delete(ctx context.Context, in *struct {
-	idPath
-	ifMatch
+	IDPath
+	IfMatchHeader
 }) (*struct{}, error) {
 	version, err := parseIfMatch(in.IfMatch)
 	if err != nil {

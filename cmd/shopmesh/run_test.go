@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+)
+
+// testConfig is a shop on random ports with data in the test's directory.
+func testConfig(t *testing.T) config {
+	cfg := defaultConfig()
+	cfg.HTTPAddr, cfg.NATSAddr, cfg.NATSMonitorAddr = "127.0.0.1:0", "127.0.0.1:0", ""
+	cfg.Data = t.TempDir()
+	cfg.AdminToken = meshtest.AdminToken
+	return cfg
+}
+
+func startTestShop(t *testing.T, cfg config) *shop {
+	t.Helper()
+	s, err := startShop(meshtest.Context(t), cfg, meshtest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestRunServesTheShopEndToEnd(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	s := startTestShop(t, cfg)
+	c := meshtest.NewClient(t, s.httpURL)
+	var p struct{ ID string }
+	c.Do(http.MethodPost, "/products", map[string]any{
+		"sku": "E2E-1", "name": "Teapot", "price": map[string]any{"amount": 2500, "currency": "GBP"},
+	}, meshtest.Admin()).Expect(http.StatusCreated).Decode(&p)
+	c.Do(http.MethodGet, "/products/"+p.ID, nil, nil).Expect(http.StatusOK)
+
+	nc, err := nats.Connect(s.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := meshtest.Context(t)
+	stream, err := js.Stream(ctx, events.ProductsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := stream.GetLastMsgForSubject(ctx, "products.product."+p.ID+".created")
+	if err != nil {
+		t.Fatalf("created event not in the stream: %v", err)
+	}
+	if m.Header.Get("ce-type") != "shopmesh.products.product.created.v1" {
+		t.Fatalf("event headers %v", m.Header)
+	}
+	s.close()
+
+	// A second start on the same data finds everything as it was.
+	cfg.HTTPAddr = "127.0.0.1:0"
+	s = startTestShop(t, cfg)
+	defer s.close()
+	meshtest.NewClient(t, s.httpURL).Do(http.MethodGet, "/products/"+p.ID, nil, nil).Expect(http.StatusOK)
+	waitReady(t, meshtest.NewClient(t, s.httpURL))
+}
+
+func TestEphemeralLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Ephemeral = true
+	s := startTestShop(t, cfg)
+	dirs := append([]string(nil), s.tempDirs...)
+	s.close()
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s still exists after close", d)
+		}
+	}
+}
+
+func waitReady(t *testing.T, c *meshtest.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for c.Do(http.MethodGet, "/readyz", nil, nil).Status != http.StatusOK {
+		select {
+		case <-ctx.Done():
+			t.Fatal("never ready")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func TestConfigFromEnvironmentAndFlags(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"SHOPMESH_HTTP_ADDR": "0.0.0.0:9000", "SHOPMESH_EPHEMERAL": "true", "SHOPMESH_ORDER_TTL": "2m"}
+	cfg, err := parseConfig([]string{"--http-addr", "127.0.0.1:9100", "orders", "payments"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPAddr != "127.0.0.1:9100" || !cfg.Ephemeral || cfg.OrderTTL != 2*time.Minute {
+		t.Fatalf("config %+v", cfg)
+	}
+	if len(cfg.Services) != 2 || cfg.AdminToken == "" {
+		t.Fatalf("services %v, token %q", cfg.Services, cfg.AdminToken)
+	}
+	if _, err := parseConfig([]string{"--log-format", "xml"}, func(string) string { return "" }); err == nil {
+		t.Fatal("bad log format accepted")
+	}
+}
+
+func TestRunWithTheProjectNATSConfig(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.NATSConfig = "../../nats.conf"
+	cfg.NATSMonitorAddr = "127.0.0.1:0"
+	s := startTestShop(t, cfg)
+	defer s.close()
+	c := meshtest.NewClient(t, s.httpURL)
+	c.Do(http.MethodPost, "/products", map[string]any{
+		"sku": "CONF-1", "name": "Kettle", "price": map[string]any{"amount": 4000, "currency": "EUR"},
+	}, meshtest.Admin()).Expect(http.StatusCreated)
+
+	// A service user may not publish another service's events: the server
+	// refuses with a permissions violation.
+	denied := make(chan error, 1)
+	nc, err := nats.Connect(s.natsURL, nats.UserInfo("payments", "payments"),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { denied <- err }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.Publish("products.product.forged.created", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-denied:
+		if !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Fatalf("error %v, want a permissions violation", err)
+		}
+	case <-meshtest.Context(t).Done():
+		t.Fatal("payments user published a products event")
+	}
+}

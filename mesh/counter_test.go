@@ -1,0 +1,161 @@
+package mesh_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	bolt "go.etcd.io/bbolt"
+)
+
+// The runtime is tested with a tiny domain of its own: counters that are
+// incremented. Each increment records the value it produced, so a lost
+// update shows as a repeated value.
+
+const testStream = "COUNTERS"
+
+type incremented struct {
+	Counter string `json:"counter"`
+	Value   int    `json:"value"`
+}
+
+func (e incremented) EventSubject() string { return "test.counter." + e.Counter + ".incremented" }
+func (incremented) EventType() string      { return "shopmesh.test.counter.incremented.v1" }
+
+func counterFilter(id string) string { return "test.counter." + id + ".*" }
+
+// counters projects increments into bbolt: the current value and the last
+// subject sequence per counter, and how often each value was applied.
+type counters struct{}
+
+var bucketCounters = []byte("counters")
+
+type counterState struct {
+	Value   int    `json:"value"`
+	LastSeq uint64 `json:"lastSeq"`
+	Applied int    `json:"applied"`
+}
+
+func (counters) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
+	var ev incremented
+	if err := e.Decode(&ev); err != nil {
+		return nil, err
+	}
+	b, err := tx.CreateBucketIfNotExists(bucketCounters)
+	if err != nil {
+		return nil, err
+	}
+	var st counterState
+	mesh.GetJSON(b, ev.Counter, &st)
+	st.Value, st.LastSeq, st.Applied = ev.Value, e.Sequence, st.Applied+1
+	return []mesh.View{{Key: ev.Counter, Value: st}}, mesh.PutJSON(b, ev.Counter, st)
+}
+
+func readCounter(db *bolt.DB, id string) counterState {
+	var st counterState
+	_ = db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketCounters); b != nil {
+			mesh.GetJSON(b, id, &st)
+		}
+		return nil
+	})
+	return st
+}
+
+// harness is one "service" of counters: stream, bbolt file, projection,
+// views and writer.
+type harness struct {
+	js    jetstream.JetStream
+	db    *bolt.DB
+	proj  *mesh.Projection
+	views *mesh.Views
+	w     *mesh.Writer
+	path  string
+}
+
+func newStream(t testing.TB, js jetstream.JetStream) {
+	t.Helper()
+	err := mesh.ProvisionStream(meshtest.Context(t), js, mesh.Storage{}, mesh.StreamSpec{Name: testStream, Subjects: []string{"test.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func startHarness(t testing.TB, js jetstream.JetStream, path string) *harness {
+	t.Helper()
+	ctx := meshtest.Context(t)
+	kv, err := mesh.ProvisionBucket(ctx, js, mesh.Storage{}, "counters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{js: js, views: mesh.NewViews(kv), path: path}
+	if err := h.views.Watch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h.db, err = mesh.OpenDB(path); err != nil {
+		t.Fatal(err)
+	}
+	h.proj = mesh.NewProjection(h.db, js, []string{testStream}, counters{}, h.views, meshtest.Logger(t))
+	if err := h.proj.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.w = mesh.NewWriter(mesh.NewPublisher(js, "shopmesh/test", nil), h.proj, testStream)
+	t.Cleanup(h.stop)
+	return h
+}
+
+func (h *harness) stop() {
+	h.proj.Stop()
+	_ = h.db.Close()
+}
+
+// increment adds one to a counter with optimistic concurrency.
+func (h *harness) increment(ctx context.Context, causeID, id string) (uint64, error) {
+	return h.w.Write(ctx, mesh.Cause{ID: causeID}, func() ([]mesh.Outgoing, error) {
+		st := readCounter(h.db, id)
+		return []mesh.Outgoing{{
+			Event:  incremented{Counter: id, Value: st.Value + 1},
+			Expect: &mesh.Expect{Filter: counterFilter(id), Seq: st.LastSeq},
+		}}, nil
+	})
+}
+
+func values(t testing.TB, js jetstream.JetStream, subject string) []int {
+	t.Helper()
+	ctx := meshtest.Context(t)
+	c, err := js.OrderedConsumer(ctx, testStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for range info.NumPending {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev incremented
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev.Value)
+	}
+	return out
+}
+
+func cause(i int) string { return fmt.Sprintf("cmd-%d", i) }
+
+// failing is a projector that cannot apply anything.
+type failing struct{}
+
+func (failing) Apply(*bolt.Tx, mesh.Envelope) ([]mesh.View, error) {
+	return nil, errors.New("disk on fire")
+}

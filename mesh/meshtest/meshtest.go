@@ -1,0 +1,105 @@
+// Package meshtest starts what tests of the runtime and the services need:
+// an embedded JetStream server on a random port with storage in the test's
+// temporary directory, and a node to start services on.
+package meshtest
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh"
+)
+
+// Server starts an embedded JetStream server that is shut down when the
+// test ends.
+func Server(t testing.TB) *server.Server {
+	t.Helper()
+	s, err := mesh.StartServer(mesh.ServerOptions{Addr: "127.0.0.1:0", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s
+}
+
+// JetStream connects to s; the connection closes when the test ends.
+func JetStream(t testing.TB, s *server.Server) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// AdminToken is the admin token of nodes made by Node.
+const AdminToken = "test-admin-token"
+
+// Node returns a node on a fresh server with file storage under the test's
+// temporary directory and logs sent to the test log.
+func Node(t testing.TB) *mesh.Node {
+	t.Helper()
+	js := JetStream(t, Server(t))
+	log := Logger(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := mesh.ProvisionDeadLetters(ctx, js, mesh.Storage{}); err != nil {
+		t.Fatal(err)
+	}
+	return &mesh.Node{
+		JS: js, HTTP: mesh.NewHTTP(log, AdminToken, nil), Log: log, DataDir: t.TempDir(),
+		Reactions: mesh.ReactionOptions{Backoff: []time.Duration{10 * time.Millisecond, 50 * time.Millisecond}},
+	}
+}
+
+// Logger writes warnings and errors to the test log.
+func Logger(t testing.TB) zerolog.Logger {
+	w := &testWriter{t: t}
+	t.Cleanup(w.close)
+	return zerolog.New(w).Level(zerolog.WarnLevel)
+}
+
+// testWriter drops lines written after the test ended: background
+// goroutines winding down must not fail a finished test.
+type testWriter struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
+
+func (w *testWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+}
+
+// Context returns a context that ends with the test or after a minute.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}

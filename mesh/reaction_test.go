@@ -1,0 +1,123 @@
+package mesh_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+)
+
+func fastRetries() mesh.ReactionOptions {
+	return mesh.ReactionOptions{MaxDeliver: 3, Backoff: []time.Duration{5 * time.Millisecond}}
+}
+
+func TestPoisonMessageGoesToDeadLettersWhileOthersFlow(t *testing.T) {
+	t.Parallel()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	newStream(t, js)
+	ctx := meshtest.Context(t)
+	if err := mesh.ProvisionDeadLetters(ctx, js, mesh.Storage{}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	handled := make(chan string, 10)
+	r := mesh.Reaction{
+		Name: "test-reactor", Stream: testStream, Subjects: []string{"test.counter.*.incremented"},
+		Handle: func(_ context.Context, e mesh.Envelope) error {
+			mu.Lock()
+			attempts[e.Subject]++
+			mu.Unlock()
+			if e.Subject == "test.counter.poison.incremented" {
+				return errors.New("cannot digest this")
+			}
+			handled <- e.Subject
+			return nil
+		},
+	}
+	rc, err := mesh.StartReaction(ctx, js, "test", r, fastRetries(), meshtest.Logger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Stop()
+
+	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+	for _, id := range []string{"poison", "a", "b", "c"} {
+		if _, err := pub.Publish(ctx, mesh.Cause{ID: id}, mesh.Outgoing{Event: incremented{Counter: id, Value: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		select {
+		case <-handled:
+		case <-ctx.Done():
+			t.Fatal("good messages stuck behind the poison one")
+		}
+	}
+	dead := nextDeadLetter(t, js)
+	if got := dead.Headers().Get(mesh.HeaderDeadError); got != "cannot digest this" {
+		t.Errorf("dead letter error header = %q", got)
+	}
+	if got := dead.Headers().Get(mesh.HeaderDeadSubject); got != "test.counter.poison.incremented" {
+		t.Errorf("dead letter subject header = %q", got)
+	}
+	if got := dead.Headers().Get(mesh.HeaderID); got != "poison/0" {
+		t.Errorf("dead letter lost the envelope: ce-id = %q", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := attempts["test.counter.poison.incremented"]; n != 3 {
+		t.Errorf("poison message tried %d times, want MaxDeliver=3", n)
+	}
+}
+
+func TestPermanentErrorSkipsRetries(t *testing.T) {
+	t.Parallel()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	newStream(t, js)
+	ctx := meshtest.Context(t)
+	if err := mesh.ProvisionDeadLetters(ctx, js, mesh.Storage{}); err != nil {
+		t.Fatal(err)
+	}
+	var calls sync.WaitGroup
+	calls.Add(1)
+	r := mesh.Reaction{
+		Name: "permanent", Stream: testStream, Subjects: []string{"test.>"},
+		Handle: func(context.Context, mesh.Envelope) error {
+			calls.Done()
+			return mesh.Permanent(errors.New("malformed"))
+		},
+	}
+	rc, err := mesh.StartReaction(ctx, js, "test", r, fastRetries(), meshtest.Logger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Stop()
+	if _, err := mesh.NewPublisher(js, "shopmesh/test", nil).Publish(ctx, mesh.Cause{ID: "p"}, mesh.Outgoing{Event: incremented{Counter: "p"}}); err != nil {
+		t.Fatal(err)
+	}
+	dead := nextDeadLetter(t, js)
+	if dead.Headers().Get(mesh.HeaderDeadError) != "malformed" {
+		t.Fatalf("unexpected dead letter %v", dead.Headers())
+	}
+	calls.Wait() // exactly one call: a second would panic on a negative counter
+}
+
+func nextDeadLetter(t *testing.T, js jetstream.JetStream) jetstream.Msg {
+	t.Helper()
+	ctx := meshtest.Context(t)
+	c, err := js.OrderedConsumer(ctx, mesh.DeadLetterStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Next(jetstream.FetchMaxWait(30 * time.Second))
+	if err != nil {
+		t.Fatalf("no dead letter: %v", err)
+	}
+	return m
+}

@@ -1,0 +1,166 @@
+package mesh_test
+
+import (
+	"errors"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+)
+
+func TestConcurrentWritersLoseNoUpdate(t *testing.T) {
+	t.Parallel()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	newStream(t, js)
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "c.db"))
+	ctx := meshtest.Context(t)
+
+	const writers = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for i := range writers {
+		wg.Go(func() {
+			_, err := h.increment(ctx, cause(i), "a")
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("writer failed: %v", err)
+		}
+	}
+	got := values(t, js, "test.counter.a.>")
+	slices.Sort(got)
+	want := make([]int, writers)
+	for i := range want {
+		want[i] = i + 1
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("values in stream = %v, want each of 1..%d exactly once", got, writers)
+	}
+	if st := readCounter(h.db, "a"); st.Value != writers || st.Applied != writers {
+		t.Fatalf("projected counter = %+v, want value and applied %d", st, writers)
+	}
+}
+
+func TestStaleExpectationIsAConflict(t *testing.T) {
+	t.Parallel()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	newStream(t, js)
+	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+	ctx := meshtest.Context(t)
+	first := mesh.Outgoing{Event: incremented{Counter: "a", Value: 1}, Expect: &mesh.Expect{Filter: counterFilter("a")}}
+	if _, err := pub.Publish(ctx, mesh.Cause{ID: "one"}, first); err != nil {
+		t.Fatal(err)
+	}
+	// A second writer that decided on the same (now stale) state loses.
+	_, err := pub.Publish(ctx, mesh.Cause{ID: "two"}, first)
+	if !errors.Is(err, mesh.ErrConflict) {
+		t.Fatalf("second publish error = %v, want ErrConflict", err)
+	}
+}
+
+func TestDuplicateCommandIsStoredOnce(t *testing.T) {
+	t.Parallel()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	newStream(t, js)
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "c.db"))
+	ctx := meshtest.Context(t)
+	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+	ev := mesh.Outgoing{Event: incremented{Counter: "d", Value: 1}}
+
+	seq1, err := pub.Publish(ctx, mesh.Cause{ID: "same"}, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq2, err := pub.Publish(ctx, mesh.Cause{ID: "same"}, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq1 != seq2 {
+		t.Fatalf("retried publish stored at %d, first at %d: want the same message", seq2, seq1)
+	}
+	if err := h.proj.WaitFor(ctx, testStream, seq2); err != nil {
+		t.Fatal(err)
+	}
+	if st := readCounter(h.db, "d"); st.Applied != 1 {
+		t.Fatalf("applied %d times, want 1", st.Applied)
+	}
+}
+
+func TestAtomicBatchIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	newStream(t, js)
+	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+	ctx := meshtest.Context(t)
+	if _, err := pub.Publish(ctx, mesh.Cause{ID: "seed"}, mesh.Outgoing{Event: incremented{Counter: "y", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	batch := func(id string, ySeq uint64) error {
+		_, err := pub.Publish(ctx, mesh.Cause{ID: id},
+			mesh.Outgoing{Event: incremented{Counter: "x", Value: 1}, Expect: &mesh.Expect{Filter: counterFilter("x")}},
+			mesh.Outgoing{Event: incremented{Counter: "y", Value: 2}, Expect: &mesh.Expect{Filter: counterFilter("y"), Seq: ySeq}},
+		)
+		return err
+	}
+	// y's expectation is stale (y already has a message), so x must not be
+	// written either.
+	if err := batch("stale", 0); !errors.Is(err, mesh.ErrConflict) {
+		t.Fatalf("stale batch error = %v, want ErrConflict", err)
+	}
+	if got := values(t, js, "test.counter.x.>"); len(got) != 0 {
+		t.Fatalf("x has %v after a failed batch, want nothing", got)
+	}
+	if err := batch("fresh", 1); err != nil {
+		t.Fatalf("fresh batch: %v", err)
+	}
+	if got := values(t, js, "test.counter.>"); !slices.Equal(got, []int{1, 1, 2}) {
+		t.Fatalf("stream = %v, want [1 1 2]", got)
+	}
+	// The same batch again is a duplicate, which is success for a retry.
+	if err := batch("fresh", 1); !errors.Is(err, mesh.ErrAlreadyStored) {
+		t.Fatalf("replayed batch: %v", err)
+	}
+	if got := values(t, js, "test.counter.>"); len(got) != 3 {
+		t.Fatalf("replayed batch stored again: %v", got)
+	}
+}
+
+func TestEnvelopeHeaders(t *testing.T) {
+	t.Parallel()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	newStream(t, js)
+	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+	ctx := meshtest.Context(t)
+	c := mesh.Cause{ID: "req-1", CorrelationID: "order-9", TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	seq, err := pub.Publish(ctx, c, mesh.Outgoing{Event: incremented{Counter: "h", Value: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := js.Stream(ctx, testStream)
+	m, err := s.GetMsg(ctx, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		mesh.HeaderSpecVersion: "1.0", mesh.HeaderID: "req-1/0", nats.MsgIdHdr: "req-1/0",
+		mesh.HeaderSource: "shopmesh/test", mesh.HeaderType: "shopmesh.test.counter.incremented.v1",
+		mesh.HeaderSubject: "test.counter.h.incremented", mesh.HeaderContentType: "application/json",
+		mesh.HeaderCorrelationID: "order-9", mesh.HeaderCausationID: "req-1", mesh.HeaderTraceParent: c.TraceParent,
+	}
+	for k, v := range want {
+		if got := m.Header.Get(k); got != v {
+			t.Errorf("header %s = %q, want %q", k, got, v)
+		}
+	}
+	if m.Header.Get(mesh.HeaderTime) == "" {
+		t.Error("no ce-time header")
+	}
+}
