@@ -35,6 +35,9 @@ type OrderPlaced struct {
 	Total        Money       `json:"total"`
 	PaymentToken string      `json:"paymentToken"`
 	ExpiresAt    time.Time   `json:"expiresAt"`
+	// RequestHash fingerprints the request that placed the order, so a
+	// retry with the same Idempotency-Key but another body is refused.
+	RequestHash string `json:"requestHash"`
 }
 
 // OrderStockReserved records that inventory holds the order's stock; it is

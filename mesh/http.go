@@ -69,7 +69,7 @@ func (h *HTTP) API(doc ServiceDoc) huma.API {
 	cfg := huma.DefaultConfig(doc.Title, "1.0.0")
 	cfg.Info.Description = doc.Description
 	cfg.OpenAPIPath = doc.Prefix + "/openapi"
-	cfg.SchemasPath = doc.Prefix + "/schemas"
+	cfg.SchemasPath = "/schemas" + doc.Prefix // outside the API paths, like the docs
 	cfg.DocsPath = ""
 	// No "$schema" link in every body: responses stay plain JSON.
 	cfg.CreateHooks = nil
@@ -78,12 +78,24 @@ func (h *HTTP) API(doc ServiceDoc) huma.API {
 	}
 	api := humago.New(h.mux, cfg)
 	api.UseMiddleware(h.requireAdmin(api))
-	ui := v5emb.New(doc.Title, doc.Prefix+"/openapi.json", doc.Prefix+"/docs/")
-	h.mux.Handle("GET "+doc.Prefix+"/docs", ui)
-	h.mux.Handle("GET "+doc.Prefix+"/docs/", ui)
+	h.serveDocs(doc)
 	grp := huma.NewGroup(api)
 	grp.UseSimpleModifier(func(op *huma.Operation) { op.MaxBodyBytes = MaxBodyBytes })
 	return grp
+}
+
+// serveDocs serves the try-it page at prefix/docs. Its embedded scripts
+// live under /docs/<service>/, outside the API's own paths, so they can
+// never clash with an operation such as /orders/{id}/timeline.
+func (h *HTTP) serveDocs(doc ServiceDoc) {
+	assets := "/docs" + doc.Prefix + "/"
+	ui := v5emb.New(doc.Title, doc.Prefix+"/openapi.json", assets)
+	h.mux.Handle("GET "+assets, ui)
+	h.mux.HandleFunc("GET "+doc.Prefix+"/docs", func(w http.ResponseWriter, r *http.Request) {
+		r = r.Clone(r.Context())
+		r.URL.Path = assets
+		ui.ServeHTTP(w, r)
+	})
 }
 
 func (h *HTTP) requireAdmin(api huma.API) func(huma.Context, func(huma.Context)) {

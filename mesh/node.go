@@ -99,3 +99,47 @@ func (n *Node) Project(ctx context.Context, service string, db *bolt.DB, streams
 	})
 	return proj, nil
 }
+
+// Provision creates or updates each stream with the node's storage.
+func (n *Node) Provision(ctx context.Context, specs ...StreamSpec) error {
+	for _, spec := range specs {
+		if err := ProvisionStream(ctx, n.JS, n.Storage, spec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Parts are what a running service holds, so that every service stops the
+// same way: reactions first (no new work), then the projection, then the
+// file. Services embed it and get Stop.
+type Parts struct {
+	DB       *bolt.DB
+	Proj     *Projection
+	Reactors []*Reactor
+}
+
+// React starts reactions on n and remembers them for Stop.
+func (p *Parts) React(ctx context.Context, n *Node, service string, reactions ...Reaction) error {
+	for _, r := range reactions {
+		rc, err := n.React(ctx, service, r)
+		if err != nil {
+			return err
+		}
+		p.Reactors = append(p.Reactors, rc)
+	}
+	return nil
+}
+
+// Stop implements the Stop of Service.
+func (p *Parts) Stop() {
+	for _, r := range p.Reactors {
+		r.Stop()
+	}
+	if p.Proj != nil {
+		p.Proj.Stop()
+	}
+	if p.DB != nil {
+		_ = p.DB.Close()
+	}
+}

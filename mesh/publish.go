@@ -103,3 +103,23 @@ func publishError(err error) error {
 	}
 	return fmt.Errorf("publish: %w", err)
 }
+
+// Guard turns decided events into outgoing messages, each expecting that
+// its entity (the subject's first three tokens) is still at the sequence the
+// decision saw: seen returns that sequence for an entity filter such as
+// "inventory.stock.p1.*". Only an entity's first event in a batch carries
+// the expectation; the later ones follow it within the same atomic write.
+func Guard(evs []Event, seen func(filter string) uint64) []Outgoing {
+	out := make([]Outgoing, 0, len(evs))
+	guarded := make(map[string]bool, len(evs))
+	for _, e := range evs {
+		o := Outgoing{Event: e}
+		filter := entityOf(e.EventSubject()) + ".*"
+		if !guarded[filter] {
+			guarded[filter] = true
+			o.Expect = &Expect{Filter: filter, Seq: seen(filter)}
+		}
+		out = append(out, o)
+	}
+	return out
+}

@@ -17,6 +17,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/inventory"
+	"github.com/shopmesh/shopmesh/svc/orders"
+	"github.com/shopmesh/shopmesh/svc/payments"
+	"github.com/shopmesh/shopmesh/svc/payments/gateway"
 	"github.com/shopmesh/shopmesh/svc/products"
 )
 
@@ -25,6 +29,9 @@ import (
 func allServices(c config) []mesh.Service {
 	return []mesh.Service{
 		products.New(),
+		inventory.New(),
+		orders.New(orders.Config{TTL: c.OrderTTL}),
+		payments.New(gateway.New(gateway.Options{Latency: c.GatewayLatency, FailureRate: c.GatewayFailureRate})),
 	}
 }
 

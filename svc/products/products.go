@@ -11,7 +11,6 @@ import (
 	"github.com/shopmesh/shopmesh/svc/products/api"
 	"github.com/shopmesh/shopmesh/svc/products/app"
 	"github.com/shopmesh/shopmesh/svc/products/store"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Name is the service's name.
@@ -19,8 +18,7 @@ const Name = events.ProductsService
 
 // Service is the running catalog.
 type Service struct {
-	db   *bolt.DB
-	proj *mesh.Projection
+	mesh.Parts
 }
 
 // New returns the catalog service, ready to Start.
@@ -31,42 +29,29 @@ func (s *Service) Name() string { return Name }
 
 // Start implements mesh.Service.
 func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
-	err := mesh.ProvisionStream(ctx, n.JS, n.Storage, mesh.StreamSpec{
-		Name: events.ProductsStream, Subjects: []string{"products.>"},
-	})
-	if err != nil {
+	if err := n.Provision(ctx, mesh.StreamSpec(events.ProductsStreamSpec)); err != nil {
 		return err
 	}
 	views, err := n.Bucket(ctx, "catalog")
 	if err != nil {
 		return err
 	}
-	if s.db, err = n.OpenDB(Name); err != nil {
+	if s.DB, err = n.OpenDB(Name); err != nil {
 		return err
 	}
-	st, err := store.New(s.db, views)
+	st, err := store.New(s.DB, views)
 	if err != nil {
 		return err
 	}
-	s.proj, err = n.Project(ctx, Name, s.db, []string{events.ProductsStream}, st, views)
+	s.Proj, err = n.Project(ctx, Name, s.DB, []string{events.ProductsStream}, st, views)
 	if err != nil {
 		return fmt.Errorf("products: %w", err)
 	}
-	w := mesh.NewWriter(n.Publisher(Name), s.proj, events.ProductsStream)
+	w := mesh.NewWriter(n.Publisher(Name), s.Proj, events.ProductsStream)
 	a := app.New(st, w, n.Logger(Name), n.Metrics)
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
 		Prefix: "/products", Title: "ShopMesh products",
 		Description: "The catalog: products with sku, name, description and price. Writes need the admin token.",
 	}), a)
 	return nil
-}
-
-// Stop implements mesh.Service.
-func (s *Service) Stop() {
-	if s.proj != nil {
-		s.proj.Stop()
-	}
-	if s.db != nil {
-		_ = s.db.Close()
-	}
 }

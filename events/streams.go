@@ -1,0 +1,19 @@
+package events
+
+// StreamDef describes a service's event stream. Any service may provision
+// the streams it reads, so start order never matters; the definitions live
+// here so that every provisioner agrees.
+type StreamDef struct {
+	Name     string
+	Subjects []string
+	// Schedules allows scheduled messages (timers) in the stream.
+	Schedules bool
+}
+
+// The streams of the mesh, one per service.
+var (
+	ProductsStreamSpec  = StreamDef{Name: ProductsStream, Subjects: []string{"products.>"}}
+	InventoryStreamSpec = StreamDef{Name: InventoryStream, Subjects: []string{"inventory.>"}}
+	OrdersStreamSpec    = StreamDef{Name: OrdersStream, Subjects: []string{"orders.>"}, Schedules: true}
+	PaymentsStreamSpec  = StreamDef{Name: PaymentsStream, Subjects: []string{"payments.>"}}
+)

@@ -1,0 +1,32 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/inventory/domain"
+	"github.com/shopmesh/shopmesh/svc/inventory/store"
+)
+
+// problem is the one place where inventory's errors become HTTP problems.
+func problem(err error) error {
+	switch {
+	case errors.Is(err, domain.ErrUnknownProduct), errors.Is(err, store.ErrNotFound):
+		return huma.Error404NotFound("no such product")
+	case errors.Is(err, domain.ErrBelowReserved):
+		return huma.Error409Conflict(err.Error())
+	case errors.Is(err, domain.ErrNoChange):
+		return huma.Error422UnprocessableEntity("invalid adjustment", &huma.ErrorDetail{Location: "body.delta", Message: "must not be 0"})
+	case errors.Is(err, domain.ErrTooMuch):
+		return huma.Error422UnprocessableEntity(err.Error())
+	case errors.Is(err, store.ErrBadCursor):
+		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
+	case errors.Is(err, mesh.ErrConflict):
+		return huma.Error503ServiceUnavailable("inventory is busy; try again")
+	}
+	return huma.Error500InternalServerError("internal error")
+}
+
+func etag(version int64) string { return fmt.Sprintf(`"%d"`, version) }

@@ -1,0 +1,96 @@
+// Package app holds inventory's use cases: stock changes by admins, and the
+// reservations it makes in reaction to orders.
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/inventory/store"
+)
+
+// Application is every use case of inventory.
+type Application struct {
+	Commands Commands
+	Queries  Queries
+}
+
+// Commands change stock.
+type Commands struct {
+	SetStock    mesh.CommandHandler[SetStock]
+	AdjustStock mesh.CommandHandler[AdjustStock]
+	Reserve     mesh.CommandHandler[Reserve]
+	Release     mesh.CommandHandler[Release]
+	Commit      mesh.CommandHandler[Commit]
+}
+
+// Queries read stock.
+type Queries struct {
+	Get mesh.QueryHandler[GetStock, store.View]
+	Low mesh.QueryHandler[LowStock, store.Page]
+}
+
+// New builds the application with logging and metrics around every handler.
+func New(s *store.Store, w *mesh.Writer, proj *mesh.Projection, log zerolog.Logger, m *mesh.Metrics) Application {
+	h := handlers{store: s, writer: w, proj: proj}
+	return Application{
+		Commands: Commands{
+			SetStock:    mesh.Observed("inventory.set", log, m, mesh.CommandFunc[SetStock](h.set)),
+			AdjustStock: mesh.Observed("inventory.adjust", log, m, mesh.CommandFunc[AdjustStock](h.adjust)),
+			Reserve:     mesh.Observed("inventory.reserve", log, m, mesh.CommandFunc[Reserve](h.reserve)),
+			Release:     mesh.Observed("inventory.release", log, m, mesh.CommandFunc[Release](h.release)),
+			Commit:      mesh.Observed("inventory.commit", log, m, mesh.CommandFunc[Commit](h.commit)),
+		},
+		Queries: Queries{
+			Get: mesh.ObservedQuery("inventory.get", m, mesh.QueryFunc[GetStock, store.View](h.get)),
+			Low: mesh.ObservedQuery("inventory.low", m, mesh.QueryFunc[LowStock, store.Page](h.low)),
+		},
+	}
+}
+
+type handlers struct {
+	store  *store.Store
+	writer *mesh.Writer
+	proj   *mesh.Projection
+}
+
+// write runs one decision over a fresh snapshot of the order's reservation
+// and the named products' stock.
+func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, products []string, decide func(store.Snapshot) ([]events.Event, error)) error {
+	_, err := h.writer.Write(ctx, cause, func() ([]mesh.Outgoing, error) {
+		snap, err := h.store.Read(orderID, products...)
+		if err != nil {
+			return nil, err
+		}
+		evs, err := decide(snap)
+		if err != nil {
+			return nil, err
+		}
+		return mesh.Guard(asMesh(evs), snap.LastSeq), nil
+	})
+	return err
+}
+
+func asMesh(evs []events.Event) []mesh.Event {
+	out := make([]mesh.Event, len(evs))
+	for i, e := range evs {
+		out[i] = e
+	}
+	return out
+}
+
+// knownProduct waits for the catalog replica to catch up once when a
+// product is not known yet: it may have been created a moment ago.
+func (h handlers) knownProduct(ctx context.Context, productID string) error {
+	snap, err := h.store.Read("", productID)
+	if err != nil || snap.Shelf.Products[productID].Exists() {
+		return err
+	}
+	if err := h.proj.CatchUp(ctx, events.ProductsStream); err != nil {
+		return fmt.Errorf("catch up with products: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+package app
+
+import (
+	"context"
+
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+)
+
+// OrderEvents are the order events inventory reacts to.
+var OrderEvents = []string{
+	"orders.order.*.placed", "orders.order.*.confirmed",
+	"orders.order.*.rejected", "orders.order.*.cancelled", "orders.order.*.expired",
+}
+
+// OnOrder turns an order event into a reservation command.
+func (a Application) OnOrder(ctx context.Context, e mesh.Envelope) error {
+	ev, err := events.Decode(e.Type, e.Data)
+	if err != nil {
+		return mesh.Permanent(err)
+	}
+	cause := mesh.CausedBy(e)
+	switch ev := ev.(type) {
+	case events.OrderPlaced:
+		lines := make([]events.Line, len(ev.Items))
+		for i, it := range ev.Items {
+			lines[i] = events.Line{ProductID: it.ProductID, Quantity: it.Quantity}
+		}
+		return a.Commands.Reserve.Handle(ctx, Reserve{Cause: cause, OrderID: ev.OrderID, Lines: lines})
+	case events.OrderConfirmed:
+		return a.Commands.Commit.Handle(ctx, Commit{Cause: cause, OrderID: ev.OrderID})
+	case events.OrderRejected:
+		return a.Commands.Release.Handle(ctx, Release{Cause: cause, OrderID: ev.OrderID, Reason: "order rejected"})
+	case events.OrderCancelled:
+		return a.Commands.Release.Handle(ctx, Release{Cause: cause, OrderID: ev.OrderID, Reason: "order cancelled"})
+	case events.OrderExpired:
+		return a.Commands.Release.Handle(ctx, Release{Cause: cause, OrderID: ev.OrderID, Reason: "order expired"})
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/inventory/domain"
+	"github.com/shopmesh/shopmesh/svc/inventory/store"
+)
+
+// Reserve takes stock for every line of a placed order, or for none.
+type Reserve struct {
+	Cause   mesh.Cause
+	OrderID string
+	Lines   []events.Line
+}
+
+// Release gives back an order's stock when the order ended unshipped.
+type Release struct {
+	Cause   mesh.Cause
+	OrderID string
+	Reason  string
+}
+
+// Commit ships a confirmed order's reserved stock.
+type Commit struct {
+	Cause   mesh.Cause
+	OrderID string
+}
+
+func (h handlers) reserve(ctx context.Context, c Reserve) error {
+	ids := make([]string, len(c.Lines))
+	for i, l := range c.Lines {
+		ids[i] = l.ProductID
+	}
+	if err := h.knownProducts(ctx, ids); err != nil {
+		return err
+	}
+	return h.write(ctx, c.Cause, c.OrderID, ids, func(s store.Snapshot) ([]events.Event, error) {
+		return domain.Reserve(s.Reservation, c.OrderID, c.Lines, s.Shelf), nil
+	})
+}
+
+// knownProducts catches up with the catalog once if any product is unknown.
+func (h handlers) knownProducts(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		if err := h.knownProduct(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h handlers) release(ctx context.Context, c Release) error {
+	return h.onReservation(ctx, c.Cause, c.OrderID, func(r domain.Reservation) []events.Event {
+		return domain.Release(r, c.OrderID, c.Reason)
+	})
+}
+
+func (h handlers) commit(ctx context.Context, c Commit) error {
+	return h.onReservation(ctx, c.Cause, c.OrderID, domain.Commit)
+}
+
+// onReservation decides over an order's reservation and the stock of its
+// lines: reading the reservation first tells which products to read.
+func (h handlers) onReservation(ctx context.Context, cause mesh.Cause, orderID string, decide func(domain.Reservation) []events.Event) error {
+	snap, err := h.store.Read(orderID)
+	if err != nil {
+		return fmt.Errorf("read reservation %s: %w", orderID, err)
+	}
+	ids := make([]string, len(snap.Reservation.Lines))
+	for i, l := range snap.Reservation.Lines {
+		ids[i] = l.ProductID
+	}
+	return h.write(ctx, cause, orderID, ids, func(s store.Snapshot) ([]events.Event, error) {
+		return decide(s.Reservation), nil
+	})
+}

@@ -1,0 +1,69 @@
+package app
+
+import (
+	"context"
+
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/inventory/domain"
+	"github.com/shopmesh/shopmesh/svc/inventory/store"
+)
+
+// SetStock sets a product's count on hand.
+type SetStock struct {
+	RequestID string
+	ProductID string
+	OnHand    int64
+}
+
+// AdjustStock restocks (positive delta) or writes off (negative delta).
+type AdjustStock struct {
+	RequestID string
+	ProductID string
+	Delta     int64
+	Reason    string
+}
+
+// GetStock reads one product's stock.
+type GetStock struct{ ProductID string }
+
+// LowStock lists products with fewer than Below units available.
+type LowStock struct {
+	Below  int64
+	Cursor string
+	Limit  int
+}
+
+func (h handlers) set(ctx context.Context, c SetStock) error {
+	return h.changeStock(ctx, c.RequestID, c.ProductID, func(s domain.Stock, p domain.Product) (events.StockAdjusted, error) {
+		return domain.SetOnHand(s, p, c.OnHand)
+	})
+}
+
+func (h handlers) adjust(ctx context.Context, c AdjustStock) error {
+	return h.changeStock(ctx, c.RequestID, c.ProductID, func(s domain.Stock, p domain.Product) (events.StockAdjusted, error) {
+		return domain.Adjust(s, p, c.Delta, c.Reason)
+	})
+}
+
+func (h handlers) changeStock(ctx context.Context, requestID, productID string, decide func(domain.Stock, domain.Product) (events.StockAdjusted, error)) error {
+	if err := h.knownProduct(ctx, productID); err != nil {
+		return err
+	}
+	cause := mesh.Cause{ID: requestID, CorrelationID: productID}
+	return h.write(ctx, cause, "", []string{productID}, func(s store.Snapshot) ([]events.Event, error) {
+		e, err := decide(s.Shelf.Stock[productID], s.Shelf.Products[productID])
+		return []events.Event{e}, err
+	})
+}
+
+func (h handlers) get(ctx context.Context, q GetStock) (store.View, error) {
+	if err := h.knownProduct(ctx, q.ProductID); err != nil {
+		return store.View{}, err
+	}
+	return h.store.Get(ctx, q.ProductID)
+}
+
+func (h handlers) low(_ context.Context, q LowStock) (store.Page, error) {
+	return h.store.Low(q.Below, q.Cursor, q.Limit)
+}

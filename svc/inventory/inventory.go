@@ -1,0 +1,61 @@
+// Package inventory is the stock service: counts per product, and
+// reservations that take stock for an order's every line or for none.
+package inventory
+
+import (
+	"context"
+
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/inventory/api"
+	"github.com/shopmesh/shopmesh/svc/inventory/app"
+	"github.com/shopmesh/shopmesh/svc/inventory/store"
+)
+
+// Name is the service's name.
+const Name = events.InventoryService
+
+// Service is the running inventory.
+type Service struct {
+	mesh.Parts
+}
+
+// New returns the inventory service, ready to Start.
+func New() *Service { return &Service{} }
+
+// Name implements mesh.Service.
+func (s *Service) Name() string { return Name }
+
+// Start implements mesh.Service.
+func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
+	// Inventory also reads the catalog and orders: whoever starts first
+	// creates a stream, so no service depends on another having started.
+	err := n.Provision(ctx, mesh.StreamSpec(events.InventoryStreamSpec),
+		mesh.StreamSpec(events.ProductsStreamSpec), mesh.StreamSpec(events.OrdersStreamSpec))
+	if err != nil {
+		return err
+	}
+	views, err := n.Bucket(ctx, "stock")
+	if err != nil {
+		return err
+	}
+	if s.DB, err = n.OpenDB(Name); err != nil {
+		return err
+	}
+	st, err := store.New(s.DB, views)
+	if err != nil {
+		return err
+	}
+	streams := []string{events.InventoryStream, events.ProductsStream}
+	if s.Proj, err = n.Project(ctx, Name, s.DB, streams, st, views); err != nil {
+		return err
+	}
+	a := app.New(st, mesh.NewWriter(n.Publisher(Name), s.Proj, events.InventoryStream), s.Proj, n.Logger(Name), n.Metrics)
+	api.Register(n.HTTP.API(mesh.ServiceDoc{
+		Prefix: "/inventory", Title: "ShopMesh inventory",
+		Description: "Stock per product, and the reservations that hold it for orders. Changes need the admin token.",
+	}), a)
+	return s.React(ctx, n, Name, mesh.Reaction{
+		Name: "inventory-on-orders", Stream: events.OrdersStream, Subjects: app.OrderEvents, Handle: a.OnOrder,
+	})
+}

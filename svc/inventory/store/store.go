@@ -1,0 +1,208 @@
+// Package store keeps inventory's local state: a bbolt file projected from
+// the INVENTORY stream (stock, reservations) and the PRODUCTS stream (which
+// products exist), and the stock KV read model.
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/inventory/domain"
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketProducts     = []byte("products")
+	bucketStock        = []byte("stock")
+	bucketReservations = []byte("reservations")
+)
+
+// View is a product's stock as readers see it.
+type View struct {
+	ProductID string `json:"productId"`
+	OnHand    int64  `json:"onHand"`
+	Reserved  int64  `json:"reserved"`
+	Available int64  `json:"available"`
+	Version   int64  `json:"version"`
+}
+
+func toView(productID string, s domain.Stock) View {
+	return View{ProductID: productID, OnHand: s.OnHand, Reserved: s.Reserved, Available: s.Available(), Version: s.Version}
+}
+
+// Store reads and projects inventory.
+type Store struct {
+	db    *bolt.DB
+	views *mesh.Views
+}
+
+// New wraps the service's bbolt file and its stock views.
+func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
+	err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketProducts, bucketStock, bucketReservations} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("inventory store: %w", err)
+	}
+	return &Store{db: db, views: views}, nil
+}
+
+// Apply implements mesh.Projector.
+func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
+	ev, err := events.Decode(e.Type, e.Data)
+	if errors.Is(err, events.ErrUnknownType) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	id := events.IDOf(e.Subject)
+	switch ev.(type) {
+	case events.ProductCreated, events.ProductUpdated:
+		return nil, mesh.PutJSON(tx.Bucket(bucketProducts), id, domain.Product{Known: true})
+	case events.ProductDeleted:
+		return nil, mesh.PutJSON(tx.Bucket(bucketProducts), id, domain.Product{Known: true, Deleted: true})
+	case events.StockAdjusted, events.StockReserved, events.StockReleased, events.StockCommitted:
+		return applyStock(tx, id, ev, e.Sequence)
+	}
+	b := tx.Bucket(bucketReservations)
+	var r domain.Reservation
+	mesh.GetJSON(b, id, &r)
+	r = domain.EvolveReservation(r, ev)
+	r.LastSeq = e.Sequence
+	return nil, mesh.PutJSON(b, id, r)
+}
+
+func applyStock(tx *bolt.Tx, id string, ev events.Event, seq uint64) ([]mesh.View, error) {
+	b := tx.Bucket(bucketStock)
+	st := domain.Stock{ProductID: id}
+	mesh.GetJSON(b, id, &st)
+	st = domain.EvolveStock(st, ev)
+	st.LastSeq = seq
+	if err := mesh.PutJSON(b, id, st); err != nil {
+		return nil, err
+	}
+	return []mesh.View{{Key: id, Value: toView(id, st)}}, nil
+}
+
+// Snapshot is what a decision reads, all in one transaction.
+type Snapshot struct {
+	Reservation domain.Reservation
+	Shelf       domain.Shelf
+}
+
+// LastSeq returns the sequence an entity filter was at in the snapshot.
+func (s Snapshot) LastSeq(filter string) uint64 {
+	if filter == events.ReservationFilter(s.Reservation.OrderID) {
+		return s.Reservation.LastSeq
+	}
+	for id, st := range s.Shelf.Stock {
+		if filter == events.StockFilter(id) {
+			return st.LastSeq
+		}
+	}
+	return 0
+}
+
+// Read takes a snapshot of an order's reservation and the stock and catalog
+// entries of the given products.
+func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
+	snap := Snapshot{
+		Reservation: domain.Reservation{OrderID: orderID},
+		Shelf:       domain.Shelf{Stock: map[string]domain.Stock{}, Products: map[string]domain.Product{}},
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if orderID != "" {
+			mesh.GetJSON(tx.Bucket(bucketReservations), orderID, &snap.Reservation)
+			snap.Reservation.OrderID = orderID
+		}
+		for _, id := range productIDs {
+			st := domain.Stock{ProductID: id}
+			mesh.GetJSON(tx.Bucket(bucketStock), id, &st)
+			var p domain.Product
+			mesh.GetJSON(tx.Bucket(bucketProducts), id, &p)
+			snap.Shelf.Stock[id], snap.Shelf.Products[id] = st, p
+		}
+		return nil
+	})
+	return snap, err
+}
+
+// ErrNotFound means the product is not in the catalog.
+var ErrNotFound = errors.New("no such product")
+
+// Get returns a product's stock from the read model. A product that exists
+// but never had stock reads as zero.
+func (s *Store) Get(ctx context.Context, productID string) (View, error) {
+	var v View
+	snap, err := s.Read("", productID)
+	if err != nil {
+		return v, err
+	}
+	if !snap.Shelf.Products[productID].Exists() {
+		return v, ErrNotFound
+	}
+	found, err := s.views.Get(ctx, productID, &v)
+	if err != nil || found {
+		return v, err
+	}
+	return View{ProductID: productID}, nil
+}
+
+// Page is one page of the low-stock list.
+type Page struct {
+	Items      []View
+	NextCursor string
+}
+
+// ErrBadCursor means a cursor was not one this service handed out.
+var ErrBadCursor = errors.New("cursor is not valid")
+
+// Low lists existing products whose available count is below n, by id.
+func (s *Store) Low(below int64, cursor string, limit int) (Page, error) {
+	after, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return Page{}, ErrBadCursor
+	}
+	page := Page{Items: []View{}}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketProducts).Cursor()
+		k, v := c.Seek(after)
+		if len(after) > 0 && string(k) == string(after) {
+			k, v = c.Next()
+		}
+		for ; k != nil; k, v = c.Next() {
+			view, ok := lowStock(tx, k, v, below)
+			if !ok {
+				continue
+			}
+			if len(page.Items) == limit {
+				page.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page.Items[limit-1].ProductID))
+				return nil
+			}
+			page.Items = append(page.Items, view)
+		}
+		return nil
+	})
+	return page, err
+}
+
+func lowStock(tx *bolt.Tx, id, product []byte, below int64) (View, bool) {
+	var p domain.Product
+	if json.Unmarshal(product, &p) != nil || !p.Exists() {
+		return View{}, false
+	}
+	st := domain.Stock{ProductID: string(id)}
+	mesh.GetJSON(tx.Bucket(bucketStock), string(id), &st)
+	return toView(string(id), st), st.Available() < below
+}

@@ -1,0 +1,222 @@
+// Package api exposes orders over HTTP with Huma.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/oklog/ulid/v2"
+	"github.com/shopmesh/shopmesh/svc/orders/app"
+	"github.com/shopmesh/shopmesh/svc/orders/domain"
+	"github.com/shopmesh/shopmesh/svc/orders/store"
+)
+
+// Money is an amount in integer minor units and its currency.
+type Money struct {
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+// Item is one line of an order with the price fixed at placement.
+type Item struct {
+	ProductID string `json:"productId"`
+	Name      string `json:"name"`
+	Quantity  int64  `json:"quantity"`
+	UnitPrice Money  `json:"unitPrice"`
+}
+
+// Order is an order as readers see it.
+type Order struct {
+	ID         string    `json:"id"`
+	CustomerID string    `json:"customerId"`
+	Items      []Item    `json:"items"`
+	Total      Money     `json:"total"`
+	Status     string    `json:"status" enum:"pending,awaiting_payment,confirmed,rejected,cancelled,expired"`
+	Reason     string    `json:"reason,omitempty" doc:"Why the order was rejected, cancelled or expired."`
+	PaymentID  string    `json:"paymentId,omitempty"`
+	ExpiresAt  time.Time `json:"expiresAt" doc:"When an unpaid order expires."`
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+	Version    int64     `json:"version"`
+}
+
+// OrderLine is a product and quantity in a new order.
+type OrderLine struct {
+	ProductID string `json:"productId" minLength:"1" maxLength:"64" pattern:"^[0-9A-Za-z_-]+$"`
+	Quantity  int64  `json:"quantity" minimum:"1" maximum:"1000"`
+}
+
+// NewOrder is what a customer sends to place an order.
+type NewOrder struct {
+	CustomerID   string      `json:"customerId" minLength:"1" maxLength:"100" example:"alice"`
+	Items        []OrderLine `json:"items" minItems:"1" maxItems:"50"`
+	PaymentToken string      `json:"paymentToken" example:"tok_visa" doc:"tok_visa succeeds, tok_chargeDeclined declines."`
+}
+
+type orderOutput struct {
+	ETag     string `header:"ETag"`
+	Location string `header:"Location"`
+	Body     Order
+}
+
+// OrderPath is the order id in an operation's path.
+type OrderPath struct {
+	ID string `path:"id" pattern:"^[0-9A-Za-z_-]{1,64}$"`
+}
+
+// Register adds the orders operations to api.
+func Register(api huma.API, a app.Application) {
+	h := handlers{app: a}
+	tags := []string{"orders"}
+	huma.Register(api, huma.Operation{
+		OperationID: "place-order", Method: http.MethodPost, Path: "/orders", Summary: "Place an order",
+		Description:   "Accepted orders are pending; follow them with GET /orders/{id} until a terminal status. Send an Idempotency-Key to retry safely.",
+		DefaultStatus: http.StatusAccepted, Tags: tags, Errors: []int{http.StatusUnprocessableEntity},
+	}, h.place)
+	huma.Register(api, huma.Operation{
+		OperationID: "get-order", Method: http.MethodGet, Path: "/orders/{id}", Summary: "Read an order",
+		Tags: tags, Errors: []int{http.StatusNotFound},
+	}, h.get)
+	huma.Register(api, huma.Operation{
+		OperationID: "list-orders", Method: http.MethodGet, Path: "/orders", Summary: "List orders, newest first",
+		Tags: tags, Errors: []int{http.StatusBadRequest},
+	}, h.list)
+	huma.Register(api, huma.Operation{
+		OperationID: "cancel-order", Method: http.MethodPost, Path: "/orders/{id}/cancel", Summary: "Cancel an order",
+		Description: "Releases the stock of an unpaid order; a confirmed order is refunded.",
+		Tags:        tags, Errors: []int{http.StatusNotFound, http.StatusConflict},
+	}, h.cancel)
+	huma.Register(api, huma.Operation{
+		OperationID: "order-timeline", Method: http.MethodGet, Path: "/orders/{id}/timeline",
+		Summary: "Every event of every service about an order", Tags: tags, Errors: []int{http.StatusNotFound},
+	}, h.timeline)
+}
+
+type handlers struct{ app app.Application }
+
+type placeInput struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"200" doc:"Retrying with the same key returns the same order; reusing it for another order is a 422."`
+	Body           NewOrder
+}
+
+func (h handlers) place(ctx context.Context, in *placeInput) (*orderOutput, error) {
+	id := orderID(in.Body.CustomerID, in.IdempotencyKey)
+	lines := make([]domain.Line, len(in.Body.Items))
+	for i, it := range in.Body.Items {
+		lines[i] = domain.Line{ProductID: it.ProductID, Quantity: it.Quantity}
+	}
+	cmd := app.PlaceOrder{
+		RequestID: "place/" + id, OrderID: id, CustomerID: in.Body.CustomerID, Lines: lines,
+		PaymentToken: in.Body.PaymentToken, RequestHash: requestHash(in.Body),
+	}
+	if err := h.app.Commands.Place.Handle(ctx, cmd); err != nil {
+		return nil, problem(err)
+	}
+	out, err := h.read(ctx, id)
+	if err == nil {
+		out.Location = "/orders/" + id
+	}
+	return out, err
+}
+
+// orderID derives the order's id from the customer's Idempotency-Key, so
+// every replica maps a retry to the same order; without a key each request
+// is a new order.
+func orderID(customerID, key string) string {
+	if key == "" {
+		return ulid.Make().String()
+	}
+	sum := sha256.Sum256([]byte(customerID + "\n" + key))
+	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16])
+}
+
+func requestHash(o NewOrder) string {
+	data, _ := json.Marshal(o)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+func (h handlers) get(ctx context.Context, in *OrderPath) (*orderOutput, error) {
+	return h.read(ctx, in.ID)
+}
+
+func (h handlers) read(ctx context.Context, id string) (*orderOutput, error) {
+	v, err := h.app.Queries.Get.Handle(ctx, app.GetOrder{ID: id})
+	if err != nil {
+		return nil, problem(err)
+	}
+	return &orderOutput{ETag: etag(v.Version), Body: toOrder(v)}, nil
+}
+
+type listInput struct {
+	CustomerID string `query:"customerId" maxLength:"100"`
+	Status     string `query:"status" enum:"pending,awaiting_payment,confirmed,rejected,cancelled,expired"`
+	Cursor     string `query:"cursor" maxLength:"200"`
+	Limit      int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
+}
+
+type listOutput struct {
+	Body struct {
+		Items      []Order `json:"items"`
+		NextCursor string  `json:"nextCursor,omitempty"`
+	}
+}
+
+func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {
+	q := app.ListOrders{Filter: store.Filter{CustomerID: in.CustomerID, Status: in.Status}, Cursor: in.Cursor, Limit: in.Limit}
+	page, err := h.app.Queries.List.Handle(ctx, q)
+	if err != nil {
+		return nil, problem(err)
+	}
+	out := &listOutput{}
+	out.Body.Items = make([]Order, 0, len(page.Items))
+	for _, v := range page.Items {
+		out.Body.Items = append(out.Body.Items, toOrder(v))
+	}
+	out.Body.NextCursor = page.NextCursor
+	return out, nil
+}
+
+func (h handlers) cancel(ctx context.Context, in *OrderPath) (*orderOutput, error) {
+	cmd := app.CancelOrder{RequestID: ulid.Make().String(), OrderID: in.ID, Reason: "cancelled by the customer"}
+	if err := h.app.Commands.Cancel.Handle(ctx, cmd); err != nil {
+		return nil, problem(err)
+	}
+	return h.read(ctx, in.ID)
+}
+
+type timelineOutput struct {
+	Body struct {
+		OrderID string        `json:"orderId"`
+		Events  []store.Entry `json:"events"`
+	}
+}
+
+func (h handlers) timeline(ctx context.Context, in *OrderPath) (*timelineOutput, error) {
+	entries, err := h.app.Queries.Timeline.Handle(ctx, app.GetTimeline{ID: in.ID})
+	if err != nil {
+		return nil, problem(err)
+	}
+	out := &timelineOutput{}
+	out.Body.OrderID, out.Body.Events = in.ID, entries
+	return out, nil
+}
+
+func toOrder(v store.View) Order {
+	items := make([]Item, len(v.Items))
+	for i, it := range v.Items {
+		items[i] = Item{ProductID: it.ProductID, Name: it.Name, Quantity: it.Quantity,
+			UnitPrice: Money{Amount: it.UnitPrice.Amount, Currency: it.UnitPrice.Currency}}
+	}
+	return Order{
+		ID: v.ID, CustomerID: v.CustomerID, Items: items, Total: Money{Amount: v.Total.Amount, Currency: v.Total.Currency},
+		Status: v.Status, Reason: v.Reason, PaymentID: v.PaymentID, ExpiresAt: v.ExpiresAt,
+		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
+	}
+}

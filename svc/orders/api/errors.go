@@ -1,0 +1,38 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/orders/domain"
+	"github.com/shopmesh/shopmesh/svc/orders/store"
+)
+
+// problem is the one place where the orders service's errors become HTTP
+// problems.
+func problem(err error) error {
+	var field *domain.FieldError
+	switch {
+	case errors.As(err, &field):
+		return huma.Error422UnprocessableEntity("invalid order", &huma.ErrorDetail{
+			Location: "body." + field.Field, Message: field.Message,
+		})
+	case errors.Is(err, domain.ErrNotFound):
+		return huma.Error404NotFound("no such order")
+	case errors.Is(err, domain.ErrNotCancellable):
+		return huma.Error409Conflict(err.Error())
+	case errors.Is(err, domain.ErrIdempotencyMismatch):
+		return huma.Error422UnprocessableEntity(err.Error(), &huma.ErrorDetail{
+			Location: "header.Idempotency-Key", Message: "already used for an order with a different body",
+		})
+	case errors.Is(err, store.ErrBadCursor):
+		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
+	case errors.Is(err, mesh.ErrConflict):
+		return huma.Error503ServiceUnavailable("orders are busy; try again")
+	}
+	return huma.Error500InternalServerError("internal error")
+}
+
+func etag(version int64) string { return fmt.Sprintf(`"%d"`, version) }

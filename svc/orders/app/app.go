@@ -1,0 +1,98 @@
+// Package app holds the orders service's use cases: placing and cancelling
+// orders, following them as inventory and payments answer, and reading them.
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/orders/domain"
+	"github.com/shopmesh/shopmesh/svc/orders/store"
+)
+
+// Application is every use case of the orders service.
+type Application struct {
+	Commands Commands
+	Queries  Queries
+}
+
+// Commands change orders.
+type Commands struct {
+	Place             mesh.CommandHandler[PlaceOrder]
+	Cancel            mesh.CommandHandler[CancelOrder]
+	RecordReservation mesh.CommandHandler[RecordReservation]
+	RecordPayment     mesh.CommandHandler[RecordPayment]
+	Expire            mesh.CommandHandler[ExpireOrder]
+	ScheduleDeadline  mesh.CommandHandler[ScheduleDeadline]
+}
+
+// Queries read orders.
+type Queries struct {
+	Get      mesh.QueryHandler[GetOrder, store.View]
+	List     mesh.QueryHandler[ListOrders, store.Page]
+	Timeline mesh.QueryHandler[GetTimeline, []store.Entry]
+}
+
+// Deps are what the use cases need from infrastructure.
+type Deps struct {
+	Store    *store.Store
+	Writer   *mesh.Writer
+	Proj     *mesh.Projection
+	Timers   *store.Timers
+	Timeline *store.Timeline
+	// TTL is how long an order waits for payment.
+	TTL time.Duration
+	Now func() time.Time
+}
+
+// New builds the application with logging and metrics around every handler.
+func New(d Deps, log zerolog.Logger, m *mesh.Metrics) Application {
+	h := handlers{d}
+	return Application{
+		Commands: Commands{
+			Place:             mesh.Observed("orders.place", log, m, mesh.CommandFunc[PlaceOrder](h.place)),
+			Cancel:            mesh.Observed("orders.cancel", log, m, mesh.CommandFunc[CancelOrder](h.cancel)),
+			RecordReservation: mesh.Observed("orders.record_reservation", log, m, mesh.CommandFunc[RecordReservation](h.recordReservation)),
+			RecordPayment:     mesh.Observed("orders.record_payment", log, m, mesh.CommandFunc[RecordPayment](h.recordPayment)),
+			Expire:            mesh.Observed("orders.expire", log, m, mesh.CommandFunc[ExpireOrder](h.expire)),
+			ScheduleDeadline:  mesh.Observed("orders.schedule_deadline", log, m, mesh.CommandFunc[ScheduleDeadline](h.scheduleDeadline)),
+		},
+		Queries: Queries{
+			Get:      mesh.ObservedQuery("orders.get", m, mesh.QueryFunc[GetOrder, store.View](h.get)),
+			List:     mesh.ObservedQuery("orders.list", m, mesh.QueryFunc[ListOrders, store.Page](h.list)),
+			Timeline: mesh.ObservedQuery("orders.timeline", m, mesh.QueryFunc[GetTimeline, []store.Entry](h.timeline)),
+		},
+	}
+}
+
+type handlers struct{ Deps }
+
+// transition runs a decision over one order's current state.
+func (h handlers) transition(ctx context.Context, cause mesh.Cause, orderID string, decide func(domain.Order) ([]events.Event, error)) error {
+	if cause.CorrelationID == "" {
+		cause.CorrelationID = orderID
+	}
+	_, err := h.Writer.Write(ctx, cause, func() ([]mesh.Outgoing, error) {
+		snap, err := h.Store.Read(orderID)
+		if err != nil {
+			return nil, err
+		}
+		evs, err := decide(snap.Order)
+		if err != nil {
+			return nil, err
+		}
+		return mesh.Guard(asMesh(evs), snap.LastSeq), nil
+	})
+	return err
+}
+
+func asMesh(evs []events.Event) []mesh.Event {
+	out := make([]mesh.Event, len(evs))
+	for i, e := range evs {
+		out[i] = e
+	}
+	return out
+}

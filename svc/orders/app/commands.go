@@ -1,0 +1,167 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/orders/domain"
+)
+
+// PlaceOrder places an order under an id the caller derived (from the
+// Idempotency-Key, so a retry lands on the same order).
+type PlaceOrder struct {
+	RequestID    string
+	OrderID      string
+	CustomerID   string
+	Lines        []domain.Line
+	PaymentToken string
+	RequestHash  string
+}
+
+// CancelOrder is the customer ending an order.
+type CancelOrder struct {
+	RequestID string
+	OrderID   string
+	Reason    string
+}
+
+// RecordReservation follows inventory's answer to a placed order.
+type RecordReservation struct {
+	Cause    mesh.Cause
+	OrderID  string
+	Accepted bool
+	Reason   string
+	Products []string
+}
+
+// Payment outcomes RecordPayment follows.
+const (
+	PaymentCaptured = "captured"
+	PaymentDeclined = "declined"
+	PaymentRefunded = "refunded"
+)
+
+// RecordPayment follows a payment outcome.
+type RecordPayment struct {
+	Cause     mesh.Cause
+	OrderID   string
+	Outcome   string
+	PaymentID string
+	Reason    string
+}
+
+// ExpireOrder ends an order whose payment deadline fired.
+type ExpireOrder struct {
+	Cause   mesh.Cause
+	OrderID string
+}
+
+func (h handlers) place(ctx context.Context, c PlaceOrder) error {
+	ids := make([]string, len(c.Lines))
+	for i, l := range c.Lines {
+		ids[i] = l.ProductID
+	}
+	if err := h.knowProducts(ctx, ids); err != nil {
+		return err
+	}
+	p := domain.Placement{
+		OrderID: c.OrderID, CustomerID: c.CustomerID, Lines: c.Lines, PaymentToken: c.PaymentToken,
+		RequestHash: c.RequestHash, Now: h.Now(), TTL: h.TTL,
+	}
+	_, err := h.Writer.Write(ctx, mesh.Cause{ID: c.RequestID, CorrelationID: c.OrderID}, func() ([]mesh.Outgoing, error) {
+		snap, err := h.Store.Read(c.OrderID, ids...)
+		if err != nil {
+			return nil, err
+		}
+		e, err := domain.Place(snap.Order, p, snap.Catalog)
+		if errors.Is(err, domain.ErrAlreadyPlaced) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return mesh.Guard([]mesh.Event{e}, snap.LastSeq), nil
+	})
+	return err
+}
+
+// knowProducts catches up with the catalog once when a product is unknown:
+// it may have been created a moment ago.
+func (h handlers) knowProducts(ctx context.Context, ids []string) error {
+	snap, err := h.Store.Read("", ids...)
+	if err != nil || len(snap.Catalog) == len(ids) {
+		return err
+	}
+	if err := h.Proj.CatchUp(ctx, events.ProductsStream); err != nil {
+		return fmt.Errorf("catch up with products: %w", err)
+	}
+	return nil
+}
+
+func (h handlers) cancel(ctx context.Context, c CancelOrder) error {
+	return h.transition(ctx, mesh.Cause{ID: c.RequestID}, c.OrderID, func(o domain.Order) ([]events.Event, error) {
+		return domain.Cancel(o, c.Reason)
+	})
+}
+
+func (h handlers) recordReservation(ctx context.Context, c RecordReservation) error {
+	return h.transition(ctx, c.Cause, c.OrderID, func(o domain.Order) ([]events.Event, error) {
+		if c.Accepted {
+			return domain.ReservationAccepted(o), nil
+		}
+		return domain.ReservationRejected(o, c.Reason, c.Products), nil
+	})
+}
+
+func (h handlers) recordPayment(ctx context.Context, c RecordPayment) error {
+	return h.transition(ctx, c.Cause, c.OrderID, func(o domain.Order) ([]events.Event, error) {
+		switch c.Outcome {
+		case PaymentCaptured:
+			return domain.PaymentCaptured(o, c.PaymentID), nil
+		case PaymentDeclined:
+			return domain.PaymentDeclined(o, c.Reason), nil
+		case PaymentRefunded:
+			return domain.PaymentRefunded(o), nil
+		}
+		return nil, fmt.Errorf("unknown payment outcome %q", c.Outcome)
+	})
+}
+
+func (h handlers) expire(ctx context.Context, c ExpireOrder) error {
+	return h.transition(ctx, c.Cause, c.OrderID, func(o domain.Order) ([]events.Event, error) {
+		return domain.Expire(o), nil
+	})
+}
+
+// ScheduleDeadline arranges the payment deadline of a placed order.
+type ScheduleDeadline struct {
+	Cause   mesh.Cause
+	OrderID string
+}
+
+func (h handlers) scheduleDeadline(ctx context.Context, c ScheduleDeadline) error {
+	snap, err := h.Store.Read(c.OrderID)
+	if err != nil {
+		return err
+	}
+	if !snap.Order.Exists() {
+		// The projection may lag the event that asks for the timer.
+		if err := h.Proj.CatchUp(ctx, events.OrdersStream); err != nil {
+			return err
+		}
+		if snap, err = h.Store.Read(c.OrderID); err != nil {
+			return err
+		}
+	}
+	o := snap.Order
+	if o.Terminal() {
+		return nil
+	}
+	if !o.ExpiresAt.After(h.Now()) {
+		return h.expire(ctx, ExpireOrder(c))
+	}
+	return h.Timers.Schedule(ctx, c.OrderID, o.ExpiresAt)
+}

@@ -1,0 +1,72 @@
+package app
+
+import (
+	"context"
+	"strings"
+
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+)
+
+// Subjects each reaction of the orders service listens to.
+var (
+	InventoryEvents = []string{"inventory.reservation.*.accepted", "inventory.reservation.*.rejected"}
+	PaymentEvents   = []string{"payments.payment.*.captured", "payments.payment.*.declined", "payments.payment.*.refunded"}
+	TimerEvents     = []string{"orders.order.*.placed", "orders.deadline.*"}
+)
+
+// OnInventory follows inventory's answer to an order.
+func (a Application) OnInventory(ctx context.Context, e mesh.Envelope) error {
+	ev, err := events.Decode(e.Type, e.Data)
+	if err != nil {
+		return mesh.Permanent(err)
+	}
+	cmd := RecordReservation{Cause: mesh.CausedBy(e)}
+	switch ev := ev.(type) {
+	case events.ReservationAccepted:
+		cmd.OrderID, cmd.Accepted = ev.OrderID, true
+	case events.ReservationRejected:
+		cmd.OrderID, cmd.Reason = ev.OrderID, ev.Reason
+		cmd.Products = make([]string, len(ev.Shortages))
+		for i, s := range ev.Shortages {
+			cmd.Products[i] = s.ProductID
+		}
+	default:
+		return nil
+	}
+	return a.Commands.RecordReservation.Handle(ctx, cmd)
+}
+
+// OnPayment follows a payment's outcome.
+func (a Application) OnPayment(ctx context.Context, e mesh.Envelope) error {
+	ev, err := events.Decode(e.Type, e.Data)
+	if err != nil {
+		return mesh.Permanent(err)
+	}
+	cmd := RecordPayment{Cause: mesh.CausedBy(e)}
+	switch ev := ev.(type) {
+	case events.PaymentCaptured:
+		cmd.OrderID, cmd.Outcome, cmd.PaymentID = ev.OrderID, PaymentCaptured, ev.PaymentID
+	case events.PaymentDeclined:
+		cmd.OrderID, cmd.Outcome, cmd.Reason = ev.OrderID, PaymentDeclined, ev.Reason
+	case events.PaymentRefunded:
+		cmd.OrderID, cmd.Outcome = ev.OrderID, PaymentRefunded
+	default:
+		return nil
+	}
+	return a.Commands.RecordPayment.Handle(ctx, cmd)
+}
+
+// OnTimer schedules the deadline of a placed order and expires the order
+// when it fires.
+func (a Application) OnTimer(ctx context.Context, e mesh.Envelope) error {
+	orderID := events.IDOf(e.Subject)
+	cause := mesh.CausedBy(e)
+	if strings.HasPrefix(e.Subject, "orders.deadline.") {
+		// A fired timer carries no envelope of its own; an order has one
+		// deadline, so its id names the cause.
+		cause = mesh.Cause{ID: "deadline/" + orderID, CorrelationID: orderID}
+		return a.Commands.Expire.Handle(ctx, ExpireOrder{Cause: cause, OrderID: orderID})
+	}
+	return a.Commands.ScheduleDeadline.Handle(ctx, ScheduleDeadline{Cause: cause, OrderID: orderID})
+}

@@ -1,0 +1,155 @@
+// Package domain holds the order lifecycle: what a valid order is, how it
+// moves from pending to a terminal status as the other services answer, and
+// what a customer may do to it.
+package domain
+
+import (
+	"errors"
+	"time"
+
+	"github.com/shopmesh/shopmesh/events"
+)
+
+// Statuses of an order.
+const (
+	StatusPending         = "pending"
+	StatusAwaitingPayment = "awaiting_payment"
+	StatusConfirmed       = "confirmed"
+	StatusRejected        = "rejected"
+	StatusCancelled       = "cancelled"
+	StatusExpired         = "expired"
+)
+
+// Errors of the order rules.
+var (
+	ErrNotFound            = errors.New("order not found")
+	ErrNotCancellable      = errors.New("order has already ended")
+	ErrIdempotencyMismatch = errors.New("idempotency key was used for a different order")
+	// ErrAlreadyPlaced means the same request was placed before: success
+	// for a retry.
+	ErrAlreadyPlaced = errors.New("order already placed")
+)
+
+// Order is one order as its events built it.
+type Order struct {
+	ID           string             `json:"id"`
+	CustomerID   string             `json:"customerId"`
+	Items        []events.OrderItem `json:"items"`
+	Total        events.Money       `json:"total"`
+	PaymentToken string             `json:"paymentToken"`
+	Status       string             `json:"status"`
+	Reason       string             `json:"reason,omitempty"`
+	PaymentID    string             `json:"paymentId,omitempty"`
+	ExpiresAt    time.Time          `json:"expiresAt"`
+	CreatedAt    time.Time          `json:"createdAt"`
+	UpdatedAt    time.Time          `json:"updatedAt"`
+	Version      int64              `json:"version"`
+	RequestHash  string             `json:"requestHash,omitempty"`
+	LastSeq      uint64             `json:"lastSeq"`
+}
+
+// Exists reports whether the order was placed.
+func (o Order) Exists() bool { return o.Status != "" }
+
+// Terminal reports whether the order has reached its final status.
+func (o Order) Terminal() bool {
+	switch o.Status {
+	case StatusConfirmed, StatusRejected, StatusCancelled, StatusExpired:
+		return true
+	}
+	return false
+}
+
+// open reports whether the order still waits for stock or payment.
+func (o Order) open() bool {
+	return o.Status == StatusPending || o.Status == StatusAwaitingPayment
+}
+
+// ReservationAccepted moves a pending order on to payment.
+func ReservationAccepted(o Order) []events.Event {
+	if o.Status != StatusPending {
+		return nil
+	}
+	return []events.Event{events.OrderStockReserved{OrderID: o.ID, Total: o.Total, PaymentToken: o.PaymentToken}}
+}
+
+// ReservationRejected ends a pending order that could not be stocked.
+func ReservationRejected(o Order, reason string, products []string) []events.Event {
+	if o.Status != StatusPending {
+		return nil
+	}
+	return []events.Event{events.OrderRejected{OrderID: o.ID, Reason: reason, Products: products}}
+}
+
+// PaymentCaptured confirms an order awaiting payment. A capture for an
+// order that already ended is refunded by payments, not confirmed here.
+func PaymentCaptured(o Order, paymentID string) []events.Event {
+	if o.Status != StatusAwaitingPayment {
+		return nil
+	}
+	return []events.Event{events.OrderConfirmed{OrderID: o.ID, PaymentID: paymentID}}
+}
+
+// PaymentDeclined cancels an order whose payment failed.
+func PaymentDeclined(o Order, reason string) []events.Event {
+	if !o.open() {
+		return nil
+	}
+	return []events.Event{events.OrderCancelled{OrderID: o.ID, Reason: "payment declined: " + reason}}
+}
+
+// PaymentRefunded cancels a confirmed order whose money was given back.
+func PaymentRefunded(o Order) []events.Event {
+	if o.Status != StatusConfirmed {
+		return nil
+	}
+	return []events.Event{events.OrderCancelled{OrderID: o.ID, Reason: "payment refunded", WasConfirmed: true}}
+}
+
+// Cancel is the customer ending an order: before payment it releases the
+// stock, after confirmation it also refunds.
+func Cancel(o Order, reason string) ([]events.Event, error) {
+	switch {
+	case !o.Exists():
+		return nil, ErrNotFound
+	case o.open():
+		return []events.Event{events.OrderCancelled{OrderID: o.ID, Reason: reason}}, nil
+	case o.Status == StatusConfirmed:
+		return []events.Event{events.OrderCancelled{OrderID: o.ID, Reason: reason, WasConfirmed: true}}, nil
+	}
+	return nil, ErrNotCancellable
+}
+
+// Expire ends an order whose payment deadline passed while it was open.
+func Expire(o Order) []events.Event {
+	if !o.open() {
+		return nil
+	}
+	return []events.Event{events.OrderExpired{OrderID: o.ID, Reason: "payment did not arrive in time"}}
+}
+
+// Evolve applies one recorded event at time at.
+func Evolve(o Order, e events.Event, at time.Time) Order {
+	switch e := e.(type) {
+	case events.OrderPlaced:
+		o = Order{
+			ID: e.OrderID, CustomerID: e.CustomerID, Items: e.Items, Total: e.Total, PaymentToken: e.PaymentToken,
+			Status: StatusPending, ExpiresAt: e.ExpiresAt, CreatedAt: at, RequestHash: e.RequestHash,
+		}
+	case events.OrderStockReserved:
+		o.Status = StatusAwaitingPayment
+	case events.OrderConfirmed:
+		o.Status, o.PaymentID = StatusConfirmed, e.PaymentID
+	case events.OrderRejected:
+		o.Status, o.Reason = StatusRejected, e.Reason
+	case events.OrderCancelled:
+		o.Status, o.Reason = StatusCancelled, e.Reason
+	case events.OrderExpired:
+		o.Status, o.Reason = StatusExpired, e.Reason
+	default:
+		return o
+	}
+	o.UpdatedAt = at
+	o.Version++
+	return o
+}

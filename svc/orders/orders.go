@@ -1,0 +1,72 @@
+// Package orders is the orders service: it places orders priced from its
+// own replica of the catalog and follows each one, through inventory's and
+// payments' events, to a terminal status.
+package orders
+
+import (
+	"context"
+	"time"
+
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/orders/api"
+	"github.com/shopmesh/shopmesh/svc/orders/app"
+	"github.com/shopmesh/shopmesh/svc/orders/store"
+)
+
+// Name is the service's name.
+const Name = events.OrdersService
+
+// Config tunes the orders service.
+type Config struct {
+	// TTL is how long an order waits for payment before it expires.
+	TTL time.Duration
+}
+
+// Service is the running orders service.
+type Service struct {
+	mesh.Parts
+	cfg Config
+}
+
+// New returns the orders service, ready to Start.
+func New(cfg Config) *Service { return &Service{cfg: cfg} }
+
+// Name implements mesh.Service.
+func (s *Service) Name() string { return Name }
+
+// Start implements mesh.Service.
+func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
+	err := n.Provision(ctx, mesh.StreamSpec(events.OrdersStreamSpec), mesh.StreamSpec(events.ProductsStreamSpec),
+		mesh.StreamSpec(events.InventoryStreamSpec), mesh.StreamSpec(events.PaymentsStreamSpec))
+	if err != nil {
+		return err
+	}
+	views, err := n.Bucket(ctx, "orders")
+	if err != nil {
+		return err
+	}
+	if s.DB, err = n.OpenDB(Name); err != nil {
+		return err
+	}
+	st, err := store.New(s.DB, views)
+	if err != nil {
+		return err
+	}
+	if s.Proj, err = n.Project(ctx, Name, s.DB, []string{events.OrdersStream, events.ProductsStream}, st, views); err != nil {
+		return err
+	}
+	a := app.New(app.Deps{
+		Store: st, Writer: mesh.NewWriter(n.Publisher(Name), s.Proj, events.OrdersStream), Proj: s.Proj,
+		Timers: store.NewTimers(n.JS), Timeline: store.NewTimeline(n.JS), TTL: s.cfg.TTL, Now: time.Now,
+	}, n.Logger(Name), n.Metrics)
+	api.Register(n.HTTP.API(mesh.ServiceDoc{
+		Prefix: "/orders", Title: "ShopMesh orders",
+		Description: "Place, follow and cancel orders; see every event of an order on its timeline.",
+	}), a)
+	return s.React(ctx, n, Name,
+		mesh.Reaction{Name: "orders-on-inventory", Stream: events.InventoryStream, Subjects: app.InventoryEvents, Handle: a.OnInventory},
+		mesh.Reaction{Name: "orders-on-payments", Stream: events.PaymentsStream, Subjects: app.PaymentEvents, Handle: a.OnPayment},
+		mesh.Reaction{Name: "orders-timers", Stream: events.OrdersStream, Subjects: app.TimerEvents, Handle: a.OnTimer},
+	)
+}

@@ -1,0 +1,224 @@
+// Package store keeps the orders service's local state: a bbolt file
+// projected from the ORDERS stream (orders, a time index) and the PRODUCTS
+// stream (the catalog replica that prices orders), and the orders KV read
+// model.
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/orders/domain"
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketCatalog = []byte("catalog")
+	bucketOrders  = []byte("orders")
+	bucketByTime  = []byte("orders_by_time")
+)
+
+// Store reads and projects orders.
+type Store struct {
+	db    *bolt.DB
+	views *mesh.Views
+}
+
+// New wraps the service's bbolt file and its order views.
+func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
+	err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketCatalog, bucketOrders, bucketByTime} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("orders store: %w", err)
+	}
+	return &Store{db: db, views: views}, nil
+}
+
+// Apply implements mesh.Projector.
+func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
+	ev, err := events.Decode(e.Type, e.Data)
+	if errors.Is(err, events.ErrUnknownType) {
+		return nil, nil // timers and events of newer versions
+	}
+	if err != nil {
+		return nil, err
+	}
+	id := events.IDOf(e.Subject)
+	switch ev := ev.(type) {
+	case events.ProductCreated:
+		return nil, putCatalog(tx, id, ev.ProductFields)
+	case events.ProductUpdated:
+		return nil, putCatalog(tx, id, ev.ProductFields)
+	case events.ProductDeleted:
+		return nil, mesh.PutJSON(tx.Bucket(bucketCatalog), id, domain.CatalogEntry{Deleted: true})
+	}
+	return applyOrder(tx, id, ev, e)
+}
+
+func putCatalog(tx *bolt.Tx, id string, f events.ProductFields) error {
+	return mesh.PutJSON(tx.Bucket(bucketCatalog), id, domain.CatalogEntry{Name: f.Name, Price: f.Price})
+}
+
+func applyOrder(tx *bolt.Tx, id string, ev events.Event, e mesh.Envelope) ([]mesh.View, error) {
+	b := tx.Bucket(bucketOrders)
+	var o domain.Order
+	mesh.GetJSON(b, id, &o)
+	o = domain.Evolve(o, ev, e.Time)
+	o.LastSeq = e.Sequence
+	if err := mesh.PutJSON(b, id, o); err != nil {
+		return nil, err
+	}
+	if _, placed := ev.(events.OrderPlaced); placed {
+		if err := tx.Bucket(bucketByTime).Put(timeKey(o.CreatedAt, id), nil); err != nil {
+			return nil, err
+		}
+	}
+	return []mesh.View{{Key: id, Value: ToView(o)}}, nil
+}
+
+// timeKey orders the index by placement time, then id.
+func timeKey(t time.Time, id string) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano())), id...)
+}
+
+// View is an order as readers see it.
+type View struct {
+	ID         string             `json:"id"`
+	CustomerID string             `json:"customerId"`
+	Items      []events.OrderItem `json:"items"`
+	Total      events.Money       `json:"total"`
+	Status     string             `json:"status"`
+	Reason     string             `json:"reason,omitempty"`
+	PaymentID  string             `json:"paymentId,omitempty"`
+	ExpiresAt  time.Time          `json:"expiresAt"`
+	CreatedAt  time.Time          `json:"createdAt"`
+	UpdatedAt  time.Time          `json:"updatedAt"`
+	Version    int64              `json:"version"`
+}
+
+// ToView converts an order to what readers see (no payment token).
+func ToView(o domain.Order) View {
+	return View{
+		ID: o.ID, CustomerID: o.CustomerID, Items: o.Items, Total: o.Total, Status: o.Status, Reason: o.Reason,
+		PaymentID: o.PaymentID, ExpiresAt: o.ExpiresAt, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, Version: o.Version,
+	}
+}
+
+// Snapshot is what a decision reads in one transaction.
+type Snapshot struct {
+	Order   domain.Order
+	Catalog map[string]domain.CatalogEntry
+}
+
+// LastSeq returns the sequence the order's subjects were at.
+func (s Snapshot) LastSeq(string) uint64 { return s.Order.LastSeq }
+
+// Read takes a snapshot of an order and catalog entries of products.
+func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
+	snap := Snapshot{Catalog: map[string]domain.CatalogEntry{}}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		mesh.GetJSON(tx.Bucket(bucketOrders), orderID, &snap.Order)
+		for _, id := range productIDs {
+			var c domain.CatalogEntry
+			if mesh.GetJSON(tx.Bucket(bucketCatalog), id, &c) {
+				snap.Catalog[id] = c
+			}
+		}
+		return nil
+	})
+	return snap, err
+}
+
+// Get returns an order from the read model.
+func (s *Store) Get(ctx context.Context, id string) (View, error) {
+	var v View
+	found, err := s.views.Get(ctx, id, &v)
+	if err != nil {
+		return v, err
+	}
+	if !found {
+		return v, domain.ErrNotFound
+	}
+	return v, nil
+}
+
+// Filter narrows an order list.
+type Filter struct {
+	CustomerID string
+	Status     string
+}
+
+// Page is one page of orders.
+type Page struct {
+	Items      []View
+	NextCursor string
+}
+
+// ErrBadCursor means a cursor was not one this service handed out.
+var ErrBadCursor = errors.New("cursor is not valid")
+
+// List returns orders matching f, newest first.
+func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
+	before, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return Page{}, ErrBadCursor
+	}
+	page := Page{Items: []View{}}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		orders := tx.Bucket(bucketOrders)
+		c := tx.Bucket(bucketByTime).Cursor()
+		k, _ := c.Last()
+		if len(before) > 0 {
+			c.Seek(before)
+			k, _ = c.Prev()
+		}
+		var last []byte
+		for ; k != nil; k, _ = c.Prev() {
+			var o domain.Order
+			if !mesh.GetJSON(orders, string(k[8:]), &o) || !f.matches(o) {
+				continue
+			}
+			if len(page.Items) == limit {
+				page.NextCursor = base64.RawURLEncoding.EncodeToString(last)
+				return nil
+			}
+			page.Items = append(page.Items, ToView(o))
+			last = append([]byte(nil), k...)
+		}
+		return nil
+	})
+	return page, err
+}
+
+func (f Filter) matches(o domain.Order) bool {
+	return (f.CustomerID == "" || f.CustomerID == o.CustomerID) && (f.Status == "" || f.Status == o.Status)
+}
+
+// All returns every order in the local state, for checks and tools.
+func (s *Store) All() ([]domain.Order, error) {
+	var out []domain.Order
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOrders).ForEach(func(_, v []byte) error {
+			var o domain.Order
+			if err := json.Unmarshal(v, &o); err != nil {
+				return err
+			}
+			out = append(out, o)
+			return nil
+		})
+	})
+	return out, err
+}

@@ -1,0 +1,35 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/events"
+)
+
+// Timers schedules payment deadlines with JetStream message scheduling:
+// the server itself publishes to the deadline subject when the time comes,
+// so no process polls and a restart loses no timer.
+type Timers struct {
+	js jetstream.JetStream
+}
+
+// NewTimers schedules into the ORDERS stream through js.
+func NewTimers(js jetstream.JetStream) *Timers { return &Timers{js: js} }
+
+// Schedule arranges for the order's deadline to fire at at. Scheduling the
+// same order twice is deduplicated.
+func (t *Timers) Schedule(ctx context.Context, orderID string, at time.Time) error {
+	m := nats.NewMsg(events.TimerSubject(orderID))
+	m.Data = fmt.Appendf(nil, `{"orderId":%q}`, orderID)
+	m.Header.Set("Nats-Schedule", "@at "+at.UTC().Format(time.RFC3339))
+	m.Header.Set("Nats-Schedule-Target", events.DeadlineSubject(orderID))
+	m.Header.Set(nats.MsgIdHdr, "timer/"+orderID)
+	if _, err := t.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("schedule deadline of %s: %w", orderID, err)
+	}
+	return nil
+}

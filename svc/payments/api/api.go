@@ -1,0 +1,122 @@
+// Package api exposes payments over HTTP with Huma.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/oklog/ulid/v2"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/payments/app"
+	"github.com/shopmesh/shopmesh/svc/payments/domain"
+)
+
+// Money is an amount in integer minor units and its currency.
+type Money struct {
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+// Payment is an order's payment as readers see it.
+type Payment struct {
+	ID        string    `json:"id"`
+	OrderID   string    `json:"orderId"`
+	Status    string    `json:"status" enum:"captured,declined,refunded"`
+	Amount    Money     `json:"amount"`
+	Reason    string    `json:"reason,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	Version   int64     `json:"version"`
+}
+
+type paymentOutput struct {
+	ETag string `header:"ETag"`
+	Body Payment
+}
+
+// PaymentPath is the payment id in an operation's path.
+type PaymentPath struct {
+	ID string `path:"id" pattern:"^[0-9A-Za-z_-]{1,80}$"`
+}
+
+// Register adds the payments operations to api.
+func Register(api huma.API, a app.Application) {
+	h := handlers{app: a}
+	tags := []string{"payments"}
+	huma.Register(api, huma.Operation{
+		OperationID: "get-payment", Method: http.MethodGet, Path: "/payments/{id}", Summary: "Read a payment",
+		Tags: tags, Errors: []int{http.StatusNotFound},
+	}, h.get)
+	huma.Register(api, huma.Operation{
+		OperationID: "list-payments", Method: http.MethodGet, Path: "/payments", Summary: "Payments of an order",
+		Tags: tags,
+	}, h.list)
+	huma.Register(api, huma.Operation{
+		OperationID: "refund-payment", Method: http.MethodPost, Path: "/payments/{id}/refund", Summary: "Refund a captured payment",
+		Description: "The order is cancelled in turn.", Security: mesh.AdminSecurity, Tags: tags,
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict},
+	}, h.refund)
+}
+
+type handlers struct{ app app.Application }
+
+func (h handlers) get(ctx context.Context, in *PaymentPath) (*paymentOutput, error) {
+	p, err := h.app.Queries.Get.Handle(ctx, app.GetPayment{ID: in.ID})
+	if err != nil {
+		return nil, problem(err)
+	}
+	return &paymentOutput{ETag: fmt.Sprintf(`"%d"`, p.Version), Body: toPayment(p)}, nil
+}
+
+type listOutput struct {
+	Body struct {
+		Items []Payment `json:"items"`
+	}
+}
+
+func (h handlers) list(ctx context.Context, in *struct {
+	OrderID string `query:"orderId" required:"true" minLength:"1" maxLength:"64" pattern:"^[0-9A-Za-z_-]+$"`
+}) (*listOutput, error) {
+	ps, err := h.app.Queries.ByOrder.Handle(ctx, app.PaymentsOfOrder{OrderID: in.OrderID})
+	if err != nil {
+		return nil, problem(err)
+	}
+	out := &listOutput{}
+	out.Body.Items = make([]Payment, 0, len(ps))
+	for _, p := range ps {
+		out.Body.Items = append(out.Body.Items, toPayment(p))
+	}
+	return out, nil
+}
+
+func (h handlers) refund(ctx context.Context, in *PaymentPath) (*paymentOutput, error) {
+	cmd := app.RefundPayment{RequestID: ulid.Make().String(), PaymentID: in.ID, Reason: "refunded by an admin"}
+	if err := h.app.Commands.Refund.Handle(ctx, cmd); err != nil {
+		return nil, problem(err)
+	}
+	return h.get(ctx, in)
+}
+
+func toPayment(p domain.Payment) Payment {
+	return Payment{
+		ID: p.ID, OrderID: p.OrderID, Status: p.Status, Amount: Money{Amount: p.Amount.Amount, Currency: p.Amount.Currency},
+		Reason: p.Reason, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Version: p.Version,
+	}
+}
+
+// problem is the one place where payments errors become HTTP problems.
+func problem(err error) error {
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return huma.Error404NotFound("no such payment")
+	case errors.Is(err, domain.ErrNotRefundable):
+		return huma.Error409Conflict(err.Error())
+	case errors.Is(err, mesh.ErrConflict):
+		return huma.Error503ServiceUnavailable("payments are busy; try again")
+	}
+	return huma.Error500InternalServerError("internal error")
+}

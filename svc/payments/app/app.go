@@ -1,0 +1,153 @@
+// Package app holds the payments service's use cases: charging orders that
+// await payment, refunding, and reading payments.
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/payments/domain"
+	"github.com/shopmesh/shopmesh/svc/payments/store"
+)
+
+// Gateway takes money, once per key.
+type Gateway interface {
+	Charge(ctx context.Context, key, token string) (domain.Charge, error)
+}
+
+// Application is every use case of the payments service.
+type Application struct {
+	Commands Commands
+	Queries  Queries
+}
+
+// Commands change payments.
+type Commands struct {
+	Charge mesh.CommandHandler[ChargeOrder]
+	Close  mesh.CommandHandler[CloseOrder]
+	Refund mesh.CommandHandler[RefundPayment]
+}
+
+// Queries read payments.
+type Queries struct {
+	Get     mesh.QueryHandler[GetPayment, domain.Payment]
+	ByOrder mesh.QueryHandler[PaymentsOfOrder, []domain.Payment]
+}
+
+// New builds the application with logging and metrics around every handler.
+func New(s *store.Store, w *mesh.Writer, g Gateway, log zerolog.Logger, m *mesh.Metrics) Application {
+	h := handlers{store: s, writer: w, gateway: g}
+	return Application{
+		Commands: Commands{
+			Charge: mesh.Observed("payments.charge", log, m, mesh.CommandFunc[ChargeOrder](h.charge)),
+			Close:  mesh.Observed("payments.close", log, m, mesh.CommandFunc[CloseOrder](h.close)),
+			Refund: mesh.Observed("payments.refund", log, m, mesh.CommandFunc[RefundPayment](h.refund)),
+		},
+		Queries: Queries{
+			Get:     mesh.ObservedQuery("payments.get", m, mesh.QueryFunc[GetPayment, domain.Payment](h.get)),
+			ByOrder: mesh.ObservedQuery("payments.by_order", m, mesh.QueryFunc[PaymentsOfOrder, []domain.Payment](h.byOrder)),
+		},
+	}
+}
+
+type handlers struct {
+	store   *store.Store
+	writer  *mesh.Writer
+	gateway Gateway
+}
+
+// ChargeOrder charges an order that awaits payment.
+type ChargeOrder struct {
+	Cause   mesh.Cause
+	OrderID string
+	Amount  events.Money
+	Token   string
+}
+
+// CloseOrder follows an order that ended unshipped.
+type CloseOrder struct {
+	Cause   mesh.Cause
+	OrderID string
+	Reason  string
+}
+
+// RefundPayment gives a captured payment back.
+type RefundPayment struct {
+	RequestID string
+	PaymentID string
+	Reason    string
+}
+
+// GetPayment reads one payment.
+type GetPayment struct{ ID string }
+
+// PaymentsOfOrder reads the payments of an order (at most one).
+type PaymentsOfOrder struct{ OrderID string }
+
+func (h handlers) charge(ctx context.Context, c ChargeOrder) error {
+	p, err := h.store.Read(c.OrderID)
+	if err != nil || p.Exists() {
+		return err // decided before: never charge twice
+	}
+	result, err := h.gateway.Charge(ctx, c.OrderID, c.Token)
+	if err != nil {
+		return fmt.Errorf("charge order %s: %w", c.OrderID, err)
+	}
+	return h.write(ctx, c.Cause, c.OrderID, func(p domain.Payment) ([]events.Event, error) {
+		return domain.Settle(p, c.OrderID, c.Amount, result), nil
+	})
+}
+
+func (h handlers) close(ctx context.Context, c CloseOrder) error {
+	return h.write(ctx, c.Cause, c.OrderID, func(p domain.Payment) ([]events.Event, error) {
+		return domain.Close(p, c.OrderID, c.Reason), nil
+	})
+}
+
+func (h handlers) refund(ctx context.Context, c RefundPayment) error {
+	orderID, ok := store.OrderOf(c.PaymentID)
+	if !ok {
+		return domain.ErrNotFound
+	}
+	return h.write(ctx, mesh.Cause{ID: c.RequestID}, orderID, func(p domain.Payment) ([]events.Event, error) {
+		return domain.Refund(p, c.Reason)
+	})
+}
+
+// write runs a decision over an order's payment with optimistic concurrency.
+func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, decide func(domain.Payment) ([]events.Event, error)) error {
+	if cause.CorrelationID == "" {
+		cause.CorrelationID = orderID
+	}
+	_, err := h.writer.Write(ctx, cause, func() ([]mesh.Outgoing, error) {
+		p, err := h.store.Read(orderID)
+		if err != nil {
+			return nil, err
+		}
+		evs, err := decide(p)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]mesh.Event, len(evs))
+		for i, e := range evs {
+			out[i] = e
+		}
+		return mesh.Guard(out, func(string) uint64 { return p.LastSeq }), nil
+	})
+	return err
+}
+
+func (h handlers) get(ctx context.Context, q GetPayment) (domain.Payment, error) {
+	return h.store.Get(ctx, q.ID)
+}
+
+func (h handlers) byOrder(_ context.Context, q PaymentsOfOrder) ([]domain.Payment, error) {
+	p, err := h.store.Read(q.OrderID)
+	if err != nil || !p.Exists() {
+		return []domain.Payment{}, err
+	}
+	return []domain.Payment{p}, nil
+}

@@ -1,0 +1,59 @@
+// Package payments is the payments service: it charges orders that await
+// payment against a simulated gateway and refunds those that end unshipped.
+package payments
+
+import (
+	"context"
+
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/payments/api"
+	"github.com/shopmesh/shopmesh/svc/payments/app"
+	"github.com/shopmesh/shopmesh/svc/payments/gateway"
+	"github.com/shopmesh/shopmesh/svc/payments/store"
+)
+
+// Name is the service's name.
+const Name = events.PaymentsService
+
+// Service is the running payments service.
+type Service struct {
+	mesh.Parts
+	gateway *gateway.Gateway
+}
+
+// New returns the payments service charging through g.
+func New(g *gateway.Gateway) *Service { return &Service{gateway: g} }
+
+// Name implements mesh.Service.
+func (s *Service) Name() string { return Name }
+
+// Start implements mesh.Service.
+func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
+	err := n.Provision(ctx, mesh.StreamSpec(events.PaymentsStreamSpec), mesh.StreamSpec(events.OrdersStreamSpec))
+	if err != nil {
+		return err
+	}
+	views, err := n.Bucket(ctx, "payments")
+	if err != nil {
+		return err
+	}
+	if s.DB, err = n.OpenDB(Name); err != nil {
+		return err
+	}
+	st, err := store.New(s.DB, views)
+	if err != nil {
+		return err
+	}
+	if s.Proj, err = n.Project(ctx, Name, s.DB, []string{events.PaymentsStream}, st, views); err != nil {
+		return err
+	}
+	a := app.New(st, mesh.NewWriter(n.Publisher(Name), s.Proj, events.PaymentsStream), s.gateway, n.Logger(Name), n.Metrics)
+	api.Register(n.HTTP.API(mesh.ServiceDoc{
+		Prefix: "/payments", Title: "ShopMesh payments",
+		Description: "Payments of orders against a simulated gateway; refunds need the admin token.",
+	}), a)
+	return s.React(ctx, n, Name, mesh.Reaction{
+		Name: "payments-on-orders", Stream: events.OrdersStream, Subjects: app.OrderEvents, Handle: a.OnOrder,
+	})
+}

@@ -1,0 +1,84 @@
+// Package store keeps the payments service's local state: a bbolt file
+// projected from the PAYMENTS stream, and the payments KV read model.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/payments/domain"
+	bolt "go.etcd.io/bbolt"
+)
+
+var bucketPayments = []byte("payments")
+
+// Store reads and projects payments.
+type Store struct {
+	db    *bolt.DB
+	views *mesh.Views
+}
+
+// New wraps the service's bbolt file and its payment views.
+func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
+	err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketPayments)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("payments store: %w", err)
+	}
+	return &Store{db: db, views: views}, nil
+}
+
+// Apply implements mesh.Projector.
+func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
+	ev, err := events.Decode(e.Type, e.Data)
+	if errors.Is(err, events.ErrUnknownType) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	orderID := events.IDOf(e.Subject)
+	b := tx.Bucket(bucketPayments)
+	var p domain.Payment
+	mesh.GetJSON(b, orderID, &p)
+	p = domain.Evolve(p, ev, e.Time)
+	p.LastSeq = e.Sequence
+	if err := mesh.PutJSON(b, orderID, p); err != nil {
+		return nil, err
+	}
+	return []mesh.View{{Key: p.ID, Value: p}}, nil
+}
+
+// Read returns the payment of an order as a decision sees it.
+func (s *Store) Read(orderID string) (domain.Payment, error) {
+	var p domain.Payment
+	err := s.db.View(func(tx *bolt.Tx) error {
+		mesh.GetJSON(tx.Bucket(bucketPayments), orderID, &p)
+		return nil
+	})
+	return p, err
+}
+
+// Get returns a payment by id from the read model.
+func (s *Store) Get(ctx context.Context, id string) (domain.Payment, error) {
+	var p domain.Payment
+	found, err := s.views.Get(ctx, id, &p)
+	if err != nil {
+		return p, err
+	}
+	if !found {
+		return p, domain.ErrNotFound
+	}
+	return p, nil
+}
+
+// OrderOf returns the order id a payment id belongs to.
+func OrderOf(paymentID string) (string, bool) {
+	return strings.CutPrefix(paymentID, "pay_")
+}
