@@ -32,9 +32,24 @@ func NewWriter(pub *Publisher, proj *Projection, stream string) *Writer {
 // Write decides and publishes until JetStream accepts the events, then waits
 // until the projection has applied them. On a conflict it catches up with the
 // stream and decides again, so the decision always sees the latest state.
+//
+// A decision that changes nothing or fails may have read state that lags
+// the stream: a reaction can see another service's answer before this
+// service's projection has applied the event that caused it. So before
+// taking "nothing to do" or an error as final, Write catches up once and
+// decides again. Decisions that do change something need no such care:
+// their expectations make JetStream refuse them if the state was stale.
 func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint64, error) {
+	caughtUp := false
 	for attempt := range maxAttempts {
 		out, err := decide()
+		if (err != nil || len(out) == 0) && !caughtUp {
+			if err := w.proj.CatchUp(ctx, w.stream); err != nil {
+				return 0, err
+			}
+			caughtUp = true
+			out, err = decide()
+		}
 		if err != nil || len(out) == 0 {
 			return 0, err
 		}
@@ -50,6 +65,7 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 		if err := w.proj.CatchUp(ctx, w.stream); err != nil {
 			return 0, err
 		}
+		caughtUp = true
 		if err := pause(ctx, attempt); err != nil {
 			return 0, err
 		}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/shopmesh/shopmesh/mesh"
 )
 
 // config is everything `shopmesh run` can be told, by flag or by the
@@ -27,6 +29,8 @@ type config struct {
 	GatewayLatency     time.Duration
 	GatewayFailureRate float64
 	Services           []string
+	// reactions tunes event delivery; tests use it to redeliver everything.
+	reactions mesh.ReactionOptions
 }
 
 func defaultConfig() config {

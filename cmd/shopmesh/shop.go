@@ -119,7 +119,7 @@ func (s *shop) connect(ctx context.Context) error {
 	metrics := mesh.NewMetrics()
 	s.node = &mesh.Node{
 		JS: js, HTTP: mesh.NewHTTP(s.log, s.cfg.AdminToken, metrics), Metrics: metrics,
-		Log: s.log, Storage: storage, DataDir: dir,
+		Log: s.log, Storage: storage, DataDir: dir, Reactions: s.cfg.reactions,
 	}
 	return nil
 }

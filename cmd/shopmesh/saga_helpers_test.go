@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+)
+
+// mall is a running shop seen from a test: HTTP for what customers and
+// admins do, JetStream for awaiting events and reading the truth.
+type mall struct {
+	t    *testing.T
+	shop *shop
+	http *meshtest.Client
+	js   jetstream.JetStream
+	nc   *nats.Conn
+}
+
+// sagaConfig is a test shop with quick retries.
+func sagaConfig(t *testing.T) config {
+	cfg := testConfig(t)
+	cfg.reactions = mesh.ReactionOptions{Backoff: []time.Duration{20 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond}}
+	return cfg
+}
+
+func openMall(t *testing.T, cfg config) *mall {
+	t.Helper()
+	m := &mall{t: t, shop: startTestShop(t, cfg)}
+	t.Cleanup(func() { m.close() })
+	m.connect()
+	return m
+}
+
+func (m *mall) connect() {
+	m.http = meshtest.NewClient(m.t, m.shop.httpURL)
+	nc, err := nats.Connect(m.shop.natsURL)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	m.nc = nc
+	if m.js, err = jetstream.New(nc); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// close stops the shop; it is safe to call twice.
+func (m *mall) close() {
+	if m.nc != nil {
+		m.nc.Close()
+		m.nc = nil
+	}
+	if m.shop != nil {
+		m.shop.close()
+		m.shop = nil
+	}
+}
+
+// restart stops the process and starts it again on the same data.
+func (m *mall) restart(cfg config) {
+	m.close()
+	m.shop = startTestShop(m.t, cfg)
+	m.connect()
+}
+
+type money struct {
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+func (m *mall) product(sku string, price int64, stock int64) string {
+	m.t.Helper()
+	var p struct{ ID string }
+	m.http.Do(http.MethodPost, "/products", map[string]any{
+		"sku": sku, "name": "Product " + sku, "price": money{price, "EUR"},
+	}, meshtest.Admin()).Expect(http.StatusCreated).Decode(&p)
+	if stock > 0 {
+		m.http.Do(http.MethodPut, "/inventory/"+p.ID, map[string]any{"onHand": stock}, meshtest.Admin()).Expect(http.StatusOK)
+	}
+	return p.ID
+}
+
+type line struct {
+	ProductID string `json:"productId"`
+	Quantity  int64  `json:"quantity"`
+}
+
+type order struct {
+	ID         string `json:"id"`
+	CustomerID string `json:"customerId"`
+	Items      []struct {
+		ProductID string `json:"productId"`
+		Name      string `json:"name"`
+		Quantity  int64  `json:"quantity"`
+		UnitPrice money  `json:"unitPrice"`
+	} `json:"items"`
+	Total     money  `json:"total"`
+	Status    string `json:"status"`
+	Reason    string `json:"reason"`
+	PaymentID string `json:"paymentId"`
+}
+
+func orderBody(customer, token string, lines ...line) map[string]any {
+	return map[string]any{"customerId": customer, "items": lines, "paymentToken": token}
+}
+
+// place places an order and returns its id.
+func (m *mall) place(key, token string, lines ...line) string {
+	m.t.Helper()
+	h := http.Header{}
+	if key != "" {
+		h.Set("Idempotency-Key", key)
+	}
+	var o order
+	r := m.http.Do(http.MethodPost, "/orders", orderBody("alice", token, lines...), h).Expect(http.StatusAccepted)
+	r.Decode(&o)
+	if o.Status != "pending" && o.Status == "" {
+		m.t.Fatalf("placed order has no status: %s", r.Body)
+	}
+	return o.ID
+}
+
+func (m *mall) order(id string) order {
+	m.t.Helper()
+	var o order
+	m.http.Do(http.MethodGet, "/orders/"+id, nil, nil).Expect(http.StatusOK).Decode(&o)
+	return o
+}
+
+var terminal = map[string]bool{"confirmed": true, "rejected": true, "cancelled": true, "expired": true}
+
+// await watches the orders read model until the order's status satisfies
+// ok, and returns the order as the read model holds it then.
+func (m *mall) await(id string, ok func(status string) bool) order {
+	m.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kv, err := m.js.KeyValue(ctx, "orders")
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	w, err := kv.Watch(ctx, id)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	defer w.Stop()
+	var last order
+	for {
+		select {
+		case <-ctx.Done():
+			m.logState()
+			m.t.Fatalf("order %s stuck at %+v", id, last)
+		case e := <-w.Updates():
+			if e == nil {
+				continue
+			}
+			var rec struct{ View order }
+			if err := json.Unmarshal(e.Value(), &rec); err != nil {
+				m.t.Fatal(err)
+			}
+			if last = rec.View; ok(last.Status) {
+				return last
+			}
+		}
+	}
+}
+
+func (m *mall) awaitTerminal(id string) order {
+	return m.await(id, func(s string) bool { return terminal[s] })
+}
+
+func is(want string) func(string) bool { return func(s string) bool { return s == want } }
+
+type stock struct {
+	OnHand    int64 `json:"onHand"`
+	Reserved  int64 `json:"reserved"`
+	Available int64 `json:"available"`
+}
+
+func (m *mall) stock(productID string) stock {
+	m.t.Helper()
+	var s stock
+	m.http.Do(http.MethodGet, "/inventory/"+productID, nil, nil).Expect(http.StatusOK).Decode(&s)
+	return s
+}
+
+type payment struct {
+	ID      string `json:"id"`
+	OrderID string `json:"orderId"`
+	Status  string `json:"status"`
+	Amount  money  `json:"amount"`
+}
+
+func (m *mall) payments(orderID string) []payment {
+	m.t.Helper()
+	var out struct{ Items []payment }
+	m.http.Do(http.MethodGet, "/payments?orderId="+orderID, nil, nil).Expect(http.StatusOK).Decode(&out)
+	return out.Items
+}
+
+// events reads every message of a stream matching filter.
+func (m *mall) events(stream, filter string) []jetstream.Msg {
+	m.t.Helper()
+	ctx := meshtest.Context(m.t)
+	c, err := m.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	out := make([]jetstream.Msg, 0, info.NumPending)
+	for range info.NumPending {
+		msg, err := c.Next()
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		out = append(out, msg)
+	}
+	return out
+}
+
+// eventually retries check until it passes or the time is up. It is for
+// conditions with no single event to await, such as "every consumer is idle".
+func eventually(t *testing.T, within time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// logState writes the streams and consumers to the test log, to explain a
+// saga that did not finish.
+func (m *mall) logState() {
+	ctx := context.Background()
+	for _, stream := range []string{"ORDERS", "INVENTORY", "PAYMENTS", "DEADLETTER"} {
+		for _, msg := range m.events(stream, ">") {
+			m.t.Log(stream, msg.Subject(), string(msg.Data()))
+		}
+		s, err := m.js.Stream(ctx, stream)
+		if err != nil {
+			continue
+		}
+		for info := range s.ListConsumers(ctx).Info() {
+			m.t.Logf("consumer %s: pending %d, in flight %d, redelivered %d", info.Name, info.NumPending, info.NumAckPending, info.NumRedelivered)
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+)
+
+func TestSagaHappyPath(t *testing.T) {
+	t.Parallel()
+	m := openMall(t, sagaConfig(t))
+	mug := m.product("MUG", 1200, 10)
+	id := m.place("k1", "tok_visa", line{mug, 3})
+	o := m.awaitTerminal(id)
+	if o.Status != "confirmed" || o.Total.Amount != 3600 || o.Items[0].Name != "Product MUG" {
+		t.Fatalf("order ended %+v", o)
+	}
+	m.checkInvariants(map[string]int64{mug: 10})
+	if s := m.stock(mug); s.OnHand != 7 || s.Available != 7 {
+		t.Fatalf("stock after one confirmed order of 3: %+v", s)
+	}
+	ps := m.payments(id)
+	if len(ps) != 1 || ps[0].Status != "captured" || ps[0].Amount.Amount != 3600 {
+		t.Fatalf("payments %+v", ps)
+	}
+	var timeline struct {
+		Events []struct{ Service, Type, Subject string }
+	}
+	m.http.Do(http.MethodGet, "/orders/"+id+"/timeline", nil, nil).Expect(http.StatusOK).Decode(&timeline)
+	var seen []string
+	for _, e := range timeline.Events {
+		seen = append(seen, e.Subject[strings.LastIndex(e.Subject, ".")+1:])
+	}
+	want := "placed reserved accepted stock_reserved captured confirmed committed committed"
+	if strings.Join(seen, " ") != want {
+		t.Fatalf("timeline %v, want %s", seen, want)
+	}
+}
+
+func TestSagaOutOfStockRejectsWholeOrder(t *testing.T) {
+	t.Parallel()
+	m := openMall(t, sagaConfig(t))
+	plenty := m.product("PLENTY", 100, 10)
+	scarce := m.product("SCARCE", 100, 1)
+	id := m.place("", "tok_visa", line{plenty, 2}, line{scarce, 2})
+	o := m.awaitTerminal(id)
+	if o.Status != "rejected" || !strings.Contains(o.Reason, scarce) || strings.Contains(o.Reason, plenty) {
+		t.Fatalf("order ended %+v; want rejected naming only %s", o, scarce)
+	}
+	m.checkInvariants(map[string]int64{plenty: 10, scarce: 1})
+	if s := m.stock(plenty); s.Available != 10 {
+		t.Fatalf("stock held for a rejected order: %+v", s)
+	}
+	if ps := m.payments(id); len(ps) != 0 {
+		t.Fatalf("rejected order has payments %+v", ps)
+	}
+}
+
+func TestSagaDeclinedPaymentCancelsAndReleases(t *testing.T) {
+	t.Parallel()
+	m := openMall(t, sagaConfig(t))
+	mug := m.product("MUG", 500, 5)
+	id := m.place("", "tok_chargeDeclined", line{mug, 5})
+	o := m.awaitTerminal(id)
+	if o.Status != "cancelled" || !strings.Contains(o.Reason, "declined") {
+		t.Fatalf("order ended %+v", o)
+	}
+	m.checkInvariants(map[string]int64{mug: 5})
+	if s := m.stock(mug); s.Available != 5 {
+		t.Fatalf("reservation not released: %+v", s)
+	}
+}
+
+func TestSagaCustomerCancels(t *testing.T) {
+	t.Parallel()
+	cfg := sagaConfig(t)
+	cfg.GatewayLatency = 300 * time.Millisecond
+	m := openMall(t, cfg)
+	mug := m.product("MUG", 700, 10)
+
+	waiting := m.place("", "tok_visa", line{mug, 4})
+	m.await(waiting, is("awaiting_payment"))
+	var o order
+	m.http.Do(http.MethodPost, "/orders/"+waiting+"/cancel", nil, nil).Expect(http.StatusOK).Decode(&o)
+	if o.Status != "cancelled" {
+		t.Fatalf("cancel while awaiting payment: %+v", o)
+	}
+
+	paid := m.place("", "tok_visa", line{mug, 2})
+	m.await(paid, is("confirmed"))
+	m.http.Do(http.MethodPost, "/orders/"+paid+"/cancel", nil, nil).Expect(http.StatusOK)
+	m.http.Do(http.MethodPost, "/orders/"+paid+"/cancel", nil, nil).Problem(http.StatusConflict)
+	m.http.Do(http.MethodPost, "/orders/nope/cancel", nil, nil).Problem(http.StatusNotFound)
+
+	m.checkInvariants(map[string]int64{mug: 10})
+	if ps := m.payments(paid); len(ps) != 1 || ps[0].Status != "refunded" {
+		t.Fatalf("cancelled confirmed order not refunded: %+v", ps)
+	}
+	if s := m.stock(mug); s.OnHand != 8 || s.Available != 8 {
+		t.Fatalf("stock %+v: the waiting order's 4 must be back, the shipped 2 gone", s)
+	}
+}
+
+func TestSagaExpiryReleasesStockAndRefundsLateCapture(t *testing.T) {
+	t.Parallel()
+	cfg := sagaConfig(t)
+	cfg.OrderTTL = time.Second
+	cfg.GatewayLatency = 2500 * time.Millisecond
+	m := openMall(t, cfg)
+	mug := m.product("MUG", 900, 3)
+	id := m.place("", "tok_visa", line{mug, 3})
+	o := m.awaitTerminal(id)
+	if o.Status != "expired" {
+		t.Fatalf("order ended %+v, want expired", o)
+	}
+	m.checkInvariants(map[string]int64{mug: 3})
+	ps := m.payments(id)
+	if len(ps) != 1 || ps[0].Status != "refunded" {
+		t.Fatalf("late capture not refunded: %+v", ps)
+	}
+	if s := m.stock(mug); s.Available != 3 {
+		t.Fatalf("expired order's stock not released: %+v", s)
+	}
+}
+
+func TestSagaAdminRefundCancelsTheOrder(t *testing.T) {
+	t.Parallel()
+	m := openMall(t, sagaConfig(t))
+	mug := m.product("MUG", 300, 2)
+	id := m.place("", "tok_visa", line{mug, 1})
+	o := m.await(id, is("confirmed"))
+	m.http.Do(http.MethodPost, "/payments/"+o.PaymentID+"/refund", nil, nil).Problem(http.StatusUnauthorized)
+	m.http.Do(http.MethodPost, "/payments/"+o.PaymentID+"/refund", nil, meshtest.Admin()).Expect(http.StatusOK)
+	m.await(id, is("cancelled"))
+	m.http.Do(http.MethodPost, "/payments/"+o.PaymentID+"/refund", nil, meshtest.Admin()).Problem(http.StatusConflict)
+	m.checkInvariants(map[string]int64{mug: 2})
+}
