@@ -38,6 +38,11 @@ type ReactionOptions struct {
 	// Workers handle messages in parallel. Messages about the same entity go
 	// to the same worker, so they are handled in stream order.
 	Workers int
+	// AckWait is how long the server waits for an ack before it delivers
+	// the message again. Handlers that run longer keep it alive with
+	// progress heartbeats, so it can be short: after a crash, what was in
+	// flight is redelivered within AckWait.
+	AckWait time.Duration
 	// DeliverTwice hands every message to the handler twice, to prove in
 	// tests that handlers are idempotent.
 	DeliverTwice bool
@@ -52,6 +57,9 @@ func (o ReactionOptions) withDefaults() ReactionOptions {
 	}
 	if o.Workers == 0 {
 		o.Workers = 8
+	}
+	if o.AckWait == 0 {
+		o.AckWait = 5 * time.Second
 	}
 	return o
 }
@@ -86,7 +94,7 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 		Durable:        r.Name,
 		FilterSubjects: r.Subjects,
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        30 * time.Second,
+		AckWait:        opts.AckWait,
 		MaxDeliver:     opts.MaxDeliver,
 		MaxAckPending:  4096,
 	})
@@ -147,7 +155,9 @@ func (rc *Reactor) closeWorkers() {
 func (rc *Reactor) handle(m jetstream.Msg) {
 	env, err := fromJetStream(m)
 	if err == nil {
+		stop := rc.keepAlive(m)
 		err = rc.call(env)
+		stop()
 	}
 	if err == nil {
 		_ = m.Ack()
@@ -165,10 +175,31 @@ func (rc *Reactor) handle(m jetstream.Msg) {
 	_ = m.NakWithDelay(rc.backoff(env.Delivered))
 }
 
+// keepAlive tells the server the message is still being worked on, until
+// the returned stop is called.
+func (rc *Reactor) keepAlive(m jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(rc.opts.AckWait / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// handlerTimeout bounds one handler call, so a stuck dependency turns into
+// a retry instead of a message held forever.
+const handlerTimeout = 30 * time.Second
+
 func (rc *Reactor) call(env Envelope) error {
-	// Handlers get their own deadline: a stuck handler must not hold the
-	// message past its ack wait, where it would be handled twice at once.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), handlerTimeout)
 	defer cancel()
 	if err := rc.r.Handle(ctx, env); err != nil {
 		return err

@@ -27,7 +27,10 @@ type mall struct {
 // sagaConfig is a test shop with quick retries.
 func sagaConfig(t *testing.T) config {
 	cfg := testConfig(t)
-	cfg.reactions = mesh.ReactionOptions{Backoff: []time.Duration{20 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond}}
+	cfg.reactions = mesh.ReactionOptions{
+		Backoff: []time.Duration{20 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond},
+		AckWait: time.Second,
+	}
 	return cfg
 }
 

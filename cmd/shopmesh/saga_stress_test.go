@@ -1,0 +1,243 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+)
+
+// placeAll places every order at once and waits for each to end.
+func (m *mall) placeAll(orders [][]line) []order {
+	m.t.Helper()
+	ids := make([]string, len(orders))
+	var wg sync.WaitGroup
+	for i, lines := range orders {
+		wg.Go(func() { ids[i] = m.place(fmt.Sprintf("key-%d", i), "tok_visa", lines...) })
+	}
+	wg.Wait()
+	out := make([]order, len(ids))
+	for i, id := range ids {
+		out[i] = m.awaitTerminal(id)
+	}
+	return out
+}
+
+// watchStock reads stock while orders run and reports any read where
+// onHand != available + reserved or available < 0.
+func (m *mall) watchStock(products []string) (stop func() int64) {
+	var bad, reads atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			for _, id := range products {
+				var s stock
+				r := m.http.Do(http.MethodGet, "/inventory/"+id, nil, nil)
+				r.Decode(&s)
+				reads.Add(1)
+				if s.OnHand != s.Available+s.Reserved || s.Available < 0 {
+					bad.Add(1)
+					m.t.Errorf("inconsistent stock read: %+v", s)
+				}
+			}
+		}
+	})
+	return func() int64 {
+		close(done)
+		wg.Wait()
+		return reads.Load()
+	}
+}
+
+func TestSagaContentionForOneProduct(t *testing.T) {
+	t.Parallel()
+	m := openMall(t, sagaConfig(t))
+	const units, buyers = 50, 200
+	mug := m.product("MUG", 100, units)
+	stop := m.watchStock([]string{mug})
+	orders := make([][]line, buyers)
+	for i := range orders {
+		orders[i] = []line{{mug, 1}}
+	}
+	ended := m.placeAll(orders)
+	if reads := stop(); reads == 0 {
+		t.Fatal("stock never read during the run")
+	}
+	count := map[string]int{}
+	for _, o := range ended {
+		count[o.Status]++
+	}
+	if count["confirmed"] != units || count["rejected"] != buyers-units {
+		t.Fatalf("outcomes %v; want exactly %d confirmed and %d rejected", count, units, buyers-units)
+	}
+	m.checkInvariants(map[string]int64{mug: units})
+	if s := m.stock(mug); s.OnHand != 0 || s.Available != 0 {
+		t.Fatalf("stock after selling out: %+v", s)
+	}
+}
+
+func TestSagaContentionMultiLine(t *testing.T) {
+	t.Parallel()
+	m := openMall(t, sagaConfig(t))
+	initial := map[string]int64{}
+	var ids []string
+	for i := range 4 {
+		id := m.product(fmt.Sprintf("P%d", i), 100, 30)
+		initial[id] = 30
+		ids = append(ids, id)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	orders := make([][]line, 120)
+	for i := range orders {
+		a, b := rng.IntN(4), rng.IntN(3)
+		if b >= a {
+			b++
+		}
+		orders[i] = []line{{ids[a], int64(1 + rng.IntN(3))}, {ids[b], int64(1 + rng.IntN(3))}}
+	}
+	stop := m.watchStock(ids)
+	ended := m.placeAll(orders)
+	stop()
+	m.checkInvariants(initial)
+	// Stock only fell during the run (no payment failed), so an order
+	// rejected for want of a product must still find too little of it.
+	for i, o := range ended {
+		if o.Status != "rejected" {
+			continue
+		}
+		short := false
+		for _, l := range orders[i] {
+			short = short || m.stock(l.ProductID).Available < l.Quantity
+		}
+		if !short {
+			t.Errorf("order %s was rejected although all of %v fits now", o.ID, orders[i])
+		}
+	}
+}
+
+func TestSagaEveryEventDeliveredTwice(t *testing.T) {
+	t.Parallel()
+	cfg := sagaConfig(t)
+	cfg.reactions.DeliverTwice = true
+	m := openMall(t, cfg)
+	mug := m.product("MUG", 250, 6)
+	confirmed := m.place("dup-1", "tok_visa", line{mug, 2})
+	declined := m.place("dup-2", "tok_chargeDeclined", line{mug, 2})
+	rejected := m.place("dup-3", "tok_visa", line{mug, 50})
+	for id, want := range map[string]string{confirmed: "confirmed", declined: "cancelled", rejected: "rejected"} {
+		if o := m.awaitTerminal(id); o.Status != want {
+			t.Fatalf("order %s ended %s, want %s", id, o.Status, want)
+		}
+	}
+	m.http.Do(http.MethodPost, "/orders/"+confirmed+"/cancel", nil, nil).Expect(http.StatusOK)
+	m.checkInvariants(map[string]int64{mug: 6})
+	if got := len(m.events("PAYMENTS", "payments.payment."+confirmed+".*")); got != 2 {
+		t.Fatalf("%d payment events for the cancelled confirmed order, want capture and refund", got)
+	}
+}
+
+func TestSameIdempotencyKeyMakesOneOrder(t *testing.T) {
+	t.Parallel()
+	m := openMall(t, sagaConfig(t))
+	mug := m.product("MUG", 100, 10)
+	first := m.place("same-key", "tok_visa", line{mug, 1})
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			if again := m.place("same-key", "tok_visa", line{mug, 1}); again != first {
+				t.Errorf("retry made order %s, first was %s", again, first)
+			}
+		})
+	}
+	wg.Wait()
+	h := http.Header{"Idempotency-Key": {"same-key"}}
+	p := m.http.Do(http.MethodPost, "/orders", orderBody("alice", "tok_visa", line{mug, 2}), h).Problem(http.StatusUnprocessableEntity)
+	if !p.Names("header.Idempotency-Key") {
+		t.Fatalf("problem does not name the key: %+v", p)
+	}
+	// The same key from another customer is another order.
+	var other order
+	m.http.Do(http.MethodPost, "/orders", orderBody("bob", "tok_visa", line{mug, 1}), h).Expect(http.StatusAccepted).Decode(&other)
+	if other.ID == first {
+		t.Fatal("two customers share an order through one key")
+	}
+	m.awaitTerminal(first)
+	m.awaitTerminal(other.ID)
+	if n := len(m.events("ORDERS", "orders.order.*.placed")); n != 2 {
+		t.Fatalf("%d orders placed, want 2", n)
+	}
+	m.checkInvariants(map[string]int64{mug: 10})
+}
+
+func TestBadOrdersChangeNothing(t *testing.T) {
+	t.Parallel()
+	m := openMall(t, sagaConfig(t))
+	mug := m.product("MUG", 100, 10)
+	gone := m.product("GONE", 100, 10)
+	m.http.Do(http.MethodDelete, "/products/"+gone, nil, meshtest.Admin()).Expect(http.StatusNoContent)
+	cases := []struct {
+		name     string
+		body     any
+		location string
+	}{
+		{"empty order", orderBody("alice", "tok_visa"), "body.items"},
+		{"zero quantity", orderBody("alice", "tok_visa", line{mug, 0}), "body.items[0].quantity"},
+		{"negative quantity", orderBody("alice", "tok_visa", line{mug, -3}), "body.items[0].quantity"},
+		{"absurd quantity", orderBody("alice", "tok_visa", line{mug, 1_000_000}), "body.items[0].quantity"},
+		{"duplicate lines", orderBody("alice", "tok_visa", line{mug, 1}, line{mug, 2}), "body.items[1].productId"},
+		{"unknown product", orderBody("alice", "tok_visa", line{"NOPE", 1}), "body.items[0].productId"},
+		{"deleted product", orderBody("alice", "tok_visa", line{gone, 1}), "body.items[0].productId"},
+		{"no customer", orderBody("", "tok_visa", line{mug, 1}), "body.customerId"},
+		{"bad token", orderBody("alice", "visa", line{mug, 1}), "body.paymentToken"},
+		{"unknown field", map[string]any{"customerId": "a", "items": []line{{mug, 1}}, "paymentToken": "tok_visa", "coupon": "X"}, "body.coupon"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := m.http.Do(http.MethodPost, "/orders", c.body, nil).Problem(http.StatusUnprocessableEntity)
+			if !p.Names(c.location) {
+				t.Fatalf("problem does not name %s: %+v", c.location, p)
+			}
+		})
+	}
+	if n := len(m.events("ORDERS", "orders.>")); n != 0 {
+		t.Fatalf("%d order events after bad input, want none", n)
+	}
+}
+
+func TestRestartMidBatchFinishesEveryOrder(t *testing.T) {
+	t.Parallel()
+	cfg := sagaConfig(t)
+	cfg.GatewayLatency = 20 * time.Millisecond
+	m := openMall(t, cfg)
+	mug := m.product("MUG", 100, 40)
+	var ids []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			id := m.place(fmt.Sprintf("r-%d", i), "tok_visa", line{mug, 1})
+			mu.Lock()
+			ids = append(ids, id)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	// Stop while reservations and payments are in flight.
+	m.restart(cfg)
+	for _, id := range ids {
+		m.awaitTerminal(id)
+	}
+	m.checkInvariants(map[string]int64{mug: 40})
+}
+
