@@ -241,3 +241,21 @@ func TestRestartMidBatchFinishesEveryOrder(t *testing.T) {
 	m.checkInvariants(map[string]int64{mug: 40})
 }
 
+func TestSagaFlakyGatewayNeverChargesTwice(t *testing.T) {
+	t.Parallel()
+	cfg := sagaConfig(t)
+	cfg.GatewayFailureRate = 0.3
+	cfg.OrderTTL = 5 * time.Second
+	m := openMall(t, cfg)
+	mug := m.product("MUG", 100, 100)
+	orders := make([][]line, 20)
+	for i := range orders {
+		orders[i] = []line{{mug, 1}}
+	}
+	for _, o := range m.placeAll(orders) {
+		if o.Status != "confirmed" && o.Status != "expired" {
+			t.Errorf("order %s ended %s (%s)", o.ID, o.Status, o.Reason)
+		}
+	}
+	m.checkInvariants(map[string]int64{mug: 100})
+}

@@ -1,0 +1,143 @@
+package domain
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/shopmesh/shopmesh/events"
+)
+
+var known = Product{Known: true}
+
+func TestAdjust(t *testing.T) {
+	t.Parallel()
+	s := Stock{ProductID: "p", OnHand: 10, Reserved: 4}
+	cases := []struct {
+		name    string
+		product Product
+		delta   int64
+		onHand  int64
+		err     error
+	}{
+		{"restock", known, 5, 15, nil},
+		{"write off down to reserved", known, -6, 4, nil},
+		{"below reserved", known, -7, 0, ErrBelowReserved},
+		{"no change", known, 0, 0, ErrNoChange},
+		{"absurd", known, MaxOnHand + 1, 0, ErrTooMuch},
+		{"unknown product", Product{}, 1, 0, ErrUnknownProduct},
+		{"deleted product", Product{Known: true, Deleted: true}, 1, 0, ErrUnknownProduct},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := Adjust(s, c.product, c.delta, "test")
+			if !errors.Is(err, c.err) {
+				t.Fatalf("err = %v, want %v", err, c.err)
+			}
+			if err == nil && e.OnHand != c.onHand {
+				t.Fatalf("onHand = %d, want %d", e.OnHand, c.onHand)
+			}
+		})
+	}
+	if _, err := SetOnHand(s, known, -1); !errors.Is(err, ErrTooMuch) {
+		t.Fatalf("negative count accepted: %v", err)
+	}
+}
+
+func shelf(available map[string]int64) Shelf {
+	sh := Shelf{Stock: map[string]Stock{}, Products: map[string]Product{}}
+	for id, n := range available {
+		sh.Stock[id] = Stock{ProductID: id, OnHand: n}
+		sh.Products[id] = known
+	}
+	return sh
+}
+
+func TestReserveIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		existing Reservation
+		lines    []events.Line
+		want     []string // event types, in order
+		short    []string
+	}{
+		{"all fit", Reservation{}, []events.Line{{"a", 2}, {"b", 1}},
+			[]string{"stock.reserved", "stock.reserved", "reservation.accepted"}, nil},
+		{"one short", Reservation{}, []events.Line{{"a", 2}, {"b", 9}}, []string{"reservation.rejected"}, []string{"b"}},
+		{"unknown product", Reservation{}, []events.Line{{"x", 1}}, []string{"reservation.rejected"}, []string{"x"}},
+		{"merged lines exceed", Reservation{}, []events.Line{{"a", 3}, {"a", 3}}, []string{"reservation.rejected"}, []string{"a"}},
+		{"already decided", Reservation{Status: StatusReserved}, []events.Line{{"a", 1}}, nil, nil},
+		{"released before placed", Reservation{Status: StatusReleased}, []events.Line{{"a", 1}}, nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := Reserve(c.existing, "o1", c.lines, shelf(map[string]int64{"a": 5, "b": 5}))
+			if types(got) != strings.Join(c.want, " ") {
+				t.Fatalf("events %s, want %v", types(got), c.want)
+			}
+			if c.short == nil {
+				return
+			}
+			rej := got[0].(events.ReservationRejected)
+			for i, id := range c.short {
+				if rej.Shortages[i].ProductID != id {
+					t.Fatalf("shortages %+v, want %v", rej.Shortages, c.short)
+				}
+			}
+		})
+	}
+}
+
+func TestReleaseAndCommit(t *testing.T) {
+	t.Parallel()
+	held := Reservation{OrderID: "o1", Status: StatusReserved, Lines: []events.Line{{"a", 2}}}
+	cases := []struct {
+		name string
+		got  []events.Event
+		want string
+	}{
+		{"release held", Release(held, "o1", "cancelled"), "stock.released reservation.released"},
+		{"release before reservation", Release(Reservation{}, "o1", "cancelled"), "reservation.released"},
+		{"release rejected", Release(Reservation{Status: StatusRejected}, "o1", "x"), ""},
+		{"release committed", Release(Reservation{Status: StatusCommitted}, "o1", "x"), ""},
+		{"commit held", Commit(held), "stock.committed reservation.committed"},
+		{"commit released", Commit(Reservation{Status: StatusReleased}), ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if types(c.got) != c.want {
+				t.Fatalf("events %q, want %q", types(c.got), c.want)
+			}
+		})
+	}
+}
+
+func TestEvolveStockKeepsTheBooksBalanced(t *testing.T) {
+	t.Parallel()
+	s := Stock{ProductID: "p"}
+	for _, e := range []events.Event{
+		events.StockAdjusted{ProductID: "p", Delta: 10, OnHand: 10},
+		events.StockReserved{ProductID: "p", OrderID: "o1", Quantity: 3},
+		events.StockReserved{ProductID: "p", OrderID: "o2", Quantity: 2},
+		events.StockReleased{ProductID: "p", OrderID: "o1", Quantity: 3},
+		events.StockCommitted{ProductID: "p", OrderID: "o2", Quantity: 2},
+	} {
+		s = EvolveStock(s, e)
+		if s.OnHand != s.Available()+s.Reserved || s.Available() < 0 {
+			t.Fatalf("unbalanced after %T: %+v", e, s)
+		}
+	}
+	if s.OnHand != 8 || s.Reserved != 0 || len(s.Holds) != 0 || s.Version != 5 {
+		t.Fatalf("final stock %+v", s)
+	}
+}
+
+func types(evs []events.Event) string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		t := e.EventType() // shopmesh.inventory.<entity>.<event>.v1
+		out[i] = strings.TrimSuffix(strings.TrimPrefix(t, "shopmesh.inventory."), ".v1")
+	}
+	return strings.Join(out, " ")
+}
