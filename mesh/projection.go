@@ -248,23 +248,39 @@ func newViewRecord(seq uint64, value any) (viewRecord, error) {
 	return viewRecord{Seq: seq, View: data}, nil
 }
 
-// publishViews writes the changed views to KV. Each is also in the bbolt
-// outbox, so one lost here (a crash, NATS away) is written again at the next
-// start; it retries for a while before leaving it to that.
+// publishViews writes the changed views to KV, several keys at once: each
+// write is a round trip, and done one after another they were the write
+// path's first bottleneck. Each view is also in the bbolt outbox, so one
+// lost here (a crash, NATS away) is written again at the next start; it
+// retries for a while before leaving it to that.
 func (p *Projection) publishViews(ctx context.Context, views map[string]viewRecord) {
 	if p.views == nil {
 		return
 	}
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, viewWriters)
 	for key, rec := range views {
-		err := retry(ctx, 5, func() error { return p.views.put(ctx, key, rec) })
-		if err != nil {
-			p.log.Error().Err(err).Str("key", key).Msg("view not published; kept in outbox")
-			continue
-		}
-		p.mu.Lock()
-		p.flushed[key] = rec.Seq
-		p.mu.Unlock()
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			p.publishView(ctx, key, rec)
+		})
 	}
+	wg.Wait()
+}
+
+// viewWriters bounds the KV writes in flight from one projection.
+const viewWriters = 32
+
+func (p *Projection) publishView(ctx context.Context, key string, rec viewRecord) {
+	err := retry(ctx, 5, func() error { return p.views.put(ctx, key, rec) })
+	if err != nil {
+		p.log.Error().Err(err).Str("key", key).Msg("view not published; kept in outbox")
+		return
+	}
+	p.mu.Lock()
+	p.flushed[key] = rec.Seq
+	p.mu.Unlock()
 }
 
 // clearFlushed removes outbox entries already in KV, unless a newer view of

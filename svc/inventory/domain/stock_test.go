@@ -62,13 +62,13 @@ func TestReserveIsAllOrNothing(t *testing.T) {
 		want     []string // event types, in order
 		short    []string
 	}{
-		{"all fit", Reservation{}, []events.Line{{"a", 2}, {"b", 1}},
+		{"all fit", Reservation{}, []events.Line{ln("a", 2), ln("b", 1)},
 			[]string{"stock.reserved", "stock.reserved", "reservation.accepted"}, nil},
-		{"one short", Reservation{}, []events.Line{{"a", 2}, {"b", 9}}, []string{"reservation.rejected"}, []string{"b"}},
-		{"unknown product", Reservation{}, []events.Line{{"x", 1}}, []string{"reservation.rejected"}, []string{"x"}},
-		{"merged lines exceed", Reservation{}, []events.Line{{"a", 3}, {"a", 3}}, []string{"reservation.rejected"}, []string{"a"}},
-		{"already decided", Reservation{Status: StatusReserved}, []events.Line{{"a", 1}}, nil, nil},
-		{"released before placed", Reservation{Status: StatusReleased}, []events.Line{{"a", 1}}, nil, nil},
+		{"one short", Reservation{}, []events.Line{ln("a", 2), ln("b", 9)}, []string{"reservation.rejected"}, []string{"b"}},
+		{"unknown product", Reservation{}, []events.Line{ln("x", 1)}, []string{"reservation.rejected"}, []string{"x"}},
+		{"merged lines exceed", Reservation{}, []events.Line{ln("a", 3), ln("a", 3)}, []string{"reservation.rejected"}, []string{"a"}},
+		{"already decided", Reservation{Status: StatusReserved}, []events.Line{ln("a", 1)}, nil, nil},
+		{"released before placed", Reservation{Status: StatusReleased}, []events.Line{ln("a", 1)}, nil, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -91,7 +91,7 @@ func TestReserveIsAllOrNothing(t *testing.T) {
 
 func TestReleaseAndCommit(t *testing.T) {
 	t.Parallel()
-	held := Reservation{OrderID: "o1", Status: StatusReserved, Lines: []events.Line{{"a", 2}}}
+	held := Reservation{OrderID: "o1", Status: StatusReserved, Lines: []events.Line{ln("a", 2)}}
 	cases := []struct {
 		name string
 		got  []events.Event
@@ -140,4 +140,8 @@ func types(evs []events.Event) string {
 		out[i] = strings.TrimSuffix(strings.TrimPrefix(t, "shopmesh.inventory."), ".v1")
 	}
 	return strings.Join(out, " ")
+}
+
+func ln(productID string, quantity int64) events.Line {
+	return events.Line{ProductID: productID, Quantity: quantity}
 }

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+)
+
+// BenchmarkSaga runs the whole saga in one process: orders placed over HTTP
+// by concurrent customers and driven to confirmed. It reports orders per
+// second, the median and 99th-percentile time from placement to
+// confirmation, and, from the same server in the same run, the raw rate of
+// a plain JetStream publish loop.
+//
+//	go test ./cmd/shopmesh -run '^$' -bench Saga -benchtime 2000x
+func BenchmarkSaga(b *testing.B) {
+	b.Run("storage=file", func(b *testing.B) { benchSaga(b, false) })
+	b.Run("storage=memory", func(b *testing.B) { benchSaga(b, true) })
+}
+
+func benchSaga(b *testing.B, memory bool) {
+	const customers = 32
+	cfg := defaultConfig()
+	cfg.HTTPAddr, cfg.NATSAddr, cfg.NATSMonitorAddr = "127.0.0.1:0", "127.0.0.1:0", ""
+	cfg.Data, cfg.AdminToken, cfg.Ephemeral = b.TempDir(), meshtest.AdminToken, memory
+	s, err := startShop(meshtest.Context(b), cfg, meshtest.Logger(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.close()
+	c := meshtest.NewClient(b, s.httpURL)
+	products := benchProducts(b, c, 8)
+	confirmed := watchConfirmations(b, s.node.JS)
+
+	latencies := make([]time.Duration, b.N)
+	var next atomic.Int64
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range customers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < b.N; i = int(next.Add(1)) - 1 {
+				latencies[i] = placeAndAwait(b, c, confirmed, products[i%len(products)], i)
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	slices.Sort(latencies)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+	b.ReportMetric(ms(latencies[len(latencies)/2]), "p50-ms")
+	b.ReportMetric(ms(latencies[len(latencies)*99/100]), "p99-ms")
+	b.ReportMetric(rawPublishRate(b, s.node.JS, s.node.Storage, customers), "raw-publish/s")
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func benchProducts(b *testing.B, c *meshtest.Client, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		var p struct{ ID string }
+		c.Do(http.MethodPost, "/products", map[string]any{
+			"sku": fmt.Sprintf("BENCH-%d", i), "name": "Bench", "price": map[string]any{"amount": 100, "currency": "EUR"},
+		}, meshtest.Admin()).Expect(http.StatusCreated).Decode(&p)
+		c.Do(http.MethodPut, "/inventory/"+p.ID, map[string]any{"onHand": 1_000_000_000}, meshtest.Admin()).Expect(http.StatusOK)
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+// confirmations tells waiting customers when their order is confirmed,
+// from one watch over the whole orders read model.
+type confirmations struct {
+	mu      sync.Mutex
+	waiting map[string]chan struct{}
+	done    map[string]bool
+}
+
+func watchConfirmations(b *testing.B, js jetstream.JetStream) *confirmations {
+	ctx := meshtest.Context(b)
+	kv, err := js.KeyValue(ctx, "orders")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := kv.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &confirmations{waiting: map[string]chan struct{}{}, done: map[string]bool{}}
+	go func() {
+		for e := range w.Updates() {
+			var rec struct{ View struct{ Status string } }
+			if e != nil && json.Unmarshal(e.Value(), &rec) == nil && rec.View.Status == "confirmed" {
+				c.confirm(e.Key())
+			}
+		}
+	}()
+	return c
+}
+
+func (c *confirmations) confirm(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.done[id] = true
+	if ch, ok := c.waiting[id]; ok {
+		close(ch)
+		delete(c.waiting, id)
+	}
+}
+
+func (c *confirmations) wait(ctx context.Context, id string) error {
+	c.mu.Lock()
+	if c.done[id] {
+		c.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	c.waiting[id] = ch
+	c.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("order %s not confirmed: %w", id, ctx.Err())
+	}
+}
+
+func placeAndAwait(b *testing.B, c *meshtest.Client, confirmed *confirmations, product string, i int) time.Duration {
+	start := time.Now()
+	var o struct{ ID string }
+	c.Do(http.MethodPost, "/orders", map[string]any{
+		"customerId": fmt.Sprintf("c%d", i%100), "paymentToken": "tok_visa",
+		"items": []map[string]any{{"productId": product, "quantity": 1}},
+	}, http.Header{"Idempotency-Key": {fmt.Sprintf("bench-%d", i)}}).Expect(http.StatusAccepted).Decode(&o)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := confirmed.wait(ctx, o.ID); err != nil {
+		b.Error(err)
+	}
+	return time.Since(start)
+}
+
+// rawPublishRate publishes to a scratch stream from as many goroutines as
+// there are customers, for comparison with the saga on the same server.
+func rawPublishRate(b *testing.B, js jetstream.JetStream, storage mesh.Storage, writers int) float64 {
+	ctx := meshtest.Context(b)
+	err := mesh.ProvisionStream(ctx, js, storage, mesh.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const total = 20000
+	var next atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for next.Add(1) <= total {
+				if _, err := js.Publish(ctx, "bench.raw", []byte(`{"orderId":"x"}`)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return total / time.Since(start).Seconds()
+}
