@@ -28,6 +28,7 @@ type config struct {
 	OrderTTL           time.Duration
 	GatewayLatency     time.Duration
 	GatewayFailureRate float64
+	StreamReplicas     int
 	Services           []string
 	// reactions tunes event delivery; tests use it to redeliver everything.
 	reactions mesh.ReactionOptions
@@ -57,6 +58,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.DurationVar(&c.OrderTTL, "order-ttl", c.OrderTTL, "how long an order waits for payment before it expires")
 	fs.DurationVar(&c.GatewayLatency, "gateway-latency", c.GatewayLatency, "simulated payment gateway latency")
+	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of each stream and bucket (3 on a 3-node cluster)")
 	fs.Float64Var(&c.GatewayFailureRate, "gateway-failure-rate", c.GatewayFailureRate, "share of gateway calls that fail transiently (0-1)")
 }
 
@@ -91,6 +93,9 @@ func (c *config) check() error {
 	}
 	if c.GatewayFailureRate < 0 || c.GatewayFailureRate > 1 {
 		return fmt.Errorf("--gateway-failure-rate must be between 0 and 1")
+	}
+	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+		return fmt.Errorf("--stream-replicas must be 1 to 5")
 	}
 	if c.OrderTTL <= 0 {
 		return fmt.Errorf("--order-ttl must be positive")

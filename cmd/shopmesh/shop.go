@@ -108,7 +108,7 @@ func (s *shop) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	storage := mesh.Storage{Memory: s.cfg.Ephemeral}
+	storage := mesh.Storage{Memory: s.cfg.Ephemeral, Replicas: s.cfg.StreamReplicas}
 	if err := mesh.ProvisionDeadLetters(ctx, js, storage); err != nil {
 		return err
 	}
