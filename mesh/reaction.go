@@ -75,15 +75,16 @@ func Permanent(err error) error { return permanentError{err} }
 
 // Reactor runs one reaction.
 type Reactor struct {
-	source string
-	js     jetstream.JetStream
-	r      Reaction
-	opts   ReactionOptions
-	log    zerolog.Logger
-	m      *Metrics
-	queues []chan jetstream.Msg
-	wg     sync.WaitGroup
-	stop   jetstream.ConsumeContext
+	source   string
+	js       jetstream.JetStream
+	r        Reaction
+	opts     ReactionOptions
+	log      zerolog.Logger
+	m        *Metrics
+	queues   []chan jetstream.Msg
+	wg       sync.WaitGroup
+	stop     jetstream.ConsumeContext
+	redrives *nats.Subscription
 }
 
 // StartReaction creates (or updates) the durable consumer and handles its
@@ -107,6 +108,10 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 	if err != nil {
 		rc.closeWorkers()
 		return nil, fmt.Errorf("reaction %s consume: %w", r.Name, err)
+	}
+	if err := rc.serveRedrives(js.Conn()); err != nil {
+		rc.Stop()
+		return nil, err
 	}
 	return rc, nil
 }
@@ -140,6 +145,9 @@ func entityOf(subject string) string {
 // Stop stops fetching, lets the workers finish what they hold and returns.
 // Unacked messages are redelivered to another replica or the next start.
 func (rc *Reactor) Stop() {
+	if rc.redrives != nil {
+		_ = rc.redrives.Drain()
+	}
 	rc.stop.Drain()
 	<-rc.stop.Closed()
 	rc.closeWorkers()
@@ -252,4 +260,30 @@ func (rc *Reactor) deadLetter(m jetstream.Msg, env Envelope, cause error, log ze
 	log.Error().Err(cause).Msg("reaction gave up; message moved to dead letters")
 	rc.m.observeReaction(rc.r.Name, "dead")
 	_ = m.Term()
+}
+
+// RedriveSubject is where `shopmesh dlq redrive` sends a dead letter back to
+// the reaction that gave up on it; every replica listens in a queue group,
+// so one of them handles it and replies.
+func RedriveSubject(consumer string) string { return "shopmesh.redrive." + consumer }
+
+// serveRedrives handles dead letters sent back by an operator, with the
+// same handler as live messages. The reply is empty on success, or the
+// error text.
+func (rc *Reactor) serveRedrives(nc *nats.Conn) error {
+	sub, err := nc.QueueSubscribe(RedriveSubject(rc.r.Name), rc.r.Name, func(m *nats.Msg) {
+		env := fromHeader(m.Header.Get(HeaderDeadSubject), m.Header, m.Data)
+		env.Stream = m.Header.Get(HeaderDeadStream)
+		err := rc.call(env)
+		reply := []byte{}
+		if err != nil {
+			reply = []byte(err.Error())
+		}
+		_ = m.Respond(reply)
+	})
+	if err != nil {
+		return fmt.Errorf("redrive %s: %w", rc.r.Name, err)
+	}
+	rc.redrives = sub
+	return nil
 }

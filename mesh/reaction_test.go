@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,4 +121,50 @@ func nextDeadLetter(t *testing.T, js jetstream.JetStream) jetstream.Msg {
 		t.Fatalf("no dead letter: %v", err)
 	}
 	return m
+}
+
+func TestDeadLetterCanBeRedriven(t *testing.T) {
+	t.Parallel()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	newStream(t, js)
+	ctx := meshtest.Context(t)
+	if err := mesh.ProvisionDeadLetters(ctx, js, mesh.Storage{}); err != nil {
+		t.Fatal(err)
+	}
+	var healed atomic.Bool
+	handled := make(chan string, 1)
+	r := mesh.Reaction{
+		Name: "redrive-test", Stream: testStream, Subjects: []string{"test.>"},
+		Handle: func(_ context.Context, e mesh.Envelope) error {
+			if !healed.Load() {
+				return mesh.Permanent(errors.New("not yet"))
+			}
+			handled <- e.ID
+			return nil
+		},
+	}
+	rc, err := mesh.StartReaction(ctx, js, "test", r, fastRetries(), meshtest.Logger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Stop()
+	if _, err := mesh.NewPublisher(js, "shopmesh/test", nil).Publish(ctx, mesh.Cause{ID: "sick"}, mesh.Outgoing{Event: incremented{Counter: "s"}}); err != nil {
+		t.Fatal(err)
+	}
+	dead := nextDeadLetter(t, js)
+	meta, _ := dead.Metadata()
+	if err := mesh.Redrive(ctx, js, meta.Sequence.Stream); !errors.Is(err, mesh.ErrRedriveFailed) {
+		t.Fatalf("redrive while still failing: %v", err)
+	}
+	healed.Store(true)
+	if err := mesh.Redrive(ctx, js, meta.Sequence.Stream); err != nil {
+		t.Fatal(err)
+	}
+	if id := <-handled; id != "sick/0" {
+		t.Fatalf("redriven envelope has id %q", id)
+	}
+	left, err := mesh.DeadLetters(ctx, js)
+	if err != nil || len(left) != 0 {
+		t.Fatalf("dead letters after redrive: %v %v", left, err)
+	}
 }

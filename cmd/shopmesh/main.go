@@ -18,8 +18,11 @@ import (
 const usage = `usage: shopmesh <command> [flags]
 
 commands:
-  run [flags] [service...]   start the shop (all services unless some are named)
-  help                       show this text
+  run [flags] [service...]     start the shop (all services unless some are named)
+  load [flags]                 place orders against a running shop and measure them
+  dlq [list | redrive SEQ...]  show dead letters, or hand them back to their reaction
+  rebuild SERVICE...           drop a stopped service's local state; it is rebuilt at start
+  help                         show this text
 
 Run 'shopmesh run -h' for the flags; each is also the environment variable
 SHOPMESH_<FLAG> (e.g. SHOPMESH_HTTP_ADDR).
@@ -40,6 +43,12 @@ func dispatch(args []string, stdout io.Writer) error {
 	switch args[0] {
 	case "run":
 		return runCommand(args[1:], stdout)
+	case "load":
+		return loadCommand(args[1:], stdout)
+	case "dlq":
+		return dlqCommand(args[1:], stdout)
+	case "rebuild":
+		return rebuildCommand(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

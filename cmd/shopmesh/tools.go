@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/mesh"
+	bolt "go.etcd.io/bbolt"
+)
+
+// dlqCommand lists dead letters or hands one back to its reaction.
+func dlqCommand(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("shopmesh dlq", flag.ContinueOnError)
+	url := fs.String("nats", envDefault("SHOPMESH_NATS", "nats://127.0.0.1:4222"), "NATS URL")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	js, closeConn, err := connectTool(*url)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	switch rest := fs.Args(); {
+	case len(rest) == 0 || rest[0] == "list":
+		return listDeadLetters(ctx, js, stdout)
+	case rest[0] == "redrive" && len(rest) > 1:
+		return redrive(ctx, js, rest[1:], stdout)
+	}
+	return fmt.Errorf("usage: shopmesh dlq [--nats URL] [list | redrive SEQ...]")
+}
+
+func listDeadLetters(ctx context.Context, js jetstream.JetStream, stdout io.Writer) error {
+	dead, err := mesh.DeadLetters(ctx, js)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "SEQ\tSTORED\tCONSUMER\tSUBJECT\tERROR")
+	for _, d := range dead {
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", d.Seq, d.Stored.Format(time.RFC3339), d.Consumer, d.Subject, d.Error)
+	}
+	return w.Flush()
+}
+
+func redrive(ctx context.Context, js jetstream.JetStream, seqs []string, stdout io.Writer) error {
+	for _, s := range seqs {
+		seq, err := mesh.ParseSeq(s)
+		if err != nil {
+			return err
+		}
+		if err := mesh.Redrive(ctx, js, seq); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "dead letter %d handled and removed\n", seq)
+	}
+	return nil
+}
+
+func connectTool(url string) (jetstream.JetStream, func(), error) {
+	nc, err := mesh.Connect(url, "shopmesh-tool")
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return js, nc.Close, nil
+}
+
+// rebuildCommand deletes services' bbolt files so that their next start
+// rebuilds them from the streams. The services must be stopped: a file in
+// use is locked and left alone.
+func rebuildCommand(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("shopmesh rebuild", flag.ContinueOnError)
+	data := fs.String("data", envDefault("SHOPMESH_DATA", "./data"), "the --data directory of shopmesh run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	names := fs.Args()
+	if len(names) == 0 {
+		return fmt.Errorf("usage: shopmesh rebuild [--data DIR] SERVICE... (products, inventory, orders, payments)")
+	}
+	for _, name := range names {
+		if !slices.Contains([]string{"products", "inventory", "orders", "payments"}, name) {
+			return fmt.Errorf("no service %q", name)
+		}
+		path := filepath.Join(*data, "state", name+".db")
+		if err := removeUnlocked(path); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: local state removed; it is rebuilt from the streams at the next start\n", name)
+	}
+	return nil
+}
+
+func removeUnlocked(path string) error {
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		return nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return fmt.Errorf("%s is in use: stop the service first (%w)", path, err)
+	}
+	_ = db.Close()
+	return os.Remove(path)
+}
+
+func envDefault(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}

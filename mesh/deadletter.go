@@ -1,0 +1,87 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DeadLetter is a message a reaction gave up on.
+type DeadLetter struct {
+	Seq      uint64
+	Consumer string
+	Subject  string
+	Type     string
+	Error    string
+	Stored   time.Time
+}
+
+// DeadLetters lists the dead-letter stream, oldest first.
+func DeadLetters(ctx context.Context, js jetstream.JetStream) ([]DeadLetter, error) {
+	c, err := js.OrderedConsumer(ctx, DeadLetterStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("dead letters: %w", err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dead letters: %w", err)
+	}
+	out := make([]DeadLetter, 0, info.NumPending)
+	for range info.NumPending {
+		m, err := c.Next(jetstream.FetchContext(ctx))
+		if err != nil {
+			return out, fmt.Errorf("dead letters: %w", err)
+		}
+		meta, _ := m.Metadata()
+		h := m.Headers()
+		out = append(out, DeadLetter{
+			Seq: meta.Sequence.Stream, Consumer: h.Get(HeaderDeadConsumer), Subject: h.Get(HeaderDeadSubject),
+			Type: h.Get(HeaderType), Error: h.Get(HeaderDeadError), Stored: meta.Timestamp,
+		})
+	}
+	return out, nil
+}
+
+// ErrRedriveFailed means the reaction handled the redriven message and
+// failed again; the dead letter stays.
+var ErrRedriveFailed = errors.New("redrive failed")
+
+// Redrive hands dead letter seq back to its reaction (a running replica of
+// the service handles it) and removes it once handled.
+func Redrive(ctx context.Context, js jetstream.JetStream, seq uint64) error {
+	s, err := js.Stream(ctx, DeadLetterStream)
+	if err != nil {
+		return fmt.Errorf("redrive %d: %w", seq, err)
+	}
+	raw, err := s.GetMsg(ctx, seq)
+	if err != nil {
+		return fmt.Errorf("redrive %d: %w", seq, err)
+	}
+	req := nats.NewMsg(RedriveSubject(raw.Header.Get(HeaderDeadConsumer)))
+	req.Header, req.Data = raw.Header, raw.Data
+	reply, err := js.Conn().RequestMsgWithContext(ctx, req)
+	if err != nil {
+		return fmt.Errorf("redrive %d to %s (is the service running?): %w", seq, req.Subject, err)
+	}
+	if len(reply.Data) > 0 {
+		return fmt.Errorf("%w: %s", ErrRedriveFailed, reply.Data)
+	}
+	if err := s.DeleteMsg(ctx, seq); err != nil {
+		return fmt.Errorf("redriven, but not removed: %w", err)
+	}
+	return nil
+}
+
+// ParseSeq reads a stream sequence given on a command line.
+func ParseSeq(s string) (uint64, error) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%q is not a stream sequence", s)
+	}
+	return n, nil
+}
