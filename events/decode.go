@@ -2,14 +2,9 @@ package events
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 )
-
-// ErrUnknownType is returned for an event type this version does not know.
-// Readers skip such events, so a newer producer never stops an older reader.
-var ErrUnknownType = errors.New("unknown event type")
 
 var (
 	decoders = map[string]func([]byte) (Event, error){}
@@ -49,11 +44,14 @@ func register[T Event]() {
 	}
 }
 
-// Decode turns a body of the given type into its Go value.
+// Decode turns a body of the given type into its Go value. A type this
+// version does not know (a timer, an event of a newer producer) decodes to
+// nil without error: readers skip it, so a newer producer never stops an
+// older reader.
 func Decode(eventType string, data []byte) (Event, error) {
 	decode, ok := decoders[eventType]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownType, eventType)
+		return nil, nil
 	}
 	e, err := decode(data)
 	if err != nil {

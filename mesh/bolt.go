@@ -60,3 +60,15 @@ func Position(tx *bolt.Tx, stream string) uint64 {
 	}
 	return decodeUint(b.Get([]byte(stream)))
 }
+
+// CreateBuckets makes sure the named buckets exist.
+func CreateBuckets(db *bolt.DB, names ...[]byte) error {
+	return db.Update(func(tx *bolt.Tx) error {
+		for _, n := range names {
+			if _, err := tx.CreateBucketIfNotExists(n); err != nil {
+				return fmt.Errorf("create bucket %s: %w", n, err)
+			}
+		}
+		return nil
+	})
+}

@@ -143,3 +143,23 @@ func (p *Parts) Stop() {
 		_ = p.DB.Close()
 	}
 }
+
+// Open provisions the service's KV read model and opens its bbolt file,
+// which Stop closes.
+func (p *Parts) Open(ctx context.Context, n *Node, service, bucket string) (*Views, error) {
+	views, err := n.Bucket(ctx, bucket)
+	if err != nil {
+		return nil, err
+	}
+	if p.DB, err = n.OpenDB(service); err != nil {
+		return nil, err
+	}
+	return views, nil
+}
+
+// Project starts the service's projection into its file; Stop stops it.
+func (p *Parts) Project(ctx context.Context, n *Node, service string, streams []string, pr Projector, views *Views) error {
+	var err error
+	p.Proj, err = n.Project(ctx, service, p.DB, streams, pr, views)
+	return err
+}

@@ -109,7 +109,7 @@ func publishError(err error) error {
 // decision saw: seen returns that sequence for an entity filter such as
 // "inventory.stock.p1.*". Only an entity's first event in a batch carries
 // the expectation; the later ones follow it within the same atomic write.
-func Guard(evs []Event, seen func(filter string) uint64) []Outgoing {
+func Guard[E Event](evs []E, seen func(filter string) uint64) []Outgoing {
 	out := make([]Outgoing, 0, len(evs))
 	guarded := make(map[string]bool, len(evs))
 	for _, e := range evs {

@@ -159,3 +159,14 @@ func (v *Views) put(ctx context.Context, key string, rec viewRecord) error {
 func isRevisionConflict(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
 }
+
+// Lookup reads the view of key as a T, or returns notFound when there is
+// none (or the entity was deleted).
+func Lookup[T any](ctx context.Context, v *Views, key string, notFound error) (T, error) {
+	var out T
+	found, err := v.Get(ctx, key, &out)
+	if err == nil && !found {
+		err = notFound
+	}
+	return out, err
+}

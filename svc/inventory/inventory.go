@@ -35,11 +35,8 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	if err != nil {
 		return err
 	}
-	views, err := n.Bucket(ctx, "stock")
+	views, err := s.Open(ctx, n, Name, "stock")
 	if err != nil {
-		return err
-	}
-	if s.DB, err = n.OpenDB(Name); err != nil {
 		return err
 	}
 	st, err := store.New(s.DB, views)
@@ -47,7 +44,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 		return err
 	}
 	streams := []string{events.InventoryStream, events.ProductsStream}
-	if s.Proj, err = n.Project(ctx, Name, s.DB, streams, st, views); err != nil {
+	if err := s.Project(ctx, n, Name, streams, st, views); err != nil {
 		return err
 	}
 	a := app.New(st, mesh.NewWriter(n.Publisher(Name), s.Proj, events.InventoryStream), s.Proj, n.Logger(Name), n.Metrics)

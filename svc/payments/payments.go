@@ -34,18 +34,15 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	if err != nil {
 		return err
 	}
-	views, err := n.Bucket(ctx, "payments")
+	views, err := s.Open(ctx, n, Name, "payments")
 	if err != nil {
-		return err
-	}
-	if s.DB, err = n.OpenDB(Name); err != nil {
 		return err
 	}
 	st, err := store.New(s.DB, views)
 	if err != nil {
 		return err
 	}
-	if s.Proj, err = n.Project(ctx, Name, s.DB, []string{events.PaymentsStream}, st, views); err != nil {
+	if err := s.Project(ctx, n, Name, []string{events.PaymentsStream}, st, views); err != nil {
 		return err
 	}
 	a := app.New(st, mesh.NewWriter(n.Publisher(Name), s.Proj, events.PaymentsStream), s.gateway, n.Logger(Name), n.Metrics)

@@ -32,19 +32,15 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	if err := n.Provision(ctx, mesh.StreamSpec(events.ProductsStreamSpec)); err != nil {
 		return err
 	}
-	views, err := n.Bucket(ctx, "catalog")
+	views, err := s.Open(ctx, n, Name, "catalog")
 	if err != nil {
-		return err
-	}
-	if s.DB, err = n.OpenDB(Name); err != nil {
 		return err
 	}
 	st, err := store.New(s.DB, views)
 	if err != nil {
 		return err
 	}
-	s.Proj, err = n.Project(ctx, Name, s.DB, []string{events.ProductsStream}, st, views)
-	if err != nil {
+	if err := s.Project(ctx, n, Name, []string{events.ProductsStream}, st, views); err != nil {
 		return fmt.Errorf("products: %w", err)
 	}
 	w := mesh.NewWriter(n.Publisher(Name), s.Proj, events.ProductsStream)

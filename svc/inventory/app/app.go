@@ -69,17 +69,9 @@ func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, p
 		if err != nil {
 			return nil, err
 		}
-		return mesh.Guard(asMesh(evs), snap.LastSeq), nil
+		return mesh.Guard(evs, snap.LastSeq), nil
 	})
 	return err
-}
-
-func asMesh(evs []events.Event) []mesh.Event {
-	out := make([]mesh.Event, len(evs))
-	for i, e := range evs {
-		out[i] = e
-	}
-	return out
 }
 
 // knownProduct waits for the catalog replica to catch up once when a

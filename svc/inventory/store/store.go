@@ -43,15 +43,7 @@ type Store struct {
 
 // New wraps the service's bbolt file and its stock views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
-	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketProducts, bucketStock, bucketReservations} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := mesh.CreateBuckets(db, bucketProducts, bucketStock, bucketReservations); err != nil {
 		return nil, fmt.Errorf("inventory store: %w", err)
 	}
 	return &Store{db: db, views: views}, nil
@@ -60,10 +52,7 @@ func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
 // Apply implements mesh.Projector.
 func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 	ev, err := events.Decode(e.Type, e.Data)
-	if errors.Is(err, events.ErrUnknownType) {
-		return nil, nil
-	}
-	if err != nil {
+	if err != nil || ev == nil {
 		return nil, err
 	}
 	id := events.IDOf(e.Subject)

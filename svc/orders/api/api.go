@@ -12,16 +12,14 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/oklog/ulid/v2"
+	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
 	"github.com/shopmesh/shopmesh/svc/orders/store"
 )
 
-// Money is an amount in integer minor units and its currency.
-type Money struct {
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
-}
+// Money is an amount in integer minor units and its ISO 4217 currency.
+type Money = events.Money
 
 // Item is one line of an order with the price fixed at placement.
 type Item struct {
@@ -212,10 +210,10 @@ func toOrder(v store.View) Order {
 	items := make([]Item, len(v.Items))
 	for i, it := range v.Items {
 		items[i] = Item{ProductID: it.ProductID, Name: it.Name, Quantity: it.Quantity,
-			UnitPrice: Money{Amount: it.UnitPrice.Amount, Currency: it.UnitPrice.Currency}}
+			UnitPrice: it.UnitPrice}
 	}
 	return Order{
-		ID: v.ID, CustomerID: v.CustomerID, Items: items, Total: Money{Amount: v.Total.Amount, Currency: v.Total.Currency},
+		ID: v.ID, CustomerID: v.CustomerID, Items: items, Total: v.Total,
 		Status: v.Status, Reason: v.Reason, PaymentID: v.PaymentID, ExpiresAt: v.ExpiresAt,
 		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
 	}

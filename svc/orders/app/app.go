@@ -84,15 +84,7 @@ func (h handlers) transition(ctx context.Context, cause mesh.Cause, orderID stri
 		if err != nil {
 			return nil, err
 		}
-		return mesh.Guard(asMesh(evs), snap.LastSeq), nil
+		return mesh.Guard(evs, snap.LastSeq), nil
 	})
 	return err
-}
-
-func asMesh(evs []events.Event) []mesh.Event {
-	out := make([]mesh.Event, len(evs))
-	for i, e := range evs {
-		out[i] = e
-	}
-	return out
 }

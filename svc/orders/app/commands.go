@@ -83,7 +83,7 @@ func (h handlers) place(ctx context.Context, c PlaceOrder) error {
 		if err != nil {
 			return nil, err
 		}
-		return mesh.Guard([]mesh.Event{e}, snap.LastSeq), nil
+		return mesh.Guard([]events.OrderPlaced{e}, snap.LastSeq), nil
 	})
 	return err
 }

@@ -33,15 +33,7 @@ type Store struct {
 
 // New wraps the service's bbolt file and its order views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
-	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketCatalog, bucketOrders, bucketByTime} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := mesh.CreateBuckets(db, bucketCatalog, bucketOrders, bucketByTime); err != nil {
 		return nil, fmt.Errorf("orders store: %w", err)
 	}
 	return &Store{db: db, views: views}, nil
@@ -50,10 +42,7 @@ func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
 // Apply implements mesh.Projector.
 func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 	ev, err := events.Decode(e.Type, e.Data)
-	if errors.Is(err, events.ErrUnknownType) {
-		return nil, nil // timers and events of newer versions
-	}
-	if err != nil {
+	if err != nil || ev == nil {
 		return nil, err
 	}
 	id := events.IDOf(e.Subject)
@@ -144,15 +133,7 @@ func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
 
 // Get returns an order from the read model.
 func (s *Store) Get(ctx context.Context, id string) (View, error) {
-	var v View
-	found, err := s.views.Get(ctx, id, &v)
-	if err != nil {
-		return v, err
-	}
-	if !found {
-		return v, domain.ErrNotFound
-	}
-	return v, nil
+	return mesh.Lookup[View](ctx, s.views, id, domain.ErrNotFound)
 }
 
 // Filter narrows an order list.

@@ -10,16 +10,14 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/oklog/ulid/v2"
+	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/payments/app"
 	"github.com/shopmesh/shopmesh/svc/payments/domain"
 )
 
-// Money is an amount in integer minor units and its currency.
-type Money struct {
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
-}
+// Money is an amount in integer minor units and its ISO 4217 currency.
+type Money = events.Money
 
 // Payment is an order's payment as readers see it.
 type Payment struct {
@@ -103,7 +101,7 @@ func (h handlers) refund(ctx context.Context, in *PaymentPath) (*paymentOutput, 
 
 func toPayment(p domain.Payment) Payment {
 	return Payment{
-		ID: p.ID, OrderID: p.OrderID, Status: p.Status, Amount: Money{Amount: p.Amount.Amount, Currency: p.Amount.Currency},
+		ID: p.ID, OrderID: p.OrderID, Status: p.Status, Amount: p.Amount,
 		Reason: p.Reason, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Version: p.Version,
 	}
 }

@@ -131,11 +131,7 @@ func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, d
 		if err != nil {
 			return nil, err
 		}
-		out := make([]mesh.Event, len(evs))
-		for i, e := range evs {
-			out[i] = e
-		}
-		return mesh.Guard(out, func(string) uint64 { return p.LastSeq }), nil
+		return mesh.Guard(evs, func(string) uint64 { return p.LastSeq }), nil
 	})
 	return err
 }

@@ -4,7 +4,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -24,11 +23,7 @@ type Store struct {
 
 // New wraps the service's bbolt file and its payment views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
-	err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketPayments)
-		return err
-	})
-	if err != nil {
+	if err := mesh.CreateBuckets(db, bucketPayments); err != nil {
 		return nil, fmt.Errorf("payments store: %w", err)
 	}
 	return &Store{db: db, views: views}, nil
@@ -37,10 +32,7 @@ func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
 // Apply implements mesh.Projector.
 func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 	ev, err := events.Decode(e.Type, e.Data)
-	if errors.Is(err, events.ErrUnknownType) {
-		return nil, nil
-	}
-	if err != nil {
+	if err != nil || ev == nil {
 		return nil, err
 	}
 	orderID := events.IDOf(e.Subject)
@@ -67,15 +59,7 @@ func (s *Store) Read(orderID string) (domain.Payment, error) {
 
 // Get returns a payment by id from the read model.
 func (s *Store) Get(ctx context.Context, id string) (domain.Payment, error) {
-	var p domain.Payment
-	found, err := s.views.Get(ctx, id, &p)
-	if err != nil {
-		return p, err
-	}
-	if !found {
-		return p, domain.ErrNotFound
-	}
-	return p, nil
+	return mesh.Lookup[domain.Payment](ctx, s.views, id, domain.ErrNotFound)
 }
 
 // OrderOf returns the order id a payment id belongs to.

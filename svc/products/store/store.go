@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -30,15 +29,7 @@ type Store struct {
 
 // New wraps the service's bbolt file and its catalog views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
-	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketProducts, bucketSKUs} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := mesh.CreateBuckets(db, bucketProducts, bucketSKUs); err != nil {
 		return nil, fmt.Errorf("products store: %w", err)
 	}
 	return &Store{db: db, views: views}, nil
@@ -47,10 +38,7 @@ func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
 // Apply implements mesh.Projector.
 func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 	ev, err := events.Decode(e.Type, e.Data)
-	if errors.Is(err, events.ErrUnknownType) {
-		return nil, nil
-	}
-	if err != nil {
+	if err != nil || ev == nil {
 		return nil, err
 	}
 	products, skus := tx.Bucket(bucketProducts), tx.Bucket(bucketSKUs)
@@ -97,15 +85,7 @@ func (s *Store) ForWrite(id, sku string) (Snapshot, error) {
 
 // Get returns a product from the catalog read model.
 func (s *Store) Get(ctx context.Context, id string) (domain.Product, error) {
-	var p domain.Product
-	found, err := s.views.Get(ctx, id, &p)
-	if err != nil {
-		return p, err
-	}
-	if !found {
-		return p, domain.ErrNotFound
-	}
-	return p, nil
+	return mesh.Lookup[domain.Product](ctx, s.views, id, domain.ErrNotFound)
 }
 
 // Page is one page of a product list.
