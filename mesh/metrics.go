@@ -1,7 +1,10 @@
 package mesh
 
 import (
+	"context"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +21,7 @@ type Metrics struct {
 	reactions *prometheus.CounterVec
 	published *prometheus.CounterVec
 	http      *prometheus.HistogramVec
+	lag       *lagCollector
 }
 
 // NewMetrics registers the mesh's series with the Go runtime collectors.
@@ -35,13 +39,17 @@ func NewMetrics() *Metrics {
 			Name: "shopmesh_events_handled_total", Help: "Events handled by reactions: ok, retried, dead.",
 		}, []string{"consumer", "outcome"}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "shopmesh_events_published_total", Help: "Events published, by stream.",
-		}, []string{"source"}),
+			Name: "shopmesh_events_published_total", Help: "Events published, by type.",
+		}, []string{"type"}),
 		http: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "shopmesh_http_request_duration_seconds", Help: "HTTP requests by route and status.", Buckets: buckets,
 		}, []string{"method", "route", "status"}),
 	}
-	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http,
+	m.lag = &lagCollector{
+		pending:  prometheus.NewDesc("shopmesh_consumer_pending", "Events not yet delivered to a reaction.", []string{"consumer"}, nil),
+		inFlight: prometheus.NewDesc("shopmesh_consumer_in_flight", "Events delivered to a reaction and not yet acked.", []string{"consumer"}, nil),
+	}
+	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -76,14 +84,57 @@ func (m *Metrics) observeReaction(consumer, result string) {
 	}
 }
 
-func (m *Metrics) observePublish(source string, n int) {
-	if m != nil {
-		m.published.WithLabelValues(source).Add(float64(n))
+// observePublish counts events by type, which makes saga outcomes
+// (orders confirmed, rejected, cancelled, expired) a query away.
+func (m *Metrics) observePublish(out []Outgoing) {
+	if m == nil {
+		return
+	}
+	for _, o := range out {
+		m.published.WithLabelValues(o.Event.EventType()).Inc()
 	}
 }
 
 func (m *Metrics) observeHTTP(method, route string, status int, d time.Duration) {
 	if m != nil {
 		m.http.WithLabelValues(method, route, http.StatusText(status)).Observe(d.Seconds())
+	}
+}
+
+// lagCollector reads, at each scrape, how far behind every reaction is.
+type lagCollector struct {
+	mu       sync.Mutex
+	reactors []*Reactor
+	pending  *prometheus.Desc
+	inFlight *prometheus.Desc
+}
+
+func (m *Metrics) watchLag(rc *Reactor) {
+	if m == nil {
+		return
+	}
+	m.lag.mu.Lock()
+	defer m.lag.mu.Unlock()
+	m.lag.reactors = append(m.lag.reactors, rc)
+}
+
+func (l *lagCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- l.pending
+	ch <- l.inFlight
+}
+
+func (l *lagCollector) Collect(ch chan<- prometheus.Metric) {
+	l.mu.Lock()
+	reactors := slices.Clone(l.reactors)
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, rc := range reactors {
+		info, err := rc.consumer.Info(ctx)
+		if err != nil {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(l.pending, prometheus.GaugeValue, float64(info.NumPending), rc.r.Name)
+		ch <- prometheus.MustNewConstMetric(l.inFlight, prometheus.GaugeValue, float64(info.NumAckPending), rc.r.Name)
 	}
 }

@@ -56,14 +56,16 @@ func (p *Publisher) Publish(ctx context.Context, cause Cause, out ...Outgoing) (
 		if err != nil {
 			return 0, publishError(err)
 		}
-		p.metrics.observePublish(p.source, 1)
+		if !ack.Duplicate {
+			p.metrics.observePublish(out)
+		}
 		return ack.Sequence, nil
 	}
 	ack, err := jetstreamext.PublishMsgBatch(ctx, p.js, msgs)
 	if err != nil {
 		return 0, publishError(err)
 	}
-	p.metrics.observePublish(p.source, len(msgs))
+	p.metrics.observePublish(out)
 	return ack.Sequence, nil
 }
 

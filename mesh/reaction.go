@@ -85,6 +85,7 @@ type Reactor struct {
 	wg       sync.WaitGroup
 	stop     jetstream.ConsumeContext
 	redrives *nats.Subscription
+	consumer jetstream.Consumer
 }
 
 // StartReaction creates (or updates) the durable consumer and handles its
@@ -102,7 +103,7 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 	if err != nil {
 		return nil, fmt.Errorf("reaction %s: %w", r.Name, err)
 	}
-	rc := &Reactor{source: source, js: js, r: r, opts: opts, m: m, log: log.With().Str("consumer", r.Name).Logger()}
+	rc := &Reactor{source: source, js: js, r: r, opts: opts, m: m, consumer: c, log: log.With().Str("consumer", r.Name).Logger()}
 	rc.startWorkers()
 	rc.stop, err = c.Consume(rc.dispatch, jetstream.PullMaxMessages(256))
 	if err != nil {
@@ -113,6 +114,7 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 		rc.Stop()
 		return nil, err
 	}
+	m.watchLag(rc)
 	return rc, nil
 }
 

@@ -114,7 +114,7 @@ func runLoad(ctx context.Context, c loadConfig) (loadResult, error) {
 
 // token spreads declined cards evenly over the orders.
 func token(i int, declineRate float64) string {
-	if declineRate > 0 && float64(i%1000) < declineRate*1000 {
+	if int(float64(i+1)*declineRate) > int(float64(i)*declineRate) {
 		return "tok_chargeDeclined"
 	}
 	return "tok_visa"

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,4 +150,43 @@ func TestRunWithTheProjectNATSConfig(t *testing.T) {
 	case <-meshtest.Context(t).Done():
 		t.Fatal("payments user published a products event")
 	}
+}
+
+func TestLoadCommandDrivesOrdersToTheirEnd(t *testing.T) {
+	t.Parallel()
+	s := startTestShop(t, testConfig(t))
+	defer s.close()
+	var out strings.Builder
+	args := []string{"--url", s.httpURL, "--admin-token", meshtest.AdminToken, "--orders", "20", "--concurrency", "4", "--decline-rate", "0.5", "--timeout", "1m"}
+	if err := loadCommand(args, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"20 ended, 0 failed", "cancelled:10", "confirmed:10", "p99"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("load report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := loadCommand([]string{"--url", "http://192.0.2.1:8080", "--admin-token", "x"}, &out); err == nil {
+		t.Fatal("load accepted a shop on another machine without --allow-remote")
+	}
+}
+
+func TestRebuildRefusesAFileInUse(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	s := startTestShop(t, cfg)
+	var out strings.Builder
+	if err := rebuildCommand([]string{"--data", cfg.Data, "orders"}, &out); err == nil {
+		t.Fatal("rebuild removed the file of a running service")
+	}
+	s.close()
+	if err := rebuildCommand([]string{"--data", cfg.Data, "orders"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Data, "state", "orders.db")); !os.IsNotExist(err) {
+		t.Fatal("orders.db still there after rebuild")
+	}
+	s = startTestShop(t, cfg)
+	defer s.close()
+	waitReady(t, meshtest.NewClient(t, s.httpURL))
 }
