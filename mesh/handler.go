@@ -29,6 +29,10 @@ type QueryFunc[Q, R any] func(ctx context.Context, q Q) (R, error)
 // Handle calls f.
 func (f QueryFunc[Q, R]) Handle(ctx context.Context, q Q) (R, error) { return f(ctx, q) }
 
+// eventKey carries, in a handler's context, the event being reacted to, so
+// that every log line of the work it causes names its correlation id.
+type eventKey struct{}
+
 // Observed wraps a command handler with the pipeline every command gets:
 // a log line with its outcome and duration, and the metrics.
 func Observed[C any](name string, log zerolog.Logger, m *Metrics, h CommandHandler[C]) CommandHandler[C] {
@@ -39,6 +43,9 @@ func Observed[C any](name string, log zerolog.Logger, m *Metrics, h CommandHandl
 		ev := log.Debug()
 		if err != nil {
 			ev = log.Info().Err(err)
+		}
+		if e, ok := ctx.Value(eventKey{}).(Envelope); ok {
+			ev = ev.Str("correlation_id", e.CorrelationID).Str("caused_by", e.Subject)
 		}
 		ev.Str("command", name).Dur("duration", time.Since(start)).Msg("command")
 		return err

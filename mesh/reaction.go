@@ -209,7 +209,7 @@ func (rc *Reactor) keepAlive(m jetstream.Msg) (stop func()) {
 const handlerTimeout = 30 * time.Second
 
 func (rc *Reactor) call(env Envelope) error {
-	ctx, cancel := context.WithTimeout(context.Background(), handlerTimeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), eventKey{}, env), handlerTimeout)
 	defer cancel()
 	if err := rc.r.Handle(ctx, env); err != nil {
 		return err
