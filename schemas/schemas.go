@@ -1,6 +1,7 @@
-// Package schemas holds the JSON Schema of every event, generated from the
-// Go contracts in package events and checked in, so that services written in
-// other languages can validate what they read. Run `go generate ./...` after
+// Package schemas holds the JSON Schema of every event and the AsyncAPI
+// document of the mesh, generated from the Go contracts in package events
+// and checked in, so that services written in other languages can validate
+// what they read. Run `go generate ./...` after
 // changing an event; a test fails while the files are out of date.
 package schemas
 
@@ -37,6 +38,11 @@ func Generate() (map[string][]byte, error) {
 		}
 		out[FileName(e.EventType())] = data
 	}
+	doc, err := AsyncAPI()
+	if err != nil {
+		return nil, err
+	}
+	out[AsyncAPIFile] = doc
 	return out, nil
 }
 
@@ -61,7 +67,7 @@ func Checked() (map[string][]byte, error) {
 	}
 	out := make(map[string][]byte)
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".json") && strings.HasPrefix(e.Name(), "shopmesh.") {
+		if strings.HasSuffix(e.Name(), ".json") && (strings.HasPrefix(e.Name(), "shopmesh.") || e.Name() == AsyncAPIFile) {
 			if out[e.Name()], err = files.ReadFile(e.Name()); err != nil {
 				return nil, err
 			}
@@ -84,6 +90,9 @@ func NewValidator() (*Validator, error) {
 	c := validator.NewCompiler()
 	v := &Validator{byType: make(map[string]*validator.Schema)}
 	for name, data := range checked {
+		if name == AsyncAPIFile {
+			continue
+		}
 		doc, err := validator.UnmarshalJSON(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("schema %s: %w", name, err)

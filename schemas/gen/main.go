@@ -16,6 +16,7 @@ func main() {
 		log.Fatal(err)
 	}
 	old, _ := filepath.Glob("shopmesh.*.json")
+	old = append(old, schemas.AsyncAPIFile)
 	for _, f := range old {
 		_ = os.Remove(f)
 	}
