@@ -22,8 +22,9 @@ func AsyncAPI() ([]byte, error) {
 			"payload": map[string]string{"$ref": FileName(e.EventType())},
 		}
 		channels[key] = map[string]any{
-			"address":  addressOf(name),
-			"messages": map[string]any{key: map[string]string{"$ref": "#/components/messages/" + key}},
+			"address":    addressOf(name),
+			"parameters": map[string]any{"id": map[string]string{"description": "The entity's id: a product for products and stock, an order otherwise."}},
+			"messages":   map[string]any{key: map[string]string{"$ref": "#/components/messages/" + key}},
 		}
 		operations["send_"+key] = map[string]any{
 			"action":   "send",
