@@ -3,8 +3,6 @@ package mesh
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -61,16 +59,6 @@ func (n *Node) Bucket(ctx context.Context, name string) (*Views, error) {
 		return nil, err
 	}
 	return v, nil
-}
-
-// RemoveDB deletes service's bbolt file so the next start rebuilds it from
-// the streams.
-func (n *Node) RemoveDB(service string) error {
-	err := os.Remove(n.DBPath(service))
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("remove %s: %w", n.DBPath(service), err)
-	}
-	return nil
 }
 
 // Service is one ShopMesh service as the runner sees it.

@@ -63,9 +63,6 @@ func NewProjection(db *bolt.DB, js jetstream.JetStream, streams []string, p Proj
 	}
 }
 
-// DB returns the projection's bbolt file for queries.
-func (p *Projection) DB() *bolt.DB { return p.db }
-
 // Start resumes every stream after the last applied sequence and applies
 // events until ctx ends or Stop is called.
 func (p *Projection) Start(ctx context.Context) error {
@@ -366,13 +363,6 @@ func (p *Projection) CatchUp(ctx context.Context, stream string) error {
 		return fmt.Errorf("catch up %s: %w", stream, err)
 	}
 	return p.WaitFor(ctx, stream, s.CachedInfo().State.LastSeq)
-}
-
-// Applied returns the last stream sequence applied from stream.
-func (p *Projection) Applied(stream string) uint64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.applied[stream]
 }
 
 // Ready reports whether the projection has applied what its streams held at

@@ -97,13 +97,6 @@ func (v *Views) Get(ctx context.Context, key string, out any) (bool, error) {
 	return true, json.Unmarshal(c.record.View, out)
 }
 
-// Seq returns the stream sequence the cached view of key reflects.
-func (v *Views) Seq(key string) uint64 {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	return v.cache[key].record.Seq
-}
-
 func (v *Views) load(ctx context.Context, key string) (cachedView, bool, error) {
 	entry, err := v.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {

@@ -111,5 +111,3 @@ func randomToken() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
-func envOrEmpty(name string) string { return os.Getenv(name) }

@@ -57,7 +57,7 @@ func dispatch(args []string, stdout io.Writer) error {
 }
 
 func runCommand(args []string, stdout io.Writer) error {
-	cfg, err := parseConfig(args, envOrEmpty)
+	cfg, err := parseConfig(args, os.Getenv)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -186,20 +185,4 @@ func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
 
 func (f Filter) matches(o domain.Order) bool {
 	return (f.CustomerID == "" || f.CustomerID == o.CustomerID) && (f.Status == "" || f.Status == o.Status)
-}
-
-// All returns every order in the local state, for checks and tools.
-func (s *Store) All() ([]domain.Order, error) {
-	var out []domain.Order
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketOrders).ForEach(func(_, v []byte) error {
-			var o domain.Order
-			if err := json.Unmarshal(v, &o); err != nil {
-				return err
-			}
-			out = append(out, o)
-			return nil
-		})
-	})
-	return out, err
 }
