@@ -47,6 +47,9 @@ func Observed[C any](name string, log zerolog.Logger, m *Metrics, h CommandHandl
 		if e, ok := ctx.Value(eventKey{}).(Envelope); ok {
 			ev = ev.Str("correlation_id", e.CorrelationID).Str("caused_by", e.Subject)
 		}
+		if id := TraceID(TraceParent(ctx)); id != "" {
+			ev = ev.Str("trace_id", id)
+		}
 		ev.Str("command", name).Dur("duration", time.Since(start)).Msg("command")
 		return err
 	})

@@ -118,7 +118,7 @@ func (h *HTTP) requireAdmin(api huma.API) func(huma.Context, func(huma.Context))
 // Handler returns the server's handler: request logging around the router,
 // and problem+json for requests no route matches.
 func (h *HTTP) Handler() http.Handler {
-	return h.logRequests(http.HandlerFunc(h.route))
+	return traceRequests(h.logRequests(http.HandlerFunc(h.route)))
 }
 
 func (h *HTTP) route(w http.ResponseWriter, r *http.Request) {
@@ -227,7 +227,7 @@ func (h *HTTP) logRequests(next http.Handler) http.Handler {
 		} else if !strings.HasPrefix(r.URL.Path, "/healthz") && !strings.HasPrefix(r.URL.Path, "/readyz") {
 			level = zerolog.InfoLevel
 		}
-		h.log.WithLevel(level).Str("method", r.Method).Str("path", r.URL.Path).
+		h.log.WithLevel(level).Str("method", r.Method).Str("path", r.URL.Path).Str("trace_id", TraceID(TraceParent(r.Context()))).
 			Int("status", rec.status).Int("bytes", rec.bytes).Dur("duration", time.Since(start)).Msg("http")
 	})
 }

@@ -209,7 +209,8 @@ func (rc *Reactor) keepAlive(m jetstream.Msg) (stop func()) {
 const handlerTimeout = 30 * time.Second
 
 func (rc *Reactor) call(env Envelope) error {
-	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), eventKey{}, env), handlerTimeout)
+	ctx := WithTrace(context.WithValue(context.Background(), eventKey{}, env), env.TraceParent)
+	ctx, cancel := context.WithTimeout(ctx, handlerTimeout)
 	defer cancel()
 	if err := rc.r.Handle(ctx, env); err != nil {
 		return err

@@ -40,6 +40,9 @@ func NewWriter(pub *Publisher, proj *Projection, stream string) *Writer {
 // decides again. Decisions that do change something need no such care:
 // their expectations make JetStream refuse them if the state was stale.
 func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint64, error) {
+	if cause.TraceParent == "" {
+		cause.TraceParent = TraceParent(ctx)
+	}
 	caughtUp := false
 	for attempt := range maxAttempts {
 		out, err := decide()

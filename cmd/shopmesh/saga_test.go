@@ -138,3 +138,38 @@ func TestSagaAdminRefundCancelsTheOrder(t *testing.T) {
 	m.http.Do(http.MethodPost, "/payments/"+o.PaymentID+"/refund", nil, meshtest.Admin()).Problem(http.StatusConflict)
 	m.checkInvariants(map[string]int64{mug: 2})
 }
+
+func TestTraceContextFollowsTheOrderThroughEveryService(t *testing.T) {
+	t.Parallel()
+	m := openMall(t, sagaConfig(t))
+	mug := m.product("MUG", 100, 5)
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	var o order
+	r := m.http.Do(http.MethodPost, "/orders", orderBody("alice", "tok_visa", line{mug, 1}),
+		http.Header{"Traceparent": {tp}}).Expect(http.StatusAccepted)
+	r.Decode(&o)
+	if r.Header.Get("traceparent") != tp {
+		t.Fatalf("response traceparent %q", r.Header.Get("traceparent"))
+	}
+	m.await(o.ID, is("confirmed"))
+	m.awaitIdle()
+	var seen int
+	for stream, filter := range map[string]string{
+		"ORDERS": "orders.order." + o.ID + ".*", "INVENTORY": "inventory.reservation." + o.ID + ".*", "PAYMENTS": "payments.payment." + o.ID + ".*",
+	} {
+		for _, msg := range m.events(stream, filter) {
+			seen++
+			if got := msg.Headers().Get("traceparent"); got != tp {
+				t.Errorf("%s carries traceparent %q, want %q", msg.Subject(), got, tp)
+			}
+		}
+	}
+	if seen < 6 {
+		t.Fatalf("only %d events of the order found", seen)
+	}
+	// Without one, a request starts a new trace.
+	r = m.http.Do(http.MethodGet, "/orders/"+o.ID, nil, nil)
+	if tp2 := r.Header.Get("traceparent"); len(tp2) != 55 || tp2 == tp {
+		t.Fatalf("new trace %q", tp2)
+	}
+}

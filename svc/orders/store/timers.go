@@ -20,12 +20,21 @@ type Timers struct {
 // NewTimers schedules into the ORDERS stream through js.
 func NewTimers(js jetstream.JetStream) *Timers { return &Timers{js: js} }
 
+func ceilSecond(t time.Time) time.Time {
+	if s := t.Truncate(time.Second); s.Before(t) {
+		return s.Add(time.Second)
+	}
+	return t
+}
+
 // Schedule arranges for the order's deadline to fire at at. Scheduling the
 // same order twice is deduplicated.
 func (t *Timers) Schedule(ctx context.Context, orderID string, at time.Time) error {
 	m := nats.NewMsg(events.TimerSubject(orderID))
 	m.Data = fmt.Appendf(nil, `{"orderId":%q}`, orderID)
-	m.Header.Set("Nats-Schedule", "@at "+at.UTC().Format(time.RFC3339))
+	// @at has whole seconds; round up so the timer never fires before the
+	// deadline it stands for.
+	m.Header.Set("Nats-Schedule", "@at "+ceilSecond(at).UTC().Format(time.RFC3339))
 	m.Header.Set("Nats-Schedule-Target", events.DeadlineSubject(orderID))
 	m.Header.Set(nats.MsgIdHdr, "timer/"+orderID)
 	if _, err := t.js.PublishMsg(ctx, m); err != nil {
