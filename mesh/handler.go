@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // CommandHandler handles one kind of command: a use case that changes state.
@@ -29,38 +31,53 @@ type QueryFunc[Q, R any] func(ctx context.Context, q Q) (R, error)
 // Handle calls f.
 func (f QueryFunc[Q, R]) Handle(ctx context.Context, q Q) (R, error) { return f(ctx, q) }
 
+// Observer is what the pipeline behaviours report to: a service's logger,
+// the process's metrics and tracing. Metrics and Tracing may be nil.
+type Observer struct {
+	Log     zerolog.Logger
+	Metrics *Metrics
+	Tracing *Tracing
+}
+
 // eventKey carries, in a handler's context, the event being reacted to, so
 // that every log line of the work it causes names its correlation id.
 type eventKey struct{}
 
-// Observed wraps a command handler with the pipeline every command gets:
-// a log line with its outcome and duration, and the metrics.
-func Observed[C any](name string, log zerolog.Logger, m *Metrics, h CommandHandler[C]) CommandHandler[C] {
+// Observed wraps a command handler with the pipeline every command gets: a
+// span, a log line with its outcome, duration, trace and correlation ids,
+// and the metrics.
+func Observed[C any](name string, o Observer, h CommandHandler[C]) CommandHandler[C] {
 	return CommandFunc[C](func(ctx context.Context, cmd C) error {
+		ctx, span := o.Tracing.start(ctx, "command "+name, trace.SpanKindInternal)
+		defer span.End()
 		start := time.Now()
 		err := h.Handle(ctx, cmd)
-		m.observeCommand(name, err, time.Since(start))
-		ev := log.Debug()
+		o.Metrics.observeCommand(name, err, time.Since(start))
 		if err != nil {
-			ev = log.Info().Err(err)
+			span.SetStatus(codes.Error, err.Error())
 		}
-		if e, ok := ctx.Value(eventKey{}).(Envelope); ok {
-			ev = ev.Str("correlation_id", e.CorrelationID).Str("caused_by", e.Subject)
-		}
-		if id := TraceID(TraceParent(ctx)); id != "" {
-			ev = ev.Str("trace_id", id)
-		}
-		ev.Str("command", name).Dur("duration", time.Since(start)).Msg("command")
+		logCommand(ctx, o.Log, name, err, time.Since(start))
 		return err
 	})
 }
 
+func logCommand(ctx context.Context, log zerolog.Logger, name string, err error, took time.Duration) {
+	ev := log.Debug()
+	if err != nil {
+		ev = log.Info().Err(err)
+	}
+	if e, ok := ctx.Value(eventKey{}).(Envelope); ok {
+		ev = ev.Str("correlation_id", e.CorrelationID).Str("caused_by", e.Subject)
+	}
+	ev.Str("command", name).Str("trace_id", TraceID(ctx)).Dur("duration", took).Msg("command")
+}
+
 // ObservedQuery wraps a query handler with metrics.
-func ObservedQuery[Q, R any](name string, m *Metrics, h QueryHandler[Q, R]) QueryHandler[Q, R] {
+func ObservedQuery[Q, R any](name string, o Observer, h QueryHandler[Q, R]) QueryHandler[Q, R] {
 	return QueryFunc[Q, R](func(ctx context.Context, q Q) (R, error) {
 		start := time.Now()
 		r, err := h.Handle(ctx, q)
-		m.observeQuery(name, err, time.Since(start))
+		o.Metrics.observeQuery(name, err, time.Since(start))
 		return r, err
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/rs/zerolog"
 	"github.com/swaggest/swgui/v5emb"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // MaxBodyBytes caps every request body. Shop requests are small; a larger
@@ -34,17 +35,18 @@ type HTTP struct {
 	mux      *http.ServeMux
 	log      zerolog.Logger
 	metrics  *Metrics
+	tracing  *Tracing
 	token    string
 	services []ServiceDoc
 	checks   map[string]func() error
 }
 
-// NewHTTP returns a server whose admin operations accept token. metrics may
-// be nil; otherwise they are served on /metrics.
-func NewHTTP(log zerolog.Logger, token string, metrics *Metrics) *HTTP {
-	h := &HTTP{mux: http.NewServeMux(), log: log, token: token, metrics: metrics, checks: map[string]func() error{}}
-	if metrics != nil {
-		h.mux.Handle("GET /metrics", metrics.Handler())
+// NewHTTP returns a server whose admin operations accept token. With
+// metrics, they are served on /metrics.
+func NewHTTP(o Observer, token string) *HTTP {
+	h := &HTTP{mux: http.NewServeMux(), log: o.Log, token: token, metrics: o.Metrics, tracing: o.Tracing, checks: map[string]func() error{}}
+	if o.Metrics != nil {
+		h.mux.Handle("GET /metrics", o.Metrics.Handler())
 	}
 	h.mux.HandleFunc("GET /{$}", h.landing)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -118,7 +120,7 @@ func (h *HTTP) requireAdmin(api huma.API) func(huma.Context, func(huma.Context))
 // Handler returns the server's handler: request logging around the router,
 // and problem+json for requests no route matches.
 func (h *HTTP) Handler() http.Handler {
-	return traceRequests(h.logRequests(http.HandlerFunc(h.route)))
+	return h.traceRequests(h.logRequests(http.HandlerFunc(h.route)))
 }
 
 func (h *HTTP) route(w http.ResponseWriter, r *http.Request) {
@@ -227,7 +229,24 @@ func (h *HTTP) logRequests(next http.Handler) http.Handler {
 		} else if !strings.HasPrefix(r.URL.Path, "/healthz") && !strings.HasPrefix(r.URL.Path, "/readyz") {
 			level = zerolog.InfoLevel
 		}
-		h.log.WithLevel(level).Str("method", r.Method).Str("path", r.URL.Path).Str("trace_id", TraceID(TraceParent(r.Context()))).
+		h.log.WithLevel(level).Str("method", r.Method).Str("path", r.URL.Path).Str("trace_id", TraceID(r.Context())).
 			Int("status", rec.status).Int("bytes", rec.bytes).Dur("duration", time.Since(start)).Msg("http")
+	})
+}
+
+// traceRequests runs each request in a server span that continues the
+// caller's trace (its traceparent header) or starts one, and answers with
+// the traceparent, so a client can find its request's trace.
+func (h *HTTP) traceRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := withRemoteParent(r.Context(), r.Header.Get("traceparent"))
+		ctx, span := h.tracing.start(ctx, "HTTP "+r.Method, trace.SpanKindServer)
+		defer span.End()
+		w.Header().Set("traceparent", TraceParent(ctx))
+		r = r.WithContext(ctx)
+		next.ServeHTTP(w, r)
+		if r.Pattern != "" {
+			span.SetName(r.Pattern)
+		}
 	})
 }

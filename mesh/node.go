@@ -17,6 +17,7 @@ type Node struct {
 	JS        jetstream.JetStream
 	HTTP      *HTTP
 	Metrics   *Metrics
+	Tracing   *Tracing
 	Log       zerolog.Logger
 	Storage   Storage
 	DataDir   string
@@ -26,6 +27,11 @@ type Node struct {
 // Logger returns the node's logger with the service's name on every line.
 func (n *Node) Logger(service string) zerolog.Logger {
 	return n.Log.With().Str("service", service).Logger()
+}
+
+// Observer returns what service's pipeline behaviours report to.
+func (n *Node) Observer(service string) Observer {
+	return Observer{Log: n.Logger(service), Metrics: n.Metrics, Tracing: n.Tracing}
 }
 
 // Publisher returns a publisher for service's events.
@@ -45,7 +51,7 @@ func (n *Node) OpenDB(service string) (*bolt.DB, error) {
 
 // React starts a reaction of service with the node's delivery options.
 func (n *Node) React(ctx context.Context, service string, r Reaction) (*Reactor, error) {
-	return StartReaction(ctx, n.JS, service, r, n.Reactions, n.Logger(service), n.Metrics)
+	return StartReaction(ctx, n.JS, service, r, n.Reactions, n.Observer(service))
 }
 
 // Bucket provisions a KV read model and starts its in-memory cache.

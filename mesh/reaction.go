@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Handler turns one event into effects. Returning nil means the effects are
@@ -81,6 +82,7 @@ type Reactor struct {
 	opts     ReactionOptions
 	log      zerolog.Logger
 	m        *Metrics
+	tr       *Tracing
 	queues   []chan jetstream.Msg
 	wg       sync.WaitGroup
 	stop     jetstream.ConsumeContext
@@ -90,7 +92,7 @@ type Reactor struct {
 
 // StartReaction creates (or updates) the durable consumer and handles its
 // messages until Stop. source names the service for dead letters.
-func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r Reaction, opts ReactionOptions, log zerolog.Logger, m *Metrics) (*Reactor, error) {
+func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r Reaction, opts ReactionOptions, o Observer) (*Reactor, error) {
 	opts = opts.withDefaults()
 	c, err := js.CreateOrUpdateConsumer(ctx, r.Stream, jetstream.ConsumerConfig{
 		Durable:        r.Name,
@@ -103,7 +105,7 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 	if err != nil {
 		return nil, fmt.Errorf("reaction %s: %w", r.Name, err)
 	}
-	rc := &Reactor{source: source, js: js, r: r, opts: opts, m: m, consumer: c, log: log.With().Str("consumer", r.Name).Logger()}
+	rc := &Reactor{source: source, js: js, r: r, opts: opts, m: o.Metrics, tr: o.Tracing, consumer: c, log: o.Log.With().Str("consumer", r.Name).Logger()}
 	rc.startWorkers()
 	rc.stop, err = c.Consume(rc.dispatch, jetstream.PullMaxMessages(256))
 	if err != nil {
@@ -114,7 +116,7 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 		rc.Stop()
 		return nil, err
 	}
-	m.watchLag(rc)
+	o.Metrics.watchLag(rc)
 	return rc, nil
 }
 
@@ -209,7 +211,9 @@ func (rc *Reactor) keepAlive(m jetstream.Msg) (stop func()) {
 const handlerTimeout = 30 * time.Second
 
 func (rc *Reactor) call(env Envelope) error {
-	ctx := WithTrace(context.WithValue(context.Background(), eventKey{}, env), env.TraceParent)
+	ctx := withRemoteParent(context.WithValue(context.Background(), eventKey{}, env), env.TraceParent)
+	ctx, span := rc.tr.start(ctx, "react "+rc.r.Name+" "+env.Type, trace.SpanKindConsumer)
+	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, handlerTimeout)
 	defer cancel()
 	if err := rc.r.Handle(ctx, env); err != nil {

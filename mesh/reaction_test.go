@@ -41,7 +41,7 @@ func TestPoisonMessageGoesToDeadLettersWhileOthersFlow(t *testing.T) {
 			return nil
 		},
 	}
-	rc, err := mesh.StartReaction(ctx, js, "test", r, fastRetries(), meshtest.Logger(t), nil)
+	rc, err := mesh.StartReaction(ctx, js, "test", r, fastRetries(), mesh.Observer{Log: meshtest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestPermanentErrorSkipsRetries(t *testing.T) {
 			return mesh.Permanent(errors.New("malformed"))
 		},
 	}
-	rc, err := mesh.StartReaction(ctx, js, "test", r, fastRetries(), meshtest.Logger(t), nil)
+	rc, err := mesh.StartReaction(ctx, js, "test", r, fastRetries(), mesh.Observer{Log: meshtest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestDeadLetterCanBeRedriven(t *testing.T) {
 			return nil
 		},
 	}
-	rc, err := mesh.StartReaction(ctx, js, "test", r, fastRetries(), meshtest.Logger(t), nil)
+	rc, err := mesh.StartReaction(ctx, js, "test", r, fastRetries(), mesh.Observer{Log: meshtest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,55 +2,89 @@ package mesh
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/http"
-	"regexp"
+	"fmt"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
-// W3C trace context: a request that arrives with a traceparent keeps it; one
-// without gets a new trace. Either way every event it causes, in every
-// service, carries the same trace id in its traceparent header and every
-// log line of the work names it.
-
-type traceKey struct{}
-
-var traceParentPattern = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`)
-
-// WithTrace returns ctx carrying traceparent.
-func WithTrace(ctx context.Context, traceparent string) context.Context {
-	return context.WithValue(ctx, traceKey{}, traceparent)
+// Tracing makes OpenTelemetry spans for HTTP requests, commands and
+// reactions, and carries their context across services in the W3C
+// traceparent header of every event: one trace follows an order from the
+// request through every hop. Spans are always made, so every request has a
+// trace id for logs and headers; they leave the process only when an OTLP
+// endpoint is configured. A nil *Tracing makes no spans.
+type Tracing struct {
+	provider *sdktrace.TracerProvider
+	tracer   trace.Tracer
 }
 
-// TraceParent returns the traceparent carried by ctx, if any.
-func TraceParent(ctx context.Context) string {
-	tp, _ := ctx.Value(traceKey{}).(string)
-	return tp
-}
-
-// TraceID returns the trace id part of a traceparent.
-func TraceID(traceparent string) string {
-	if len(traceparent) < 35 {
-		return ""
+// NewTracing returns tracing for a process named service. With an OTLP/HTTP
+// endpoint (e.g. http://jaeger:4318) spans are exported in batches; extra
+// processors (tests) see every span.
+func NewTracing(ctx context.Context, service, endpoint string, extra ...sdktrace.SpanProcessor) (*Tracing, error) {
+	opts := []sdktrace.TracerProviderOption{
+		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(service))),
 	}
-	return traceparent[3:35]
-}
-
-func newTraceParent() string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
-}
-
-// traceRequests puts the request's trace context, or a new one, into the
-// request's context and echoes it in the response.
-func traceRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tp := r.Header.Get("traceparent")
-		if !traceParentPattern.MatchString(tp) {
-			tp = newTraceParent()
+	if endpoint != "" {
+		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+		if err != nil {
+			return nil, fmt.Errorf("otlp exporter: %w", err)
 		}
-		w.Header().Set("traceparent", tp)
-		next.ServeHTTP(w, r.WithContext(WithTrace(r.Context(), tp)))
-	})
+		opts = append(opts, sdktrace.WithBatcher(exp))
+	}
+	for _, p := range extra {
+		opts = append(opts, sdktrace.WithSpanProcessor(p))
+	}
+	tp := sdktrace.NewTracerProvider(opts...)
+	return &Tracing{provider: tp, tracer: tp.Tracer("github.com/shopmesh/shopmesh/mesh")}, nil
+}
+
+// Shutdown flushes spans not yet exported.
+func (t *Tracing) Shutdown(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	return t.provider.Shutdown(ctx)
+}
+
+var noopTracer = noop.NewTracerProvider().Tracer("")
+
+func (t *Tracing) start(ctx context.Context, name string, kind trace.SpanKind) (context.Context, trace.Span) {
+	tracer := noopTracer
+	if t != nil {
+		tracer = t.tracer
+	}
+	return tracer.Start(ctx, name, trace.WithSpanKind(kind))
+}
+
+var propagator = propagation.TraceContext{}
+
+// TraceParent returns the W3C traceparent of the span in ctx ("" if none).
+func TraceParent(ctx context.Context) string {
+	carrier := propagation.MapCarrier{}
+	propagator.Inject(ctx, carrier)
+	return carrier["traceparent"]
+}
+
+// TraceID returns the trace id of the span in ctx ("" if none).
+func TraceID(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
+
+// withRemoteParent returns ctx continuing the trace of traceparent, if it
+// is a valid one.
+func withRemoteParent(ctx context.Context, traceparent string) context.Context {
+	if traceparent == "" {
+		return ctx
+	}
+	return propagator.Extract(ctx, propagation.MapCarrier{"traceparent": traceparent})
 }

@@ -40,8 +40,8 @@ func NewWriter(pub *Publisher, proj *Projection, stream string) *Writer {
 // decides again. Decisions that do change something need no such care:
 // their expectations make JetStream refuse them if the state was stale.
 func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint64, error) {
-	if cause.TraceParent == "" {
-		cause.TraceParent = TraceParent(ctx)
+	if tp := TraceParent(ctx); tp != "" {
+		cause.TraceParent = tp // the command's own span is the new events' parent
 	}
 	caughtUp := false
 	for attempt := range maxAttempts {

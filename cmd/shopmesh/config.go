@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shopmesh/shopmesh/mesh"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // config is everything `shopmesh run` can be told, by flag or by the
@@ -28,9 +29,12 @@ type config struct {
 	GatewayLatency     time.Duration
 	GatewayFailureRate float64
 	StreamReplicas     int
+	OTLPEndpoint       string
 	Services           []string
 	// reactions tunes event delivery; tests use it to redeliver everything.
 	reactions mesh.ReactionOptions
+	// spans, when set, sees every span; tests use it to check traces.
+	spans sdktrace.SpanProcessor
 }
 
 func defaultConfig() config {
@@ -57,6 +61,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.DurationVar(&c.OrderTTL, "order-ttl", c.OrderTTL, "how long an order waits for payment before it expires")
 	fs.DurationVar(&c.GatewayLatency, "gateway-latency", c.GatewayLatency, "simulated payment gateway latency")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "OTLP/HTTP endpoint to export traces to, e.g. http://localhost:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of each stream and bucket (3 on a 3-node cluster)")
 	fs.Float64Var(&c.GatewayFailureRate, "gateway-failure-rate", c.GatewayFailureRate, "share of gateway calls that fail transiently (0-1)")
 }
@@ -65,6 +70,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 // so a flag on the command line wins over the environment.
 func parseConfig(args []string, env func(string) string) (config, error) {
 	c := defaultConfig()
+	c.OTLPEndpoint = env("OTEL_EXPORTER_OTLP_ENDPOINT")
 	fs := flag.NewFlagSet("shopmesh run", flag.ContinueOnError)
 	c.flags(fs)
 	var envErr error

@@ -45,6 +45,7 @@ type shop struct {
 	node     *mesh.Node
 	services []mesh.Service
 	http     *http.Server
+	tracing  *mesh.Tracing
 	httpURL  string
 	natsURL  string
 	tempDirs []string
@@ -116,12 +117,27 @@ func (s *shop) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	metrics := mesh.NewMetrics()
+	s.tracing, err = s.newTracing(ctx)
+	if err != nil {
+		return err
+	}
+	obs := mesh.Observer{Log: s.log, Metrics: mesh.NewMetrics(), Tracing: s.tracing}
 	s.node = &mesh.Node{
-		JS: js, HTTP: mesh.NewHTTP(s.log, s.cfg.AdminToken, metrics), Metrics: metrics,
+		JS: js, HTTP: mesh.NewHTTP(obs, s.cfg.AdminToken), Metrics: obs.Metrics, Tracing: obs.Tracing,
 		Log: s.log, Storage: storage, DataDir: dir, Reactions: s.cfg.reactions,
 	}
 	return nil
+}
+
+func (s *shop) newTracing(ctx context.Context) (*mesh.Tracing, error) {
+	name := "shopmesh"
+	if len(s.cfg.Services) == 1 {
+		name = "shopmesh-" + s.cfg.Services[0]
+	}
+	if s.cfg.spans != nil {
+		return mesh.NewTracing(ctx, name, s.cfg.OTLPEndpoint, s.cfg.spans)
+	}
+	return mesh.NewTracing(ctx, name, s.cfg.OTLPEndpoint)
 }
 
 func (s *shop) startServices(ctx context.Context) error {
@@ -188,6 +204,7 @@ func (s *shop) close() {
 	if s.nc != nil {
 		_ = s.nc.Drain()
 	}
+	_ = s.tracing.Shutdown(context.Background())
 	if s.server != nil {
 		s.server.Shutdown()
 		s.server.WaitForShutdown()

@@ -62,7 +62,7 @@ func Node(t testing.TB) *mesh.Node {
 		t.Fatal(err)
 	}
 	return &mesh.Node{
-		JS: js, HTTP: mesh.NewHTTP(log, AdminToken, nil), Log: log, DataDir: t.TempDir(),
+		JS: js, HTTP: mesh.NewHTTP(mesh.Observer{Log: log}, AdminToken), Log: log, DataDir: t.TempDir(),
 		Reactions: mesh.ReactionOptions{Backoff: []time.Duration{10 * time.Millisecond, 50 * time.Millisecond}},
 	}
 }

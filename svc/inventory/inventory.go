@@ -47,7 +47,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	if err := s.Project(ctx, n, Name, streams, st, views); err != nil {
 		return err
 	}
-	a := app.New(st, mesh.NewWriter(n.Publisher(Name), s.Proj, events.InventoryStream), s.Proj, n.Logger(Name), n.Metrics)
+	a := app.New(st, mesh.NewWriter(n.Publisher(Name), s.Proj, events.InventoryStream), s.Proj, n.Observer(Name))
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
 		Prefix: "/inventory", Title: "ShopMesh inventory",
 		Description: "Stock per product, and the reservations that hold it for orders. Changes need the admin token.",

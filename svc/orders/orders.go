@@ -56,7 +56,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	a := app.New(app.Deps{
 		Store: st, Writer: mesh.NewWriter(n.Publisher(Name), s.Proj, events.OrdersStream), Proj: s.Proj,
 		Timers: store.NewTimers(n.JS), Timeline: store.NewTimeline(n.JS), TTL: s.cfg.TTL, Now: time.Now,
-	}, n.Logger(Name), n.Metrics)
+	}, n.Observer(Name))
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders",
 		Description: "Place, follow and cancel orders; see every event of an order on its timeline.",

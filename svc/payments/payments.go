@@ -45,7 +45,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	if err := s.Project(ctx, n, Name, []string{events.PaymentsStream}, st, views); err != nil {
 		return err
 	}
-	a := app.New(st, mesh.NewWriter(n.Publisher(Name), s.Proj, events.PaymentsStream), s.gateway, n.Logger(Name), n.Metrics)
+	a := app.New(st, mesh.NewWriter(n.Publisher(Name), s.Proj, events.PaymentsStream), s.gateway, n.Observer(Name))
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
 		Prefix: "/payments", Title: "ShopMesh payments",
 		Description: "Payments of orders against a simulated gateway; refunds need the admin token.",

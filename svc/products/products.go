@@ -44,7 +44,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 		return fmt.Errorf("products: %w", err)
 	}
 	w := mesh.NewWriter(n.Publisher(Name), s.Proj, events.ProductsStream)
-	a := app.New(st, w, n.Logger(Name), n.Metrics)
+	a := app.New(st, w, n.Observer(Name))
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
 		Prefix: "/products", Title: "ShopMesh products",
 		Description: "The catalog: products with sku, name, description and price. Writes need the admin token.",

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/inventory/store"
@@ -34,19 +33,19 @@ type Queries struct {
 }
 
 // New builds the application with logging and metrics around every handler.
-func New(s *store.Store, w *mesh.Writer, proj *mesh.Projection, log zerolog.Logger, m *mesh.Metrics) Application {
+func New(s *store.Store, w *mesh.Writer, proj *mesh.Projection, o mesh.Observer) Application {
 	h := handlers{store: s, writer: w, proj: proj}
 	return Application{
 		Commands: Commands{
-			SetStock:    mesh.Observed("inventory.set", log, m, mesh.CommandFunc[SetStock](h.set)),
-			AdjustStock: mesh.Observed("inventory.adjust", log, m, mesh.CommandFunc[AdjustStock](h.adjust)),
-			Reserve:     mesh.Observed("inventory.reserve", log, m, mesh.CommandFunc[Reserve](h.reserve)),
-			Release:     mesh.Observed("inventory.release", log, m, mesh.CommandFunc[Release](h.release)),
-			Commit:      mesh.Observed("inventory.commit", log, m, mesh.CommandFunc[Commit](h.commit)),
+			SetStock:    mesh.Observed("inventory.set", o, mesh.CommandFunc[SetStock](h.set)),
+			AdjustStock: mesh.Observed("inventory.adjust", o, mesh.CommandFunc[AdjustStock](h.adjust)),
+			Reserve:     mesh.Observed("inventory.reserve", o, mesh.CommandFunc[Reserve](h.reserve)),
+			Release:     mesh.Observed("inventory.release", o, mesh.CommandFunc[Release](h.release)),
+			Commit:      mesh.Observed("inventory.commit", o, mesh.CommandFunc[Commit](h.commit)),
 		},
 		Queries: Queries{
-			Get: mesh.ObservedQuery("inventory.get", m, mesh.QueryFunc[GetStock, store.View](h.get)),
-			Low: mesh.ObservedQuery("inventory.low", m, mesh.QueryFunc[LowStock, store.Page](h.low)),
+			Get: mesh.ObservedQuery("inventory.get", o, mesh.QueryFunc[GetStock, store.View](h.get)),
+			Low: mesh.ObservedQuery("inventory.low", o, mesh.QueryFunc[LowStock, store.Page](h.low)),
 		},
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
@@ -49,21 +48,21 @@ type Deps struct {
 }
 
 // New builds the application with logging and metrics around every handler.
-func New(d Deps, log zerolog.Logger, m *mesh.Metrics) Application {
+func New(d Deps, o mesh.Observer) Application {
 	h := handlers{d}
 	return Application{
 		Commands: Commands{
-			Place:             mesh.Observed("orders.place", log, m, mesh.CommandFunc[PlaceOrder](h.place)),
-			Cancel:            mesh.Observed("orders.cancel", log, m, mesh.CommandFunc[CancelOrder](h.cancel)),
-			RecordReservation: mesh.Observed("orders.record_reservation", log, m, mesh.CommandFunc[RecordReservation](h.recordReservation)),
-			RecordPayment:     mesh.Observed("orders.record_payment", log, m, mesh.CommandFunc[RecordPayment](h.recordPayment)),
-			Expire:            mesh.Observed("orders.expire", log, m, mesh.CommandFunc[ExpireOrder](h.expire)),
-			ScheduleDeadline:  mesh.Observed("orders.schedule_deadline", log, m, mesh.CommandFunc[ScheduleDeadline](h.scheduleDeadline)),
+			Place:             mesh.Observed("orders.place", o, mesh.CommandFunc[PlaceOrder](h.place)),
+			Cancel:            mesh.Observed("orders.cancel", o, mesh.CommandFunc[CancelOrder](h.cancel)),
+			RecordReservation: mesh.Observed("orders.record_reservation", o, mesh.CommandFunc[RecordReservation](h.recordReservation)),
+			RecordPayment:     mesh.Observed("orders.record_payment", o, mesh.CommandFunc[RecordPayment](h.recordPayment)),
+			Expire:            mesh.Observed("orders.expire", o, mesh.CommandFunc[ExpireOrder](h.expire)),
+			ScheduleDeadline:  mesh.Observed("orders.schedule_deadline", o, mesh.CommandFunc[ScheduleDeadline](h.scheduleDeadline)),
 		},
 		Queries: Queries{
-			Get:      mesh.ObservedQuery("orders.get", m, mesh.QueryFunc[GetOrder, store.View](h.get)),
-			List:     mesh.ObservedQuery("orders.list", m, mesh.QueryFunc[ListOrders, store.Page](h.list)),
-			Timeline: mesh.ObservedQuery("orders.timeline", m, mesh.QueryFunc[GetTimeline, []store.Entry](h.timeline)),
+			Get:      mesh.ObservedQuery("orders.get", o, mesh.QueryFunc[GetOrder, store.View](h.get)),
+			List:     mesh.ObservedQuery("orders.list", o, mesh.QueryFunc[ListOrders, store.Page](h.list)),
+			Timeline: mesh.ObservedQuery("orders.timeline", o, mesh.QueryFunc[GetTimeline, []store.Entry](h.timeline)),
 		},
 	}
 }

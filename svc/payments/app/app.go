@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/payments/domain"
@@ -38,17 +37,17 @@ type Queries struct {
 }
 
 // New builds the application with logging and metrics around every handler.
-func New(s *store.Store, w *mesh.Writer, g Gateway, log zerolog.Logger, m *mesh.Metrics) Application {
+func New(s *store.Store, w *mesh.Writer, g Gateway, o mesh.Observer) Application {
 	h := handlers{store: s, writer: w, gateway: g}
 	return Application{
 		Commands: Commands{
-			Charge: mesh.Observed("payments.charge", log, m, mesh.CommandFunc[ChargeOrder](h.charge)),
-			Close:  mesh.Observed("payments.close", log, m, mesh.CommandFunc[CloseOrder](h.close)),
-			Refund: mesh.Observed("payments.refund", log, m, mesh.CommandFunc[RefundPayment](h.refund)),
+			Charge: mesh.Observed("payments.charge", o, mesh.CommandFunc[ChargeOrder](h.charge)),
+			Close:  mesh.Observed("payments.close", o, mesh.CommandFunc[CloseOrder](h.close)),
+			Refund: mesh.Observed("payments.refund", o, mesh.CommandFunc[RefundPayment](h.refund)),
 		},
 		Queries: Queries{
-			Get:     mesh.ObservedQuery("payments.get", m, mesh.QueryFunc[GetPayment, domain.Payment](h.get)),
-			ByOrder: mesh.ObservedQuery("payments.by_order", m, mesh.QueryFunc[PaymentsOfOrder, []domain.Payment](h.byOrder)),
+			Get:     mesh.ObservedQuery("payments.get", o, mesh.QueryFunc[GetPayment, domain.Payment](h.get)),
+			ByOrder: mesh.ObservedQuery("payments.by_order", o, mesh.QueryFunc[PaymentsOfOrder, []domain.Payment](h.byOrder)),
 		},
 	}
 }

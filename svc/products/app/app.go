@@ -5,7 +5,6 @@ package app
 import (
 	"context"
 
-	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/products/domain"
@@ -32,17 +31,17 @@ type Queries struct {
 }
 
 // New builds the application with logging and metrics around every handler.
-func New(s *store.Store, w *mesh.Writer, log zerolog.Logger, m *mesh.Metrics) Application {
+func New(s *store.Store, w *mesh.Writer, o mesh.Observer) Application {
 	h := handlers{store: s, writer: w}
 	return Application{
 		Commands: Commands{
-			Create: mesh.Observed("products.create", log, m, mesh.CommandFunc[CreateProduct](h.create)),
-			Update: mesh.Observed("products.update", log, m, mesh.CommandFunc[UpdateProduct](h.update)),
-			Delete: mesh.Observed("products.delete", log, m, mesh.CommandFunc[DeleteProduct](h.delete)),
+			Create: mesh.Observed("products.create", o, mesh.CommandFunc[CreateProduct](h.create)),
+			Update: mesh.Observed("products.update", o, mesh.CommandFunc[UpdateProduct](h.update)),
+			Delete: mesh.Observed("products.delete", o, mesh.CommandFunc[DeleteProduct](h.delete)),
 		},
 		Queries: Queries{
-			Get:  mesh.ObservedQuery("products.get", m, mesh.QueryFunc[GetProduct, domain.Product](h.get)),
-			List: mesh.ObservedQuery("products.list", m, mesh.QueryFunc[ListProducts, store.Page](h.list)),
+			Get:  mesh.ObservedQuery("products.get", o, mesh.QueryFunc[GetProduct, domain.Product](h.get)),
+			List: mesh.ObservedQuery("products.list", o, mesh.QueryFunc[ListProducts, store.Page](h.list)),
 		},
 	}
 }
