@@ -57,3 +57,26 @@ func TestTwoReplicasOfEveryService(t *testing.T) {
 	a.checkInvariants(map[string]int64{mug: 20, cup: 20})
 	b.checkInvariants(map[string]int64{mug: 20, cup: 20})
 }
+
+// TestServicesSplitAcrossProcesses runs the catalog and inventory in one
+// shop and orders and payments in another: services meet only in NATS.
+func TestServicesSplitAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	server := meshtest.Server(t)
+	process := func(services ...string) *mall {
+		cfg := sagaConfig(t)
+		cfg.NATSURL, cfg.Services = server.ClientURL(), services
+		return openMall(t, cfg)
+	}
+	warehouse, shopfront := process("products", "inventory"), process("orders", "payments")
+	mug := warehouse.product("MUG", 450, 3)
+	shopfront.http.Do(http.MethodGet, "/products/"+mug, nil, nil).Problem(http.StatusNotFound)
+	id := shopfront.place("split-1", "tok_visa", line{mug, 2})
+	if o := shopfront.awaitTerminal(id); o.Status != "confirmed" || o.Total.Amount != 900 {
+		t.Fatalf("order ended %+v", o)
+	}
+	shopfront.awaitIdle()
+	if s := warehouse.stock(mug); s.OnHand != 1 || s.Reserved != 0 {
+		t.Fatalf("stock after the order: %+v", s)
+	}
+}
