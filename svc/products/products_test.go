@@ -2,6 +2,7 @@ package products_test
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -226,6 +227,14 @@ func TestDocsAndSpec(t *testing.T) {
 	}
 	if !strings.Contains(string(docs.Body), "/products/openapi.json") {
 		t.Error("docs page does not point at the spec")
+	}
+	// Every script and style the page needs comes from this server.
+	assets := regexp.MustCompile(`(?:src|href)="(/[^"]+)"`).FindAllStringSubmatch(string(docs.Body), -1)
+	if len(assets) < 3 {
+		t.Fatalf("docs page links %d local assets", len(assets))
+	}
+	for _, a := range assets {
+		c.Do(http.MethodGet, a[1], nil, nil).Expect(http.StatusOK)
 	}
 	c.Do(http.MethodGet, "/healthz", nil, nil).Expect(http.StatusOK)
 	c.Do(http.MethodGet, "/readyz", nil, nil).Expect(http.StatusOK)
