@@ -13,10 +13,6 @@ import (
 	"github.com/shopmesh/shopmesh/svc/products/api"
 )
 
-type shop struct {
-	*meshtest.Client
-}
-
 func start(t *testing.T) (*meshtest.Client, func() int) {
 	t.Helper()
 	n := meshtest.Node(t)
