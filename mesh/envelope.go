@@ -87,12 +87,6 @@ func fromJetStream(m jetstream.Msg) (Envelope, error) {
 	return env, nil
 }
 
-func fromRaw(m *jetstream.RawStreamMsg) Envelope {
-	env := fromHeader(m.Subject, m.Header, m.Data)
-	env.Sequence = m.Sequence
-	return env
-}
-
 func fromHeader(subject string, h nats.Header, data []byte) Envelope {
 	t, _ := time.Parse(time.RFC3339Nano, h.Get(HeaderTime))
 	return Envelope{
