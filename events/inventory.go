@@ -80,16 +80,19 @@ type ReservationCommitted struct {
 	Lines   []Line `json:"lines"`
 }
 
+// The subject of each event, its entity's id in the third token.
 func (e StockAdjusted) EventSubject() string  { return stockSubject(e.ProductID, "adjusted") }
 func (e StockReserved) EventSubject() string  { return stockSubject(e.ProductID, "reserved") }
 func (e StockReleased) EventSubject() string  { return stockSubject(e.ProductID, "released") }
 func (e StockCommitted) EventSubject() string { return stockSubject(e.ProductID, "committed") }
 
+// The versioned CloudEvents type of each event.
 func (StockAdjusted) EventType() string  { return typeName(InventoryService, stockEntity, "adjusted") }
 func (StockReserved) EventType() string  { return typeName(InventoryService, stockEntity, "reserved") }
 func (StockReleased) EventType() string  { return typeName(InventoryService, stockEntity, "released") }
 func (StockCommitted) EventType() string { return typeName(InventoryService, stockEntity, "committed") }
 
+// The subject of each event, its entity's id in the third token.
 func (e ReservationAccepted) EventSubject() string { return reservationSubject(e.OrderID, "accepted") }
 func (e ReservationRejected) EventSubject() string { return reservationSubject(e.OrderID, "rejected") }
 func (e ReservationReleased) EventSubject() string { return reservationSubject(e.OrderID, "released") }
@@ -97,6 +100,7 @@ func (e ReservationCommitted) EventSubject() string {
 	return reservationSubject(e.OrderID, "committed")
 }
 
+// The versioned CloudEvents type of each event.
 func (ReservationAccepted) EventType() string {
 	return typeName(InventoryService, reservationEntity, "accepted")
 }

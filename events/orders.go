@@ -77,6 +77,7 @@ type OrderExpired struct {
 	Reason  string `json:"reason"`
 }
 
+// The subject of each event, its entity's id in the third token.
 func (e OrderPlaced) EventSubject() string        { return orderSubject(e.OrderID, "placed") }
 func (e OrderStockReserved) EventSubject() string { return orderSubject(e.OrderID, "stock_reserved") }
 func (e OrderConfirmed) EventSubject() string     { return orderSubject(e.OrderID, "confirmed") }
@@ -84,6 +85,7 @@ func (e OrderRejected) EventSubject() string      { return orderSubject(e.OrderI
 func (e OrderCancelled) EventSubject() string     { return orderSubject(e.OrderID, "cancelled") }
 func (e OrderExpired) EventSubject() string       { return orderSubject(e.OrderID, "expired") }
 
+// The versioned CloudEvents type of each event.
 func (OrderPlaced) EventType() string        { return orderType("placed") }
 func (OrderStockReserved) EventType() string { return orderType("stock_reserved") }
 func (OrderConfirmed) EventType() string     { return orderType("confirmed") }

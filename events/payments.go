@@ -34,10 +34,12 @@ type PaymentRefunded struct {
 	Reason    string `json:"reason"`
 }
 
+// The subject of each event, its entity's id in the third token.
 func (e PaymentCaptured) EventSubject() string { return paymentSubject(e.OrderID, "captured") }
 func (e PaymentDeclined) EventSubject() string { return paymentSubject(e.OrderID, "declined") }
 func (e PaymentRefunded) EventSubject() string { return paymentSubject(e.OrderID, "refunded") }
 
+// The versioned CloudEvents type of each event.
 func (PaymentCaptured) EventType() string {
 	return typeName(PaymentsService, paymentEntity, "captured")
 }

@@ -35,10 +35,12 @@ type ProductDeleted struct {
 	ProductID string `json:"productId"`
 }
 
+// The subject of each event, its entity's id in the third token.
 func (e ProductCreated) EventSubject() string { return productSubject(e.ProductID, "created") }
 func (e ProductUpdated) EventSubject() string { return productSubject(e.ProductID, "updated") }
 func (e ProductDeleted) EventSubject() string { return productSubject(e.ProductID, "deleted") }
 
+// The versioned CloudEvents type of each event.
 func (ProductCreated) EventType() string { return productType("created") }
 func (ProductUpdated) EventType() string { return productType("updated") }
 func (ProductDeleted) EventType() string { return productType("deleted") }

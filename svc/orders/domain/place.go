@@ -44,6 +44,7 @@ type FieldError struct {
 	Message string
 }
 
+// Error names the field and what is wrong with it.
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 var (
