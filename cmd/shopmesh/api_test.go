@@ -12,7 +12,7 @@ import (
 func TestInventoryAPI(t *testing.T) {
 	t.Parallel()
 	cfg := sagaConfig(t)
-	cfg.GatewayLatency = 500 * time.Millisecond // keeps an order's stock reserved a while
+	cfg.GatewayLatency = 2 * time.Second // keeps an order's stock reserved while the test looks
 	m := openMall(t, cfg)
 	mug := m.product("MUG", 100, 0)
 	if s := m.stock(mug); s.OnHand != 0 || s.Available != 0 {

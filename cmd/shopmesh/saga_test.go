@@ -80,7 +80,7 @@ func TestSagaDeclinedPaymentCancelsAndReleases(t *testing.T) {
 func TestSagaCustomerCancels(t *testing.T) {
 	t.Parallel()
 	cfg := sagaConfig(t)
-	cfg.GatewayLatency = 300 * time.Millisecond
+	cfg.GatewayLatency = 2 * time.Second // the cancel must land while payment is pending
 	m := openMall(t, cfg)
 	mug := m.product("MUG", 700, 10)
 
@@ -111,7 +111,7 @@ func TestSagaExpiryReleasesStockAndRefundsLateCapture(t *testing.T) {
 	t.Parallel()
 	cfg := sagaConfig(t)
 	cfg.OrderTTL = time.Second
-	cfg.GatewayLatency = 2500 * time.Millisecond
+	cfg.GatewayLatency = 4 * time.Second // well past the deadline, which fires 1-2 s after placement
 	m := openMall(t, cfg)
 	mug := m.product("MUG", 900, 3)
 	id := m.place("", "tok_visa", line{mug, 3})
