@@ -61,14 +61,48 @@ func Position(tx *bolt.Tx, stream string) uint64 {
 	return decodeUint(b.Get([]byte(stream)))
 }
 
-// CreateBuckets makes sure the named buckets exist.
-func CreateBuckets(db *bolt.DB, names ...[]byte) error {
+var bucketMeta = []byte("_meta")
+
+// PrepareState makes sure the named buckets exist in a service's file and
+// that the file was built by this version of the service's projection. A
+// file of another version (new buckets, a new index) is emptied, so the
+// projection rebuilds it from the streams: local state is disposable.
+func PrepareState(db *bolt.DB, version uint64, buckets ...[]byte) error {
 	return db.Update(func(tx *bolt.Tx) error {
-		for _, n := range names {
+		if meta := tx.Bucket(bucketMeta); meta == nil || decodeUint(meta.Get([]byte("version"))) != version {
+			if err := dropAll(tx); err != nil {
+				return err
+			}
+		}
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put([]byte("version"), encodeUint(version)); err != nil {
+			return err
+		}
+		for _, n := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(n); err != nil {
 				return fmt.Errorf("create bucket %s: %w", n, err)
 			}
 		}
 		return nil
 	})
+}
+
+func dropAll(tx *bolt.Tx) error {
+	var names [][]byte
+	err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		names = append(names, append([]byte(nil), name...))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := tx.DeleteBucket(n); err != nil {
+			return err
+		}
+	}
+	return nil
 }

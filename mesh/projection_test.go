@@ -164,3 +164,51 @@ func TestWaitForReportsAStoppedProjection(t *testing.T) {
 		t.Fatal("a stopped projection reports ready")
 	}
 }
+
+func TestStateOfAnotherVersionIsRebuilt(t *testing.T) {
+	t.Parallel()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	newStream(t, js)
+	ctx := meshtest.Context(t)
+	path := filepath.Join(t.TempDir(), "c.db")
+	h := startHarness(t, js, path)
+	var last uint64
+	for i := range 3 {
+		var err error
+		if last, err = h.increment(ctx, cause(i), "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.stop()
+
+	db, err := mesh.OpenDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	// Version 1 of the state: the file is emptied, positions included.
+	if err := mesh.PrepareState(db, 1, bucketCounters); err != nil {
+		t.Fatal(err)
+	}
+	if st := readCounter(db, "v"); st.Applied != 0 {
+		t.Fatalf("state of another version kept: %+v", st)
+	}
+	p := mesh.NewProjection(db, js, []string{testStream}, counters{}, nil, meshtest.Logger(t))
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	if err := p.WaitFor(ctx, testStream, last); err != nil {
+		t.Fatal(err)
+	}
+	if st := readCounter(db, "v"); st.Applied != 3 || st.Value != 3 {
+		t.Fatalf("rebuilt counter %+v, want 3 applied", st)
+	}
+	// The same version again keeps the file.
+	if err := mesh.PrepareState(db, 1, bucketCounters); err != nil {
+		t.Fatal(err)
+	}
+	if st := readCounter(db, "v"); st.Applied != 3 {
+		t.Fatalf("state of the same version dropped: %+v", st)
+	}
+}

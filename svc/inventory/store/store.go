@@ -35,6 +35,10 @@ func toView(productID string, s domain.Stock) View {
 	return View{ProductID: productID, OnHand: s.OnHand, Reserved: s.Reserved, Available: s.Available(), Version: s.Version}
 }
 
+// schemaVersion changes whenever the buckets or what they hold change; a
+// file of another version is rebuilt from the streams at start.
+const schemaVersion = 1
+
 // Store reads and projects inventory.
 type Store struct {
 	db    *bolt.DB
@@ -43,7 +47,7 @@ type Store struct {
 
 // New wraps the service's bbolt file and its stock views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
-	if err := mesh.CreateBuckets(db, bucketProducts, bucketStock, bucketReservations); err != nil {
+	if err := mesh.PrepareState(db, schemaVersion, bucketProducts, bucketStock, bucketReservations); err != nil {
 		return nil, fmt.Errorf("inventory store: %w", err)
 	}
 	return &Store{db: db, views: views}, nil

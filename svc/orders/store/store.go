@@ -5,6 +5,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -22,7 +23,13 @@ var (
 	bucketCatalog = []byte("catalog")
 	bucketOrders  = []byte("orders")
 	bucketByTime  = []byte("orders_by_time")
+	// bucketByCustomer indexes orders by customer id, then placement time.
+	bucketByCustomer = []byte("orders_by_customer")
 )
+
+// schemaVersion changes whenever the buckets or what they hold change; a
+// file of another version is rebuilt from the streams at start.
+const schemaVersion = 2
 
 // Store reads and projects orders.
 type Store struct {
@@ -32,7 +39,7 @@ type Store struct {
 
 // New wraps the service's bbolt file and its order views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
-	if err := mesh.CreateBuckets(db, bucketCatalog, bucketOrders, bucketByTime); err != nil {
+	if err := mesh.PrepareState(db, schemaVersion, bucketCatalog, bucketOrders, bucketByTime, bucketByCustomer); err != nil {
 		return nil, fmt.Errorf("orders store: %w", err)
 	}
 	return &Store{db: db, views: views}, nil
@@ -70,12 +77,22 @@ func applyOrder(tx *bolt.Tx, id string, ev events.Event, e mesh.Envelope) ([]mes
 		return nil, err
 	}
 	if _, placed := ev.(events.OrderPlaced); placed {
-		if err := tx.Bucket(bucketByTime).Put(timeKey(o.CreatedAt, id), nil); err != nil {
+		if err := index(tx, o); err != nil {
 			return nil, err
 		}
 	}
 	return []mesh.View{{Key: id, Value: ToView(o)}}, nil
 }
+
+func index(tx *bolt.Tx, o domain.Order) error {
+	tk := timeKey(o.CreatedAt, o.ID)
+	if err := tx.Bucket(bucketByTime).Put(tk, nil); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketByCustomer).Put(append(customerPrefix(o.CustomerID), tk...), nil)
+}
+
+func customerPrefix(customerID string) []byte { return append([]byte(customerID), 0) }
 
 // timeKey orders the index by placement time, then id.
 func timeKey(t time.Time, id string) []byte {
@@ -150,37 +167,56 @@ type Page struct {
 // ErrBadCursor means a cursor was not one this service handed out.
 var ErrBadCursor = errors.New("cursor is not valid")
 
-// List returns orders matching f, newest first.
+// List returns orders matching f, newest first. A customer filter reads
+// that customer's index; other filters read the time index.
 func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
 	before, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil {
 		return Page{}, ErrBadCursor
 	}
+	bucket, prefix := bucketByTime, []byte(nil)
+	if f.CustomerID != "" {
+		bucket, prefix = bucketByCustomer, customerPrefix(f.CustomerID)
+	}
 	page := Page{Items: []View{}}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		orders := tx.Bucket(bucketOrders)
-		c := tx.Bucket(bucketByTime).Cursor()
-		k, _ := c.Last()
-		if len(before) > 0 {
-			c.Seek(before)
-			k, _ = c.Prev()
-		}
-		var last []byte
-		for ; k != nil; k, _ = c.Prev() {
+		newestFirst(tx.Bucket(bucket).Cursor(), prefix, before, func(tk []byte) bool {
 			var o domain.Order
-			if !mesh.GetJSON(orders, string(k[8:]), &o) || !f.matches(o) {
-				continue
+			if !mesh.GetJSON(orders, string(tk[8:]), &o) || !f.matches(o) {
+				return true
 			}
 			if len(page.Items) == limit {
-				page.NextCursor = base64.RawURLEncoding.EncodeToString(last)
-				return nil
+				page.NextCursor = base64.RawURLEncoding.EncodeToString(timeKey(page.Items[limit-1].CreatedAt, page.Items[limit-1].ID))
+				return false
 			}
 			page.Items = append(page.Items, ToView(o))
-			last = append([]byte(nil), k...)
-		}
+			return true
+		})
 		return nil
 	})
 	return page, err
+}
+
+// newestFirst walks the time keys of an index under prefix from the newest
+// down, starting below the time key before when it is given, until visit
+// returns false.
+func newestFirst(c *bolt.Cursor, prefix, before []byte, visit func(timeKey []byte) bool) {
+	start := append(append([]byte(nil), prefix...), 0xff)
+	if len(before) > 0 {
+		start = append(append([]byte(nil), prefix...), before...)
+	}
+	k, _ := c.Seek(start)
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+		if !visit(k[len(prefix):]) {
+			return
+		}
+	}
 }
 
 func (f Filter) matches(o domain.Order) bool {

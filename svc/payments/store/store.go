@@ -15,6 +15,10 @@ import (
 
 var bucketPayments = []byte("payments")
 
+// schemaVersion changes whenever the buckets or what they hold change; a
+// file of another version is rebuilt from the streams at start.
+const schemaVersion = 1
+
 // Store reads and projects payments.
 type Store struct {
 	db    *bolt.DB
@@ -23,7 +27,7 @@ type Store struct {
 
 // New wraps the service's bbolt file and its payment views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
-	if err := mesh.CreateBuckets(db, bucketPayments); err != nil {
+	if err := mesh.PrepareState(db, schemaVersion, bucketPayments); err != nil {
 		return nil, fmt.Errorf("payments store: %w", err)
 	}
 	return &Store{db: db, views: views}, nil

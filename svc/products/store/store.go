@@ -21,6 +21,10 @@ var (
 	bucketSKUs     = []byte("skus")
 )
 
+// schemaVersion changes whenever the buckets or what they hold change; a
+// file of another version is rebuilt from the streams at start.
+const schemaVersion = 1
+
 // Store reads and projects the catalog.
 type Store struct {
 	db    *bolt.DB
@@ -29,7 +33,7 @@ type Store struct {
 
 // New wraps the service's bbolt file and its catalog views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
-	if err := mesh.CreateBuckets(db, bucketProducts, bucketSKUs); err != nil {
+	if err := mesh.PrepareState(db, schemaVersion, bucketProducts, bucketSKUs); err != nil {
 		return nil, fmt.Errorf("products store: %w", err)
 	}
 	return &Store{db: db, views: views}, nil
