@@ -145,6 +145,7 @@ func (p *Projection) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			p.halt(ctx.Err())
 			return
 		case m := <-p.in:
 			batch := p.drain(m)
@@ -324,6 +325,12 @@ func (p *Projection) advance(positions map[string]uint64) {
 
 func (p *Projection) fail(err error) {
 	p.log.Error().Err(err).Msg("projection stopped")
+	p.halt(err)
+}
+
+// halt stops the projection for good and wakes every waiting writer, who
+// gets ErrProjectionStopped instead of waiting for its own deadline.
+func (p *Projection) halt(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.failure = err

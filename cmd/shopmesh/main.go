@@ -67,12 +67,15 @@ func runCommand(args []string, stdout io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, err := startShop(ctx, cfg, log)
+	// The shop runs on its own context: a signal must not cut projections
+	// off under in-flight work, but let close stop everything in order.
+	s, err := startShop(context.WithoutCancel(ctx), cfg, log)
 	if err != nil {
 		return err
 	}
 	printBanner(stdout, s)
 	<-ctx.Done()
+	stop() // a second Ctrl-C ends the process at once
 	log.Info().Msg("shutting down")
 	s.close()
 	return nil

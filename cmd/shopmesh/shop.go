@@ -46,6 +46,7 @@ type shop struct {
 	services []mesh.Service
 	http     *http.Server
 	tracing  *mesh.Tracing
+	cancel   context.CancelFunc
 	httpURL  string
 	natsURL  string
 	tempDirs []string
@@ -55,6 +56,8 @@ type shop struct {
 // On error, whatever had started is stopped again.
 func startShop(ctx context.Context, cfg config, log zerolog.Logger) (*shop, error) {
 	s := &shop{cfg: cfg, log: log}
+	// Watches and consumers live on this context until close ends them.
+	ctx, s.cancel = context.WithCancel(ctx)
 	steps := []func(context.Context) error{s.startNATS, s.connect, s.startServices, s.serveHTTP}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -201,6 +204,7 @@ func (s *shop) close() {
 	for i := len(s.services) - 1; i >= 0; i-- {
 		s.services[i].Stop()
 	}
+	s.cancel()
 	if s.nc != nil {
 		_ = s.nc.Drain()
 	}
