@@ -45,9 +45,11 @@ type Projection struct {
 	changed chan struct{}
 	targets map[string]uint64
 	flushed map[string]uint64
-	failure error
-	cancel  context.CancelFunc
-	done    chan struct{}
+	// unpublished are views KV refused for now; the outbox keeps them too.
+	unpublished map[string]viewRecord
+	failure     error
+	cancel      context.CancelFunc
+	done        chan struct{}
 }
 
 // NewProjection projects streams through p into db. views may be nil when
@@ -60,6 +62,8 @@ func NewProjection(db *bolt.DB, js jetstream.JetStream, streams []string, p Proj
 		changed: make(chan struct{}),
 		targets: make(map[string]uint64),
 		flushed: make(map[string]uint64),
+
+		unpublished: make(map[string]viewRecord),
 	}
 }
 
@@ -141,12 +145,20 @@ func (p *Projection) follow(ctx context.Context, stream string) error {
 	return nil
 }
 
+// outboxRetry is how often views that could not be published are tried
+// again while the projection runs.
+const outboxRetry = 5 * time.Second
+
 func (p *Projection) run(ctx context.Context) {
+	tick := time.NewTicker(outboxRetry)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			p.halt(ctx.Err())
 			return
+		case <-tick.C:
+			p.publishViews(ctx, p.takeUnpublished())
 		case m := <-p.in:
 			batch := p.drain(m)
 			if err := p.applyBatch(ctx, batch); err != nil {
@@ -272,13 +284,24 @@ const viewWriters = 32
 
 func (p *Projection) publishView(ctx context.Context, key string, rec viewRecord) {
 	err := retry(ctx, 5, func() error { return p.views.put(ctx, key, rec) })
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if err != nil {
-		p.log.Error().Err(err).Str("key", key).Msg("view not published; kept in outbox")
+		p.log.Error().Err(err).Str("key", key).Msg("view not published yet; kept in the outbox")
+		p.unpublished[key] = rec
 		return
 	}
-	p.mu.Lock()
 	p.flushed[key] = rec.Seq
-	p.mu.Unlock()
+}
+
+// takeUnpublished returns the views that failed to publish, to try again;
+// a newer view of the same key published meanwhile makes the retry a no-op.
+func (p *Projection) takeUnpublished() map[string]viewRecord {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.unpublished
+	p.unpublished = make(map[string]viewRecord)
+	return out
 }
 
 // clearFlushed removes outbox entries already in KV, unless a newer view of

@@ -212,3 +212,40 @@ func TestStateOfAnotherVersionIsRebuilt(t *testing.T) {
 		t.Fatalf("state of the same version dropped: %+v", st)
 	}
 }
+
+func TestViewsRefusedByKVArePublishedLater(t *testing.T) {
+	t.Parallel()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	newStream(t, js)
+	ctx := meshtest.Context(t)
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
+	if _, err := h.increment(ctx, "one", "k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteKeyValue(ctx, "counters"); err != nil {
+		t.Fatal(err)
+	}
+	// The write succeeds; its view cannot be published while the bucket is gone.
+	if _, err := h.increment(ctx, "two", "k"); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := mesh.ProvisionBucket(ctx, js, mesh.Storage{}, "counters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := kv.Watch(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for e := range w.Updates() {
+		if e == nil {
+			continue
+		}
+		var rec struct{ View counterState }
+		if err := json.Unmarshal(e.Value(), &rec); err == nil && rec.View.Value == 2 {
+			return // published by the projection's retry
+		}
+	}
+	t.Fatal("watch ended before the view was published")
+}

@@ -100,6 +100,11 @@ func (v *Views) Get(ctx context.Context, key string, out any) (bool, error) {
 func (v *Views) load(ctx context.Context, key string) (cachedView, bool, error) {
 	entry, err := v.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		// Gone from the bucket (purged, or the bucket was recreated): forget
+		// it, so the next write creates it afresh.
+		v.mu.Lock()
+		delete(v.cache, key)
+		v.mu.Unlock()
 		return cachedView{}, false, nil
 	}
 	if err != nil {
