@@ -213,7 +213,6 @@ func (p *Projection) positions() map[string]uint64 {
 
 func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[string]uint64) (map[string]viewRecord, error) {
 	views := make(map[string]viewRecord)
-	outbox := tx.Bucket(bucketOutbox)
 	for _, m := range batch {
 		env, err := fromJetStream(m)
 		if err != nil {
@@ -222,19 +221,8 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 		if env.Sequence <= positions[env.Stream] {
 			continue // already applied before a restart or a consumer reset
 		}
-		changed, err := p.projector.Apply(tx, env)
-		if err != nil {
-			return nil, fmt.Errorf("apply %s seq %d: %w", env.Subject, env.Sequence, err)
-		}
-		for _, v := range changed {
-			rec, err := newViewRecord(env.Sequence, v.Value)
-			if err != nil {
-				return nil, err
-			}
-			views[v.Key] = rec
-			if err := PutJSON(outbox, v.Key, rec); err != nil {
-				return nil, err
-			}
+		if err := p.applyOne(tx, env, views); err != nil {
+			return nil, err
 		}
 		positions[env.Stream] = env.Sequence
 	}
@@ -245,6 +233,27 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 		}
 	}
 	return views, nil
+}
+
+// applyOne applies an event and records the views it changed, in views and
+// in the outbox.
+func (p *Projection) applyOne(tx *bolt.Tx, env Envelope, views map[string]viewRecord) error {
+	changed, err := p.projector.Apply(tx, env)
+	if err != nil {
+		return fmt.Errorf("apply %s seq %d: %w", env.Subject, env.Sequence, err)
+	}
+	outbox := tx.Bucket(bucketOutbox)
+	for _, v := range changed {
+		rec, err := newViewRecord(env.Sequence, v.Value)
+		if err != nil {
+			return err
+		}
+		views[v.Key] = rec
+		if err := PutJSON(outbox, v.Key, rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func newViewRecord(seq uint64, value any) (viewRecord, error) {

@@ -45,14 +45,7 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 	}
 	caughtUp := false
 	for attempt := range maxAttempts {
-		out, err := decide()
-		if (err != nil || len(out) == 0) && !caughtUp {
-			if err := w.proj.CatchUp(ctx, w.stream); err != nil {
-				return 0, err
-			}
-			caughtUp = true
-			out, err = decide()
-		}
+		out, err := w.decide(ctx, decide, &caughtUp)
 		if err != nil || len(out) == 0 {
 			return 0, err
 		}
@@ -74,6 +67,20 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 		}
 	}
 	return 0, fmt.Errorf("gave up after %d attempts: %w", maxAttempts, ErrConflict)
+}
+
+// decide runs the decision; "nothing to do" and errors are checked again
+// once against a caught-up projection before they count.
+func (w *Writer) decide(ctx context.Context, decide Decision, caughtUp *bool) ([]Outgoing, error) {
+	out, err := decide()
+	if (err == nil && len(out) > 0) || *caughtUp {
+		return out, err
+	}
+	if err := w.proj.CatchUp(ctx, w.stream); err != nil {
+		return nil, err
+	}
+	*caughtUp = true
+	return decide()
 }
 
 // pause spreads competing writers apart after a conflict, with jitter so
