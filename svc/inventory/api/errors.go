@@ -21,7 +21,7 @@ func problem(err error) error {
 		return huma.Error422UnprocessableEntity("invalid adjustment", &huma.ErrorDetail{Location: "body.delta", Message: "must not be 0"})
 	case errors.Is(err, domain.ErrTooMuch):
 		return huma.Error422UnprocessableEntity(err.Error())
-	case errors.Is(err, store.ErrBadCursor):
+	case errors.Is(err, mesh.ErrBadCursor):
 		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
 	case errors.Is(err, mesh.ErrConflict):
 		return huma.Error503ServiceUnavailable("inventory is busy; try again")

@@ -5,7 +5,6 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -153,34 +152,24 @@ func (s *Store) Get(ctx context.Context, productID string) (View, error) {
 }
 
 // Page is one page of the low-stock list.
-type Page struct {
-	Items      []View
-	NextCursor string
-}
-
-// ErrBadCursor means a cursor was not one this service handed out.
-var ErrBadCursor = errors.New("cursor is not valid")
+type Page = mesh.Page[View]
 
 // Low lists existing products whose available count is below n, by id.
 func (s *Store) Low(below int64, cursor string, limit int) (Page, error) {
-	after, err := base64.RawURLEncoding.DecodeString(cursor)
+	after, err := mesh.CursorKey(cursor)
 	if err != nil {
-		return Page{}, ErrBadCursor
+		return Page{}, err
 	}
 	page := Page{Items: []View{}}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketProducts).Cursor()
-		k, v := c.Seek(after)
-		if len(after) > 0 && string(k) == string(after) {
-			k, v = c.Next()
-		}
-		for ; k != nil; k, v = c.Next() {
+		for k, v := mesh.SeekAfter(c, after); k != nil; k, v = c.Next() {
 			view, ok := lowStock(tx, k, v, below)
 			if !ok {
 				continue
 			}
 			if len(page.Items) == limit {
-				page.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page.Items[limit-1].ProductID))
+				page.NextCursor = mesh.Cursor([]byte(page.Items[limit-1].ProductID))
 				return nil
 			}
 			page.Items = append(page.Items, view)

@@ -7,7 +7,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
-	"github.com/shopmesh/shopmesh/svc/orders/store"
 )
 
 // problem is the one place where the orders service's errors become HTTP
@@ -27,7 +26,7 @@ func problem(err error) error {
 		return huma.Error422UnprocessableEntity(err.Error(), &huma.ErrorDetail{
 			Location: "header.Idempotency-Key", Message: "already used for an order with a different body",
 		})
-	case errors.Is(err, store.ErrBadCursor):
+	case errors.Is(err, mesh.ErrBadCursor):
 		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
 	case errors.Is(err, mesh.ErrConflict):
 		return huma.Error503ServiceUnavailable("orders are busy; try again")

@@ -7,9 +7,7 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -159,20 +157,14 @@ type Filter struct {
 }
 
 // Page is one page of orders.
-type Page struct {
-	Items      []View
-	NextCursor string
-}
-
-// ErrBadCursor means a cursor was not one this service handed out.
-var ErrBadCursor = errors.New("cursor is not valid")
+type Page = mesh.Page[View]
 
 // List returns orders matching f, newest first. A customer filter reads
 // that customer's index; other filters read the time index.
 func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
-	before, err := base64.RawURLEncoding.DecodeString(cursor)
+	before, err := mesh.CursorKey(cursor)
 	if err != nil {
-		return Page{}, ErrBadCursor
+		return Page{}, err
 	}
 	bucket, prefix := bucketByTime, []byte(nil)
 	if f.CustomerID != "" {
@@ -187,7 +179,7 @@ func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
 				return true
 			}
 			if len(page.Items) == limit {
-				page.NextCursor = base64.RawURLEncoding.EncodeToString(timeKey(page.Items[limit-1].CreatedAt, page.Items[limit-1].ID))
+				page.NextCursor = mesh.Cursor(timeKey(page.Items[limit-1].CreatedAt, page.Items[limit-1].ID))
 				return false
 			}
 			page.Items = append(page.Items, ToView(o))

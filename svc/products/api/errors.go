@@ -10,7 +10,6 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/products/domain"
-	"github.com/shopmesh/shopmesh/svc/products/store"
 )
 
 var errBadIfMatch = errors.New(`If-Match must be an ETag such as "3"`)
@@ -31,7 +30,7 @@ func problem(err error) error {
 		return huma.Error412PreconditionFailed(err.Error())
 	case errors.Is(err, errBadIfMatch):
 		return huma.Error400BadRequest(err.Error(), &huma.ErrorDetail{Location: "header.If-Match", Message: err.Error()})
-	case errors.Is(err, store.ErrBadCursor):
+	case errors.Is(err, mesh.ErrBadCursor):
 		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
 	case errors.Is(err, mesh.ErrConflict):
 		return huma.Error503ServiceUnavailable("the catalog is busy; try again")

@@ -5,7 +5,6 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -93,15 +92,12 @@ func (s *Store) Get(ctx context.Context, id string) (domain.Product, error) {
 }
 
 // Page is one page of a product list.
-type Page struct {
-	Items      []domain.Product
-	NextCursor string
-}
+type Page = mesh.Page[domain.Product]
 
 // List returns up to limit products after cursor, oldest first, whose sku or
 // name contains q (any case).
 func (s *Store) List(q, cursor string, limit int) (Page, error) {
-	after, err := decodeCursor(cursor)
+	after, err := mesh.CursorKey(cursor)
 	if err != nil {
 		return Page{}, err
 	}
@@ -109,20 +105,13 @@ func (s *Store) List(q, cursor string, limit int) (Page, error) {
 	page := Page{Items: []domain.Product{}}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketProducts).Cursor()
-		k, v := c.First()
-		if after != "" {
-			k, v = c.Seek([]byte(after))
-			if string(k) == after {
-				k, v = c.Next()
-			}
-		}
-		for ; k != nil; k, v = c.Next() {
+		for k, v := mesh.SeekAfter(c, after); k != nil; k, v = c.Next() {
 			p, ok := matching(v, q)
 			if !ok {
 				continue
 			}
 			if len(page.Items) == limit {
-				page.NextCursor = encodeCursor(page.Items[limit-1].ID)
+				page.NextCursor = mesh.Cursor([]byte(page.Items[limit-1].ID))
 				return nil
 			}
 			page.Items = append(page.Items, p)
@@ -141,17 +130,4 @@ func matching(data []byte, q string) (domain.Product, bool) {
 		return p, true
 	}
 	return p, strings.Contains(strings.ToLower(p.SKU), q) || strings.Contains(strings.ToLower(p.Name), q)
-}
-
-// ErrBadCursor means a cursor was not one this service handed out.
-var ErrBadCursor = fmt.Errorf("cursor is not valid")
-
-func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
-
-func decodeCursor(c string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return "", ErrBadCursor
-	}
-	return string(b), nil
 }
