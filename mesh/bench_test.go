@@ -17,8 +17,7 @@ import (
 func BenchmarkWritePath(b *testing.B) {
 	for _, writers := range []int{1, 16} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			js := meshtest.JetStream(b, meshtest.Server(b))
-			newStream(b, js)
+			js := streamOnNewServer(b)
 			h := startHarness(b, js, filepath.Join(b.TempDir(), "bench.db"))
 			ctx := meshtest.Context(b)
 			var n atomic.Int64
@@ -42,8 +41,7 @@ func BenchmarkWritePath(b *testing.B) {
 func BenchmarkPlainPublish(b *testing.B) {
 	for _, writers := range []int{1, 16} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			js := meshtest.JetStream(b, meshtest.Server(b))
-			newStream(b, js)
+			js := streamOnNewServer(b)
 			ctx := meshtest.Context(b)
 			var n atomic.Int64
 			b.SetParallelism(writers)

@@ -86,6 +86,24 @@ func newStream(t testing.TB, js jetstream.JetStream) {
 	}
 }
 
+// streamOnNewServer starts a server with the test stream on it.
+func streamOnNewServer(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	newStream(t, js)
+	return js
+}
+
+// withDeadLetters is streamOnNewServer with the dead-letter stream too.
+func withDeadLetters(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	js := streamOnNewServer(t)
+	if err := mesh.ProvisionDeadLetters(meshtest.Context(t), js, mesh.Storage{}); err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
 func startHarness(t testing.TB, js jetstream.JetStream, path string) *harness {
 	t.Helper()
 	ctx := meshtest.Context(t)

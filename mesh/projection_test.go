@@ -13,8 +13,7 @@ import (
 
 func TestProjectionResumesAfterRestartWithoutRepeatsOrGaps(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := streamOnNewServer(t)
 	path := filepath.Join(t.TempDir(), "c.db")
 	ctx := meshtest.Context(t)
 
@@ -51,8 +50,7 @@ func TestProjectionResumesAfterRestartWithoutRepeatsOrGaps(t *testing.T) {
 
 func TestProjectionRebuildsFromStreamsWhenFileIsDeleted(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := streamOnNewServer(t)
 	ctx := meshtest.Context(t)
 	h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
 	var last uint64
@@ -73,8 +71,7 @@ func TestProjectionRebuildsFromStreamsWhenFileIsDeleted(t *testing.T) {
 
 func TestViewsNeverGoBackwards(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := streamOnNewServer(t)
 	ctx := meshtest.Context(t)
 	h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
 	for i := range 3 {
@@ -116,8 +113,7 @@ func TestViewsNeverGoBackwards(t *testing.T) {
 
 func TestWritersWaitForTheirOwnWrite(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := streamOnNewServer(t)
 	ctx := meshtest.Context(t)
 	h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
 	var wg sync.WaitGroup
@@ -140,8 +136,7 @@ func TestWritersWaitForTheirOwnWrite(t *testing.T) {
 
 func TestWaitForReportsAStoppedProjection(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := streamOnNewServer(t)
 	ctx := meshtest.Context(t)
 	db, err := mesh.OpenDB(filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
@@ -167,8 +162,7 @@ func TestWaitForReportsAStoppedProjection(t *testing.T) {
 
 func TestStateOfAnotherVersionIsRebuilt(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := streamOnNewServer(t)
 	ctx := meshtest.Context(t)
 	path := filepath.Join(t.TempDir(), "c.db")
 	h := startHarness(t, js, path)
@@ -215,8 +209,7 @@ func TestStateOfAnotherVersionIsRebuilt(t *testing.T) {
 
 func TestViewsRefusedByKVArePublishedLater(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := streamOnNewServer(t)
 	ctx := meshtest.Context(t)
 	h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
 	if _, err := h.increment(ctx, "one", "k"); err != nil {

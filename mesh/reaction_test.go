@@ -19,12 +19,8 @@ func fastRetries() mesh.ReactionOptions {
 
 func TestPoisonMessageGoesToDeadLettersWhileOthersFlow(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := withDeadLetters(t)
 	ctx := meshtest.Context(t)
-	if err := mesh.ProvisionDeadLetters(ctx, js, mesh.Storage{}); err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	attempts := map[string]int{}
 	handled := make(chan string, 10)
@@ -79,12 +75,8 @@ func TestPoisonMessageGoesToDeadLettersWhileOthersFlow(t *testing.T) {
 
 func TestPermanentErrorSkipsRetries(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := withDeadLetters(t)
 	ctx := meshtest.Context(t)
-	if err := mesh.ProvisionDeadLetters(ctx, js, mesh.Storage{}); err != nil {
-		t.Fatal(err)
-	}
 	var calls sync.WaitGroup
 	calls.Add(1)
 	r := mesh.Reaction{
@@ -125,12 +117,8 @@ func nextDeadLetter(t *testing.T, js jetstream.JetStream) jetstream.Msg {
 
 func TestDeadLetterCanBeRedriven(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := withDeadLetters(t)
 	ctx := meshtest.Context(t)
-	if err := mesh.ProvisionDeadLetters(ctx, js, mesh.Storage{}); err != nil {
-		t.Fatal(err)
-	}
 	var healed atomic.Bool
 	handled := make(chan string, 1)
 	r := mesh.Reaction{

@@ -14,8 +14,7 @@ import (
 
 func TestConcurrentWritersLoseNoUpdate(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := streamOnNewServer(t)
 	h := startHarness(t, js, filepath.Join(t.TempDir(), "c.db"))
 	ctx := meshtest.Context(t)
 
@@ -51,8 +50,7 @@ func TestConcurrentWritersLoseNoUpdate(t *testing.T) {
 
 func TestStaleExpectationIsAConflict(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := streamOnNewServer(t)
 	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
 	ctx := meshtest.Context(t)
 	first := mesh.Outgoing{Event: incremented{Counter: "a", Value: 1}, Expect: &mesh.Expect{Filter: counterFilter("a")}}
@@ -68,8 +66,7 @@ func TestStaleExpectationIsAConflict(t *testing.T) {
 
 func TestDuplicateCommandIsStoredOnce(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := streamOnNewServer(t)
 	h := startHarness(t, js, filepath.Join(t.TempDir(), "c.db"))
 	ctx := meshtest.Context(t)
 	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
@@ -96,8 +93,7 @@ func TestDuplicateCommandIsStoredOnce(t *testing.T) {
 
 func TestAtomicBatchIsAllOrNothing(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := streamOnNewServer(t)
 	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
 	ctx := meshtest.Context(t)
 	if _, err := pub.Publish(ctx, mesh.Cause{ID: "seed"}, mesh.Outgoing{Event: incremented{Counter: "y", Value: 1}}); err != nil {
@@ -135,8 +131,7 @@ func TestAtomicBatchIsAllOrNothing(t *testing.T) {
 
 func TestEnvelopeHeaders(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	newStream(t, js)
+	js := streamOnNewServer(t)
 	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
 	ctx := meshtest.Context(t)
 	c := mesh.Cause{ID: "req-1", CorrelationID: "order-9", TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
