@@ -404,6 +404,17 @@ func (p *Projection) CatchUp(ctx context.Context, stream string) error {
 	return p.WaitFor(ctx, stream, s.CachedInfo().State.LastSeq)
 }
 
+// CatchUpAll waits until everything stored right now in every stream of
+// the projection is applied.
+func (p *Projection) CatchUpAll(ctx context.Context) error {
+	for _, stream := range p.streams {
+		if err := p.CatchUp(ctx, stream); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Ready reports whether the projection has applied what its streams held at
 // start and has not stopped on an error.
 func (p *Projection) Ready() bool {

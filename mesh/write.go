@@ -70,13 +70,15 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 }
 
 // decide runs the decision; "nothing to do" and errors are checked again
-// once against a caught-up projection before they count.
+// once against a projection caught up with all its streams: the state may
+// lag this service's own stream, or another one it reads (a product created
+// a moment ago that an order names).
 func (w *Writer) decide(ctx context.Context, decide Decision, caughtUp *bool) ([]Outgoing, error) {
 	out, err := decide()
 	if (err == nil && len(out) > 0) || *caughtUp {
 		return out, err
 	}
-	if err := w.proj.CatchUp(ctx, w.stream); err != nil {
+	if err := w.proj.CatchUpAll(ctx); err != nil {
 		return nil, err
 	}
 	*caughtUp = true

@@ -4,7 +4,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
@@ -71,17 +70,4 @@ func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, p
 		return mesh.Guard(evs, snap.LastSeq), nil
 	})
 	return err
-}
-
-// knownProduct waits for the catalog replica to catch up once when a
-// product is not known yet: it may have been created a moment ago.
-func (h handlers) knownProduct(ctx context.Context, productID string) error {
-	snap, err := h.store.Read("", productID)
-	if err != nil || snap.Shelf.Products[productID].Exists() {
-		return err
-	}
-	if err := h.proj.CatchUp(ctx, events.ProductsStream); err != nil {
-		return fmt.Errorf("catch up with products: %w", err)
-	}
-	return nil
 }

@@ -35,7 +35,7 @@ func (h handlers) reserve(ctx context.Context, c Reserve) error {
 	for i, l := range c.Lines {
 		ids[i] = l.ProductID
 	}
-	if err := h.knownProducts(ctx, ids); err != nil {
+	if err := h.knowProducts(ctx, ids); err != nil {
 		return err
 	}
 	return h.write(ctx, c.Cause, c.OrderID, ids, func(s store.Snapshot) ([]events.Event, error) {
@@ -43,11 +43,17 @@ func (h handlers) reserve(ctx context.Context, c Reserve) error {
 	})
 }
 
-// knownProducts catches up with the catalog once if any product is unknown.
-func (h handlers) knownProducts(ctx context.Context, ids []string) error {
+// knowProducts catches up with the catalog once if a product is unknown: a
+// reservation naming it would be rejected, which is a decision, not an
+// error, so the writer's own catch-up would not come into play.
+func (h handlers) knowProducts(ctx context.Context, ids []string) error {
+	snap, err := h.store.Read("", ids...)
+	if err != nil {
+		return err
+	}
 	for _, id := range ids {
-		if err := h.knownProduct(ctx, id); err != nil {
-			return err
+		if !snap.Shelf.Products[id].Exists() {
+			return h.proj.CatchUp(ctx, events.ProductsStream)
 		}
 	}
 	return nil

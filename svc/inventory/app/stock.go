@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
@@ -47,9 +48,6 @@ func (h handlers) adjust(ctx context.Context, c AdjustStock) error {
 }
 
 func (h handlers) changeStock(ctx context.Context, requestID, productID string, decide func(domain.Stock, domain.Product) (events.StockAdjusted, error)) error {
-	if err := h.knownProduct(ctx, productID); err != nil {
-		return err
-	}
 	cause := mesh.Cause{ID: requestID, CorrelationID: productID}
 	return h.write(ctx, cause, "", []string{productID}, func(s store.Snapshot) ([]events.Event, error) {
 		e, err := decide(s.Shelf.Stock[productID], s.Shelf.Products[productID])
@@ -58,8 +56,13 @@ func (h handlers) changeStock(ctx context.Context, requestID, productID string, 
 }
 
 func (h handlers) get(ctx context.Context, q GetStock) (store.View, error) {
-	if err := h.knownProduct(ctx, q.ProductID); err != nil {
-		return store.View{}, err
+	v, err := h.store.Get(ctx, q.ProductID)
+	if !errors.Is(err, store.ErrNotFound) {
+		return v, err
+	}
+	// The product may have been created a moment ago.
+	if err := h.proj.CatchUp(ctx, events.ProductsStream); err != nil {
+		return v, err
 	}
 	return h.store.Get(ctx, q.ProductID)
 }

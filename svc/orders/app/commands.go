@@ -64,9 +64,6 @@ func (h handlers) place(ctx context.Context, c PlaceOrder) error {
 	for i, l := range c.Lines {
 		ids[i] = l.ProductID
 	}
-	if err := h.knowProducts(ctx, ids); err != nil {
-		return err
-	}
 	p := domain.Placement{
 		OrderID: c.OrderID, CustomerID: c.CustomerID, Lines: c.Lines, PaymentToken: c.PaymentToken,
 		RequestHash: c.RequestHash, Now: h.Now(), TTL: h.TTL,
@@ -86,19 +83,6 @@ func (h handlers) place(ctx context.Context, c PlaceOrder) error {
 		return mesh.Guard([]events.OrderPlaced{e}, snap.LastSeq), nil
 	})
 	return err
-}
-
-// knowProducts catches up with the catalog once when a product is unknown:
-// it may have been created a moment ago.
-func (h handlers) knowProducts(ctx context.Context, ids []string) error {
-	snap, err := h.Store.Read("", ids...)
-	if err != nil || len(snap.Catalog) == len(ids) {
-		return err
-	}
-	if err := h.Proj.CatchUp(ctx, events.ProductsStream); err != nil {
-		return fmt.Errorf("catch up with products: %w", err)
-	}
-	return nil
 }
 
 func (h handlers) cancel(ctx context.Context, c CancelOrder) error {
