@@ -49,6 +49,7 @@ func NewHTTP(o Observer, token string) *HTTP {
 		h.mux.Handle("GET /metrics", o.Metrics.Handler())
 	}
 	h.mux.HandleFunc("GET /{$}", h.landing)
+	h.mux.HandleFunc("/", h.unrouted)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -117,30 +118,35 @@ func (h *HTTP) requireAdmin(api huma.API) func(huma.Context, func(huma.Context))
 	}
 }
 
-// Handler returns the server's handler: request logging around the router,
-// and problem+json for requests no route matches.
+// Handler returns the server's handler: tracing and request logging around
+// the router, whose catch-all answers unrouted requests with problems.
 func (h *HTTP) Handler() http.Handler {
-	return h.traceRequests(h.logRequests(http.HandlerFunc(h.route)))
+	return h.traceRequests(h.logRequests(h.mux))
 }
 
-func (h *HTTP) route(w http.ResponseWriter, r *http.Request) {
-	handler, pattern := h.mux.Handler(r)
-	if pattern != "" {
-		h.mux.ServeHTTP(w, r)
-		return
-	}
-	// The router would answer in plain text; find out what it would say
-	// (404 or 405 with Allow) and say it as a problem.
-	probe := &statusRecorder{ResponseWriter: discardWriter{header: http.Header{}}}
-	handler.ServeHTTP(probe, r)
-	if allow := probe.Header().Get("Allow"); allow != "" {
-		w.Header().Set("Allow", allow)
-	}
-	status := probe.status
-	if status == 0 {
-		status = http.StatusNotFound
+// unrouted answers what no operation matches, as a problem: 405 with Allow
+// when the path exists for other methods, 404 otherwise. It is the router's
+// catch-all, so routed requests never pay for it.
+func (h *HTTP) unrouted(w http.ResponseWriter, r *http.Request) {
+	status := http.StatusNotFound
+	if allow := h.allowed(r); len(allow) > 0 {
+		status = http.StatusMethodNotAllowed
+		w.Header().Set("Allow", strings.Join(allow, ", "))
 	}
 	WriteProblem(w, status, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+}
+
+// allowed lists the methods some operation serves the request's path with.
+func (h *HTTP) allowed(r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // WriteProblem writes an RFC 9457 problem document.
@@ -210,12 +216,6 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	s.bytes += n
 	return n, err
 }
-
-type discardWriter struct{ header http.Header }
-
-func (d discardWriter) Header() http.Header         { return d.header }
-func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (d discardWriter) WriteHeader(int)             {}
 
 func (h *HTTP) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
