@@ -3,7 +3,6 @@ package mesh
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -103,12 +102,11 @@ func fromHeader(subject string, h nats.Header, data []byte) Envelope {
 }
 
 // newMsg builds the NATS message for one event with the full envelope.
-func newMsg(source string, cause Cause, index int, e Event) (*nats.Msg, error) {
+func newMsg(source string, cause Cause, id string, e Event) (*nats.Msg, error) {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", e.EventType(), err)
 	}
-	id := cause.ID + "/" + strconv.Itoa(index)
 	correlation := cause.CorrelationID
 	if correlation == "" {
 		correlation = cause.ID

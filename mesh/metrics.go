@@ -86,11 +86,8 @@ func (m *Metrics) observeReaction(consumer, result string) {
 
 // observePublish counts events by type, which makes saga outcomes
 // (orders confirmed, rejected, cancelled, expired) a query away.
-func (m *Metrics) observePublish(out []Outgoing) {
-	if m == nil {
-		return
-	}
-	for _, o := range out {
+func (m *Metrics) observePublish(o Outgoing) {
+	if m != nil {
 		m.published.WithLabelValues(o.Event.EventType()).Inc()
 	}
 }

@@ -2,6 +2,8 @@ package mesh
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,6 +16,17 @@ import (
 // ErrConflict means another writer got there first: the expected last
 // sequence did not match. Catch up and decide again.
 var ErrConflict = errors.New("concurrent write conflict")
+
+// conflictError is a conflict that names the sequence the entity is really
+// at, which JetStream says in its answer: catching up to it needs no
+// round trip to ask the stream.
+type conflictError struct {
+	last uint64
+	text string
+}
+
+func (c conflictError) Error() string { return ErrConflict.Error() + ": " + c.text }
+func (c conflictError) Unwrap() error { return ErrConflict }
 
 // Expect is an optimistic-concurrency expectation checked by JetStream
 // itself: the last message on subjects matching Filter has sequence Seq
@@ -42,50 +55,111 @@ func NewPublisher(js jetstream.JetStream, source string, metrics *Metrics) *Publ
 	return &Publisher{js: js, source: source, metrics: metrics}
 }
 
-// Publish writes the events in one atomic step: a single message with
-// PublishMsg, several as a JetStream atomic batch. It returns the stream
-// sequence of the last event. A replayed cause is deduplicated by JetStream
-// and reports the sequence originally stored.
+// Publish writes the events one at a time, in order, each with its own
+// expectation, and returns the stream sequence of the last. An event whose
+// entity an earlier event of the same call wrote expects that event's
+// sequence. A replayed cause is deduplicated by JetStream and reports the
+// sequence originally stored.
+//
+// The events are not atomic: a crash can leave the first ones written and
+// the rest not. Decisions published this way are written so that deciding
+// again from the state the first ones left completes the rest (see the
+// inventory's reservations); that is what keeps a file-backed stream fast,
+// where an atomic batch is staged on disk by the server.
 func (p *Publisher) Publish(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error) {
-	msgs, err := p.messages(cause, out)
+	if len(out) == 0 {
+		return 0, errors.New("publish: no events")
+	}
+	written := make(map[string]uint64, len(out))
+	var seq uint64
+	for _, o := range out {
+		if o.Expect != nil {
+			if s, ok := written[o.Expect.Filter]; ok {
+				o.Expect = &Expect{Filter: o.Expect.Filter, Seq: s}
+			}
+		}
+		var err error
+		if seq, err = p.publishOne(ctx, cause, o); err != nil {
+			return 0, err
+		}
+		if o.Expect != nil {
+			written[o.Expect.Filter] = seq
+		}
+	}
+	return seq, nil
+}
+
+func (p *Publisher) publishOne(ctx context.Context, cause Cause, o Outgoing) (uint64, error) {
+	m, err := p.message(cause, o)
 	if err != nil {
 		return 0, err
 	}
-	if len(msgs) == 1 {
-		ack, err := p.js.PublishMsg(ctx, msgs[0])
+	ack, err := p.js.PublishMsg(ctx, m)
+	if err != nil {
+		return 0, publishError(err)
+	}
+	if !ack.Duplicate {
+		p.metrics.observePublish(o)
+	}
+	return ack.Sequence, nil
+}
+
+// PublishAtomic writes the events as one JetStream atomic batch: all or
+// none. On a file-backed stream with one replica the server stages every
+// batch in a file store of its own, so this is for rare decisions only.
+func (p *Publisher) PublishAtomic(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error) {
+	if len(out) < 2 {
+		return p.Publish(ctx, cause, out...)
+	}
+	msgs := make([]*nats.Msg, 0, len(out))
+	guarded := make(map[string]bool, len(out))
+	for _, o := range out {
+		// Within a batch an entity's first event carries the expectation;
+		// the later ones follow it inside the same atomic write.
+		if o.Expect != nil && guarded[o.Expect.Filter] {
+			o.Expect = nil
+		} else if o.Expect != nil {
+			guarded[o.Expect.Filter] = true
+		}
+		m, err := p.message(cause, o)
 		if err != nil {
-			return 0, publishError(err)
+			return 0, err
 		}
-		if !ack.Duplicate {
-			p.metrics.observePublish(out)
-		}
-		return ack.Sequence, nil
+		msgs = append(msgs, m)
 	}
 	ack, err := jetstreamext.PublishMsgBatch(ctx, p.js, msgs)
 	if err != nil {
 		return 0, publishError(err)
 	}
-	p.metrics.observePublish(out)
+	for _, o := range out {
+		p.metrics.observePublish(o)
+	}
 	return ack.Sequence, nil
 }
 
-func (p *Publisher) messages(cause Cause, out []Outgoing) ([]*nats.Msg, error) {
-	if len(out) == 0 {
-		return nil, errors.New("publish: no events")
+func (p *Publisher) message(cause Cause, o Outgoing) (*nats.Msg, error) {
+	m, err := newMsg(p.source, cause, eventID(cause, o), o.Event)
+	if err != nil {
+		return nil, err
 	}
-	msgs := make([]*nats.Msg, 0, len(out))
-	for i, o := range out {
-		m, err := newMsg(p.source, cause, i, o.Event)
-		if err != nil {
-			return nil, err
-		}
-		if o.Expect != nil {
-			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(o.Expect.Seq, 10))
-			m.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, o.Expect.Filter)
-		}
-		msgs = append(msgs, m)
+	if o.Expect != nil {
+		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(o.Expect.Seq, 10))
+		m.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, o.Expect.Filter)
 	}
-	return msgs, nil
+	return m, nil
+}
+
+// eventID names an event by what caused it, where it goes and the position
+// it expects. The same decision retried gets the same id, which JetStream
+// drops as a duplicate; a decision taken again from newer state gets a new
+// one, even for the same subject, and its expectation guards it instead.
+func eventID(cause Cause, o Outgoing) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s", cause.ID, o.Event.EventSubject())
+	if o.Expect != nil {
+		fmt.Fprintf(h, "\x00%s\x00%d", o.Expect.Filter, o.Expect.Seq)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // ErrAlreadyStored is how JetStream answers an atomic batch it has already
@@ -93,13 +167,21 @@ func (p *Publisher) messages(cause Cause, out []Outgoing) ([]*nats.Msg, error) {
 // the batch's sequence is not known. Writer treats it as success.
 var ErrAlreadyStored = errors.New("batch already stored")
 
+// errAtomicDuplicate is JetStream's "atomic publish contains duplicate
+// message" (JSAtomicPublishContainsDuplicateMessageErr), which nats.go does
+// not name.
+const errAtomicDuplicate jetstream.ErrorCode = 10201
+
 func publishError(err error) error {
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
 		switch apiErr.ErrorCode {
 		case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
-			return fmt.Errorf("%w: %s", ErrConflict, apiErr.Description)
-		case 10201: // atomic publish contains duplicate message
+			c := conflictError{text: apiErr.Description}
+			// "wrong last sequence: 42"; without a number, last stays 0.
+			_, _ = fmt.Sscanf(apiErr.Description, "wrong last sequence: %d", &c.last)
+			return c
+		case errAtomicDuplicate:
 			return ErrAlreadyStored
 		}
 	}
@@ -109,19 +191,13 @@ func publishError(err error) error {
 // Guard turns decided events into outgoing messages, each expecting that
 // its entity (the subject's first three tokens) is still at the sequence the
 // decision saw: seen returns that sequence for an entity filter such as
-// "inventory.stock.p1.*". Only an entity's first event in a batch carries
-// the expectation; the later ones follow it within the same atomic write.
+// "inventory.stock.p1.*". Publish moves the expectation of an entity's later
+// events in the same decision along with the earlier ones.
 func Guard[E Event](evs []E, seen func(filter string) uint64) []Outgoing {
 	out := make([]Outgoing, 0, len(evs))
-	guarded := make(map[string]bool, len(evs))
 	for _, e := range evs {
-		o := Outgoing{Event: e}
 		filter := entityOf(e.EventSubject()) + ".*"
-		if !guarded[filter] {
-			guarded[filter] = true
-			o.Expect = &Expect{Filter: filter, Seq: seen(filter)}
-		}
-		out = append(out, o)
+		out = append(out, Outgoing{Event: e, Expect: &Expect{Filter: filter, Seq: seen(filter)}})
 	}
 	return out
 }

@@ -63,8 +63,8 @@ func TestPoisonMessageGoesToDeadLettersWhileOthersFlow(t *testing.T) {
 	if got := dead.Headers().Get(mesh.HeaderDeadSubject); got != "test.counter.poison.incremented" {
 		t.Errorf("dead letter subject header = %q", got)
 	}
-	if got := dead.Headers().Get(mesh.HeaderID); got != "poison/0" {
-		t.Errorf("dead letter lost the envelope: ce-id = %q", got)
+	if got, want := dead.Headers().Get(mesh.HeaderID), idAt(t, js, 1); got != want {
+		t.Errorf("dead letter lost the envelope: ce-id = %q, want %q", got, want)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -99,6 +99,21 @@ func TestPermanentErrorSkipsRetries(t *testing.T) {
 		t.Fatalf("unexpected dead letter %v", dead.Headers())
 	}
 	calls.Wait() // exactly one call: a second would panic on a negative counter
+}
+
+// idAt returns the ce-id of the test stream's message at seq.
+func idAt(t *testing.T, js jetstream.JetStream, seq uint64) string {
+	t.Helper()
+	ctx := meshtest.Context(t)
+	s, err := js.Stream(ctx, testStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.GetMsg(ctx, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Header.Get(mesh.HeaderID)
 }
 
 func nextDeadLetter(t *testing.T, js jetstream.JetStream) jetstream.Msg {
@@ -148,8 +163,8 @@ func TestDeadLetterCanBeRedriven(t *testing.T) {
 	if err := mesh.Redrive(ctx, js, meta.Sequence.Stream); err != nil {
 		t.Fatal(err)
 	}
-	if id := <-handled; id != "sick/0" {
-		t.Fatalf("redriven envelope has id %q", id)
+	if id, want := <-handled, idAt(t, js, 1); id != want {
+		t.Fatalf("redriven envelope has id %q, want %q", id, want)
 	}
 	left, err := mesh.DeadLetters(ctx, js)
 	if err != nil || len(left) != 0 {

@@ -33,6 +33,11 @@ func NewWriter(pub *Publisher, proj *Projection, stream string) *Writer {
 // until the projection has applied them. On a conflict it catches up with the
 // stream and decides again, so the decision always sees the latest state.
 //
+// The events go out one by one (Publisher.Publish): a decision of several
+// events must be one that, decided again from what its first events left,
+// completes the rest. Write is that "decide again" after a conflict, and a
+// redelivered reaction is it after a crash.
+//
 // A decision that changes nothing or fails may have read state that lags
 // the stream: a reaction can see another service's answer before this
 // service's projection has applied the event that caused it. So before
@@ -40,6 +45,19 @@ func NewWriter(pub *Publisher, proj *Projection, stream string) *Writer {
 // decides again. Decisions that do change something need no such care:
 // their expectations make JetStream refuse them if the state was stale.
 func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint64, error) {
+	return w.write(ctx, cause, decide, w.pub.Publish)
+}
+
+// WriteAtomic is Write for a decision whose events must be stored all or
+// none (Publisher.PublishAtomic). Keep it for rare decisions: on a
+// file-backed stream each one costs the server a staging store on disk.
+func (w *Writer) WriteAtomic(ctx context.Context, cause Cause, decide Decision) (uint64, error) {
+	return w.write(ctx, cause, decide, w.pub.PublishAtomic)
+}
+
+type publishFunc func(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error)
+
+func (w *Writer) write(ctx context.Context, cause Cause, decide Decision, publish publishFunc) (uint64, error) {
 	if tp := TraceParent(ctx); tp != "" {
 		cause.TraceParent = tp // the command's own span is the new events' parent
 	}
@@ -49,7 +67,7 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 		if err != nil || len(out) == 0 {
 			return 0, err
 		}
-		seq, err := w.pub.Publish(ctx, cause, out...)
+		seq, err := publish(ctx, cause, out...)
 		switch {
 		case err == nil:
 			return seq, w.proj.WaitFor(ctx, w.stream, seq)
@@ -58,7 +76,7 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 		case !errors.Is(err, ErrConflict):
 			return 0, err
 		}
-		if err := w.proj.CatchUp(ctx, w.stream); err != nil {
+		if err := w.catchUpAfter(ctx, err); err != nil {
 			return 0, err
 		}
 		caughtUp = true
@@ -67,6 +85,16 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 		}
 	}
 	return 0, fmt.Errorf("gave up after %d attempts: %w", maxAttempts, ErrConflict)
+}
+
+// catchUpAfter waits until the projection has applied the event that won
+// the race, which the conflict names; without it, everything stored now.
+func (w *Writer) catchUpAfter(ctx context.Context, err error) error {
+	var c conflictError
+	if errors.As(err, &c) && c.last > 0 {
+		return w.proj.WaitFor(ctx, w.stream, c.last)
+	}
+	return w.proj.CatchUp(ctx, w.stream)
 }
 
 // decide runs the decision; "nothing to do" and errors are checked again

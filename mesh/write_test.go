@@ -100,7 +100,7 @@ func TestAtomicBatchIsAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	batch := func(id string, ySeq uint64) error {
-		_, err := pub.Publish(ctx, mesh.Cause{ID: id},
+		_, err := pub.PublishAtomic(ctx, mesh.Cause{ID: id},
 			mesh.Outgoing{Event: incremented{Counter: "x", Value: 1}, Expect: &mesh.Expect{Filter: counterFilter("x")}},
 			mesh.Outgoing{Event: incremented{Counter: "y", Value: 2}, Expect: &mesh.Expect{Filter: counterFilter("y"), Seq: ySeq}},
 		)
@@ -145,7 +145,7 @@ func TestEnvelopeHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		mesh.HeaderSpecVersion: "1.0", mesh.HeaderID: "req-1/0", nats.MsgIdHdr: "req-1/0",
+		mesh.HeaderSpecVersion: "1.0",
 		mesh.HeaderSource: "shopmesh/test", mesh.HeaderType: "shopmesh.test.counter.incremented.v1",
 		mesh.HeaderSubject: "test.counter.h.incremented", mesh.HeaderContentType: "application/json",
 		mesh.HeaderCorrelationID: "order-9", mesh.HeaderCausationID: "req-1", mesh.HeaderTraceParent: c.TraceParent,
@@ -157,5 +157,50 @@ func TestEnvelopeHeaders(t *testing.T) {
 	}
 	if m.Header.Get(mesh.HeaderTime) == "" {
 		t.Error("no ce-time header")
+	}
+	if id := m.Header.Get(mesh.HeaderID); len(id) != 32 || m.Header.Get(nats.MsgIdHdr) != id {
+		t.Errorf("ce-id %q and Nats-Msg-Id %q: want the same 32 hex digits", id, m.Header.Get(nats.MsgIdHdr))
+	}
+}
+
+// A decision published one event at a time and cut short (a crash, a lost
+// race) is decided again: from state that has not seen its first events,
+// their expectations make it a conflict, not a second copy; from state that
+// has, only the rest goes out.
+func TestInterruptedDecisionIsNeverStoredTwice(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+	ctx := meshtest.Context(t)
+	cause := mesh.Cause{ID: "two-counters"}
+	x := mesh.Outgoing{Event: incremented{Counter: "x", Value: 1}, Expect: &mesh.Expect{Filter: counterFilter("x")}}
+	y := mesh.Outgoing{Event: incremented{Counter: "y", Value: 1}, Expect: &mesh.Expect{Filter: counterFilter("y")}}
+	// Only x made it before the "crash".
+	if _, err := pub.Publish(ctx, cause, x); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Publish(ctx, cause, x, y); !errors.Is(err, mesh.ErrConflict) {
+		t.Fatalf("decided again from stale state: %v, want ErrConflict", err)
+	}
+	if _, err := pub.Publish(ctx, cause, y); err != nil {
+		t.Fatalf("decided again from fresh state: %v", err)
+	}
+	if got := values(t, js, "test.counter.>"); !slices.Equal(got, []int{1, 1}) {
+		t.Fatalf("stream = %v, want x and y once each", got)
+	}
+}
+
+func TestLaterEventsOfAnEntityFollowTheEarlierOnes(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+	ctx := meshtest.Context(t)
+	evs := []incremented{{Counter: "z", Value: 1}, {Counter: "z", Value: 2}}
+	out := mesh.Guard(evs, func(string) uint64 { return 0 })
+	if _, err := pub.Publish(ctx, mesh.Cause{ID: "twice"}, out...); err != nil {
+		t.Fatalf("two events of one entity in one decision: %v", err)
+	}
+	if got := values(t, js, "test.counter.z.>"); !slices.Equal(got, []int{1, 2}) {
+		t.Fatalf("stream = %v, want [1 2]", got)
 	}
 }

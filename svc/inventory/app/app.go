@@ -55,8 +55,8 @@ type handlers struct {
 	proj   *mesh.Projection
 }
 
-// write runs one decision over a fresh snapshot of the order's reservation
-// and the named products' stock.
+// write runs one decision over a fresh snapshot of the order's reservation,
+// the stock of the products it names or holds, and of the products given.
 func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, products []string, decide func(store.Snapshot) ([]events.Event, error)) error {
 	_, err := h.writer.Write(ctx, cause, func() ([]mesh.Outgoing, error) {
 		snap, err := h.store.Read(orderID, products...)

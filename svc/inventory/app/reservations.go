@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
@@ -60,27 +59,13 @@ func (h handlers) knowProducts(ctx context.Context, ids []string) error {
 }
 
 func (h handlers) release(ctx context.Context, c Release) error {
-	return h.onReservation(ctx, c.Cause, c.OrderID, func(r domain.Reservation) []events.Event {
-		return domain.Release(r, c.OrderID, c.Reason)
+	return h.write(ctx, c.Cause, c.OrderID, nil, func(s store.Snapshot) ([]events.Event, error) {
+		return domain.Release(s.Reservation, c.OrderID, c.Reason), nil
 	})
 }
 
 func (h handlers) commit(ctx context.Context, c Commit) error {
-	return h.onReservation(ctx, c.Cause, c.OrderID, domain.Commit)
-}
-
-// onReservation decides over an order's reservation and the stock of its
-// lines: reading the reservation first tells which products to read.
-func (h handlers) onReservation(ctx context.Context, cause mesh.Cause, orderID string, decide func(domain.Reservation) []events.Event) error {
-	snap, err := h.store.Read(orderID)
-	if err != nil {
-		return fmt.Errorf("read reservation %s: %w", orderID, err)
-	}
-	ids := make([]string, len(snap.Reservation.Lines))
-	for i, l := range snap.Reservation.Lines {
-		ids[i] = l.ProductID
-	}
-	return h.write(ctx, cause, orderID, ids, func(s store.Snapshot) ([]events.Event, error) {
-		return decide(s.Reservation), nil
+	return h.write(ctx, c.Cause, c.OrderID, nil, func(s store.Snapshot) ([]events.Event, error) {
+		return domain.Commit(s.Reservation), nil
 	})
 }

@@ -35,11 +35,8 @@ type Stock struct {
 	ProductID string `json:"productId"`
 	OnHand    int64  `json:"onHand"`
 	Reserved  int64  `json:"reserved"`
-	// Holds is what each order has reserved, so a release or commit takes
-	// back exactly what was taken.
-	Holds   map[string]int64 `json:"holds,omitempty"`
-	Version int64            `json:"version"`
-	LastSeq uint64           `json:"lastSeq"`
+	Version   int64  `json:"version"`
+	LastSeq   uint64 `json:"lastSeq"`
 }
 
 // Available is what can still be reserved.
@@ -78,26 +75,14 @@ func EvolveStock(s Stock, e events.Event) Stock {
 	case events.StockReserved:
 		s.ProductID = e.ProductID
 		s.Reserved += e.Quantity
-		s.hold(e.OrderID, e.Quantity)
 	case events.StockReleased:
 		s.Reserved -= e.Quantity
-		s.hold(e.OrderID, -e.Quantity)
 	case events.StockCommitted:
 		s.Reserved -= e.Quantity
 		s.OnHand -= e.Quantity
-		s.hold(e.OrderID, -e.Quantity)
 	default:
 		return s
 	}
 	s.Version++
 	return s
-}
-
-func (s *Stock) hold(orderID string, q int64) {
-	if s.Holds == nil {
-		s.Holds = map[string]int64{}
-	}
-	if s.Holds[orderID] += q; s.Holds[orderID] == 0 {
-		delete(s.Holds, orderID)
-	}
 }

@@ -67,8 +67,18 @@ func TestReserveIsAllOrNothing(t *testing.T) {
 		{"one short", Reservation{}, []events.Line{ln("a", 2), ln("b", 9)}, []string{"reservation.rejected"}, []string{"b"}},
 		{"unknown product", Reservation{}, []events.Line{ln("x", 1)}, []string{"reservation.rejected"}, []string{"x"}},
 		{"merged lines exceed", Reservation{}, []events.Line{ln("a", 3), ln("a", 3)}, []string{"reservation.rejected"}, []string{"a"}},
-		{"already decided", Reservation{Status: StatusReserved}, []events.Line{ln("a", 1)}, nil, nil},
+		{"already decided", Reservation{Status: StatusReserved, Holds: map[string]int64{"a": 1}}, []events.Line{ln("a", 1)}, nil, nil},
 		{"released before placed", Reservation{Status: StatusReleased}, []events.Line{ln("a", 1)}, nil, nil},
+		// Decided again after a crash or a lost race between its events.
+		{"interrupted after the first hold", holding("a", 2), []events.Line{ln("a", 2), ln("b", 1)},
+			[]string{"stock.reserved", "reservation.accepted"}, nil},
+		{"interrupted after every hold", holding("a", 2, "b", 1), []events.Line{ln("a", 2), ln("b", 1)},
+			[]string{"reservation.accepted"}, nil},
+		{"own hold counts as available", holding("a", 5), []events.Line{ln("a", 5)}, []string{"reservation.accepted"}, nil},
+		{"rejected after a hold", holding("a", 2), []events.Line{ln("a", 2), ln("b", 9)},
+			[]string{"stock.released", "reservation.rejected"}, []string{"b"}},
+		{"released while holding", Reservation{Status: StatusReleased, Holds: map[string]int64{"b": 1}},
+			[]events.Line{ln("a", 2), ln("b", 1)}, []string{"stock.released"}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -79,7 +89,7 @@ func TestReserveIsAllOrNothing(t *testing.T) {
 			if c.short == nil {
 				return
 			}
-			rej := got[0].(events.ReservationRejected)
+			rej := got[len(got)-1].(events.ReservationRejected)
 			for i, id := range c.short {
 				if rej.Shortages[i].ProductID != id {
 					t.Fatalf("shortages %+v, want %v", rej.Shortages, c.short)
@@ -89,19 +99,37 @@ func TestReserveIsAllOrNothing(t *testing.T) {
 	}
 }
 
+// holding is an undecided reservation of o1 that holds the given
+// products and quantities: product, quantity, product, quantity...
+func holding(pairs ...any) Reservation {
+	r := Reservation{OrderID: "o1", Holds: map[string]int64{}}
+	for i := 0; i < len(pairs); i += 2 {
+		r.Holds[pairs[i].(string)] = int64(pairs[i+1].(int))
+	}
+	return r
+}
+
 func TestReleaseAndCommit(t *testing.T) {
 	t.Parallel()
-	held := Reservation{OrderID: "o1", Status: StatusReserved, Lines: []events.Line{ln("a", 2)}}
+	held := Reservation{OrderID: "o1", Status: StatusReserved, Lines: []events.Line{ln("a", 2), ln("b", 1)},
+		Holds: map[string]int64{"a": 2, "b": 1}}
+	halfCommitted := held
+	halfCommitted.Holds = map[string]int64{"b": 1}
 	cases := []struct {
 		name string
 		got  []events.Event
 		want string
 	}{
-		{"release held", Release(held, "o1", "cancelled"), "stock.released reservation.released"},
+		{"release held", Release(held, "o1", "cancelled"), "stock.released stock.released reservation.released"},
 		{"release before reservation", Release(Reservation{}, "o1", "cancelled"), "reservation.released"},
+		{"release during a reservation", Release(holding("a", 2), "o1", "cancelled"), "stock.released reservation.released"},
 		{"release rejected", Release(Reservation{Status: StatusRejected}, "o1", "x"), ""},
+		{"release left over holds", Release(Reservation{Status: StatusRejected, Holds: map[string]int64{"a": 1}}, "o1", "x"),
+			"stock.released"},
 		{"release committed", Release(Reservation{Status: StatusCommitted}, "o1", "x"), ""},
-		{"commit held", Commit(held), "stock.committed reservation.committed"},
+		{"release being committed", Release(Reservation{Status: StatusCommitted, Holds: map[string]int64{"a": 1}}, "o1", "x"), ""},
+		{"commit held", Commit(held), "stock.committed stock.committed reservation.committed"},
+		{"commit interrupted", Commit(halfCommitted), "stock.committed reservation.committed"},
 		{"commit released", Commit(Reservation{Status: StatusReleased}), ""},
 	}
 	for _, c := range cases {
@@ -128,7 +156,7 @@ func TestEvolveStockKeepsTheBooksBalanced(t *testing.T) {
 			t.Fatalf("unbalanced after %T: %+v", e, s)
 		}
 	}
-	if s.OnHand != 8 || s.Reserved != 0 || len(s.Holds) != 0 || s.Version != 5 {
+	if s.OnHand != 8 || s.Reserved != 0 || s.Version != 5 {
 		t.Fatalf("final stock %+v", s)
 	}
 }
@@ -144,4 +172,23 @@ func types(evs []events.Event) string {
 
 func ln(productID string, quantity int64) events.Line {
 	return events.Line{ProductID: productID, Quantity: quantity}
+}
+
+func TestEvolveReservationFollowsItsHolds(t *testing.T) {
+	t.Parallel()
+	r := Reservation{OrderID: "o1"}
+	for _, e := range []events.Event{
+		events.StockReserved{ProductID: "a", OrderID: "o1", Quantity: 2},
+		events.StockReserved{ProductID: "b", OrderID: "o1", Quantity: 1},
+		events.ReservationAccepted{OrderID: "o1", Lines: []events.Line{ln("a", 2), ln("b", 1)}},
+		events.StockCommitted{ProductID: "a", OrderID: "o1", Quantity: 2},
+	} {
+		r = EvolveReservation(r, e)
+	}
+	if r.Status != StatusReserved || len(r.Holds) != 1 || r.Holds["b"] != 1 {
+		t.Fatalf("reservation %+v, want reserved and holding only b", r)
+	}
+	if got := types(Commit(r)); got != "stock.committed reservation.committed" {
+		t.Fatalf("commit completes with %q", got)
+	}
 }

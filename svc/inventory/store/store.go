@@ -36,7 +36,7 @@ func toView(productID string, s domain.Stock) View {
 
 // schemaVersion changes whenever the buckets or what they hold change; a
 // file of another version is rebuilt from the streams at start.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // Store reads and projects inventory.
 type Store struct {
@@ -64,15 +64,43 @@ func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 		return nil, mesh.PutJSON(tx.Bucket(bucketProducts), id, domain.Product{Known: true})
 	case events.ProductDeleted:
 		return nil, mesh.PutJSON(tx.Bucket(bucketProducts), id, domain.Product{Known: true, Deleted: true})
-	case events.StockAdjusted, events.StockReserved, events.StockReleased, events.StockCommitted:
+	case events.StockAdjusted:
+		return applyStock(tx, id, ev, e.Sequence)
+	case events.StockReserved, events.StockReleased, events.StockCommitted:
+		// A hold belongs to the product and to the order: its reservation
+		// learns what it holds, without moving the reservation's own
+		// position, which guards only the reservation's events.
+		r := getReservation(tx, orderOf(ev))
+		if err := putReservation(tx, domain.EvolveReservation(r, ev)); err != nil {
+			return nil, err
+		}
 		return applyStock(tx, id, ev, e.Sequence)
 	}
-	b := tx.Bucket(bucketReservations)
-	var r domain.Reservation
-	mesh.GetJSON(b, id, &r)
-	r = domain.EvolveReservation(r, ev)
+	r := domain.EvolveReservation(getReservation(tx, id), ev)
 	r.LastSeq = e.Sequence
-	return nil, mesh.PutJSON(b, id, r)
+	return nil, putReservation(tx, r)
+}
+
+func orderOf(ev events.Event) string {
+	switch ev := ev.(type) {
+	case events.StockReserved:
+		return ev.OrderID
+	case events.StockReleased:
+		return ev.OrderID
+	case events.StockCommitted:
+		return ev.OrderID
+	}
+	return ""
+}
+
+func getReservation(tx *bolt.Tx, orderID string) domain.Reservation {
+	r := domain.Reservation{OrderID: orderID}
+	mesh.GetJSON(tx.Bucket(bucketReservations), orderID, &r)
+	return r
+}
+
+func putReservation(tx *bolt.Tx, r domain.Reservation) error {
+	return mesh.PutJSON(tx.Bucket(bucketReservations), r.OrderID, r)
 }
 
 func applyStock(tx *bolt.Tx, id string, ev events.Event, seq uint64) ([]mesh.View, error) {
@@ -107,7 +135,9 @@ func (s Snapshot) LastSeq(filter string) uint64 {
 }
 
 // Read takes a snapshot of an order's reservation and the stock and catalog
-// entries of the given products.
+// entries of the given products, and of every product the reservation
+// names or holds: one transaction, so a decision sees them all at the same
+// instant.
 func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
 	snap := Snapshot{
 		Reservation: domain.Reservation{OrderID: orderID},
@@ -115,19 +145,31 @@ func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		if orderID != "" {
-			mesh.GetJSON(tx.Bucket(bucketReservations), orderID, &snap.Reservation)
-			snap.Reservation.OrderID = orderID
+			snap.Reservation = getReservation(tx, orderID)
 		}
 		for _, id := range productIDs {
-			st := domain.Stock{ProductID: id}
-			mesh.GetJSON(tx.Bucket(bucketStock), id, &st)
-			var p domain.Product
-			mesh.GetJSON(tx.Bucket(bucketProducts), id, &p)
-			snap.Shelf.Stock[id], snap.Shelf.Products[id] = st, p
+			readShelf(tx, snap.Shelf, id)
+		}
+		for _, l := range snap.Reservation.Lines {
+			readShelf(tx, snap.Shelf, l.ProductID)
+		}
+		for id := range snap.Reservation.Holds {
+			readShelf(tx, snap.Shelf, id)
 		}
 		return nil
 	})
 	return snap, err
+}
+
+func readShelf(tx *bolt.Tx, shelf domain.Shelf, id string) {
+	if _, done := shelf.Stock[id]; done {
+		return
+	}
+	st := domain.Stock{ProductID: id}
+	mesh.GetJSON(tx.Bucket(bucketStock), id, &st)
+	var p domain.Product
+	mesh.GetJSON(tx.Bucket(bucketProducts), id, &p)
+	shelf.Stock[id], shelf.Products[id] = st, p
 }
 
 // ErrNotFound means the product is not in the catalog.

@@ -117,11 +117,14 @@ func (h handlers) refund(ctx context.Context, c RefundPayment) error {
 }
 
 // write runs a decision over an order's payment with optimistic concurrency.
+// It is atomic: a capture that arrives after the order ended is recorded
+// together with its refund (ADR 4), or not at all. That decision is rare,
+// and every other one is a single event.
 func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, decide func(domain.Payment) ([]events.Event, error)) error {
 	if cause.CorrelationID == "" {
 		cause.CorrelationID = orderID
 	}
-	_, err := h.writer.Write(ctx, cause, func() ([]mesh.Outgoing, error) {
+	_, err := h.writer.WriteAtomic(ctx, cause, func() ([]mesh.Outgoing, error) {
 		p, err := h.store.Read(orderID)
 		if err != nil {
 			return nil, err
