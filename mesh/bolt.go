@@ -3,9 +3,12 @@ package mesh
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -13,15 +16,108 @@ import (
 
 // OpenDB opens (or creates) a service's bbolt file. The file is disposable:
 // deleted, it is rebuilt from the streams at the next start.
-func OpenDB(path string) (*bolt.DB, error) {
+//
+// Unless durable is set, commits are not flushed to disk. That is most of
+// the write path's speed, and it is safe because of what the file is: a
+// process that is killed leaves every write with the operating system, and
+// only a machine that stops can leave a torn file behind. So a marker next
+// to the file records the boot it was opened in and is removed by CloseDB;
+// a file still marked open from an earlier boot, whose writes may never
+// have reached the disk, is removed here and rebuilt from the streams.
+// dropped reports that.
+func OpenDB(path string, durable bool) (db *bolt.DB, dropped bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, false, fmt.Errorf("open %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if dropped, err = dropTorn(path); err != nil {
+		return nil, false, err
+	}
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, false, fmt.Errorf("open %s: %w", path, err)
 	}
-	return db, nil
+	db.NoSync = !durable
+	if err := writeMarker(path, durable); err != nil {
+		_ = db.Close()
+		return nil, false, err
+	}
+	return db, dropped, nil
+}
+
+// CloseDB flushes the file to disk and closes it, and removes the marker:
+// the file is whole whatever happens next.
+func CloseDB(db *bolt.DB) error {
+	path := db.Path() // empty once closed
+	if err := db.Sync(); err != nil {
+		_ = db.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	return os.Remove(markerPath(path))
+}
+
+func markerPath(path string) string { return path + ".open" }
+
+// openMarker is what the marker holds: the boot the file was opened in and
+// whether its commits were flushed.
+type openMarker struct {
+	Boot    string `json:"boot"`
+	Durable bool   `json:"durable"`
+	PID     int    `json:"pid"`
+}
+
+func writeMarker(path string, durable bool) error {
+	data, err := json.Marshal(openMarker{Boot: bootID(), Durable: durable, PID: os.Getpid()})
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(markerPath(path))
+	if err != nil {
+		return fmt.Errorf("mark %s open: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync() // the marker must be on disk before any unflushed commit
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("mark %s open: %w", path, err)
+	}
+	return nil
+}
+
+// dropTorn removes a file left open, with unflushed commits, by a boot that
+// is over, or by one that cannot be told apart from this one.
+func dropTorn(path string) (bool, error) {
+	data, err := os.ReadFile(markerPath(path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", markerPath(path), err)
+	}
+	var m openMarker
+	if json.Unmarshal(data, &m) == nil && (m.Durable || (m.Boot != "" && m.Boot == bootID())) {
+		return false, nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("remove torn %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// bootID names the running boot of the machine (Linux); elsewhere it is
+// empty, and any file left open is rebuilt.
+func bootID() string {
+	data, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
 }
 
 // PutJSON stores v as JSON under key.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -76,6 +77,8 @@ type harness struct {
 	views *mesh.Views
 	w     *mesh.Writer
 	path  string
+	// stopOnce lets a test stop the harness before its cleanup does.
+	stopOnce sync.Once
 }
 
 func newStream(t testing.TB, js jetstream.JetStream) {
@@ -115,7 +118,7 @@ func startHarness(t testing.TB, js jetstream.JetStream, path string) *harness {
 	if err := h.views.Watch(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if h.db, err = mesh.OpenDB(path); err != nil {
+	if h.db, _, err = mesh.OpenDB(path, false); err != nil {
 		t.Fatal(err)
 	}
 	h.proj = mesh.NewProjection(h.db, js, []string{testStream}, counters{}, h.views, meshtest.Logger(t))
@@ -128,8 +131,10 @@ func startHarness(t testing.TB, js jetstream.JetStream, path string) *harness {
 }
 
 func (h *harness) stop() {
-	h.proj.Stop()
-	_ = h.db.Close()
+	h.stopOnce.Do(func() {
+		h.proj.Stop()
+		_ = mesh.CloseDB(h.db)
+	})
 }
 
 // increment adds one to a counter with optimistic concurrency.

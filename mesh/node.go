@@ -44,9 +44,16 @@ func (n *Node) DBPath(service string) string {
 	return filepath.Join(n.DataDir, service+".db")
 }
 
-// OpenDB opens service's bbolt file.
+// OpenDB opens service's bbolt file, flushing every commit only when the
+// node's storage is durable.
 func (n *Node) OpenDB(service string) (*bolt.DB, error) {
-	return OpenDB(n.DBPath(service))
+	db, dropped, err := OpenDB(n.DBPath(service), n.Storage.Sync)
+	if dropped {
+		log := n.Logger(service)
+		log.Warn().Str("path", n.DBPath(service)).
+			Msg("local state was left open by a machine that stopped; rebuilding it from the streams")
+	}
+	return db, err
 }
 
 // React starts a reaction of service with the node's delivery options.
@@ -134,7 +141,7 @@ func (p *Parts) Stop() {
 		p.Proj.Stop()
 	}
 	if p.DB != nil {
-		_ = p.DB.Close()
+		_ = CloseDB(p.DB)
 	}
 }
 

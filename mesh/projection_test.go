@@ -138,11 +138,11 @@ func TestWaitForReportsAStoppedProjection(t *testing.T) {
 	t.Parallel()
 	js := streamOnNewServer(t)
 	ctx := meshtest.Context(t)
-	db, err := mesh.OpenDB(filepath.Join(t.TempDir(), "a.db"))
+	db, _, err := mesh.OpenDB(filepath.Join(t.TempDir(), "a.db"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = mesh.CloseDB(db) }()
 	p := mesh.NewProjection(db, js, []string{testStream}, failing{}, nil, meshtest.Logger(t))
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -175,11 +175,11 @@ func TestStateOfAnotherVersionIsRebuilt(t *testing.T) {
 	}
 	h.stop()
 
-	db, err := mesh.OpenDB(path)
+	db, _, err := mesh.OpenDB(path, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = db.Close() })
+	t.Cleanup(func() { _ = mesh.CloseDB(db) })
 	// Version 1 of the state: the file is emptied, positions included.
 	if err := mesh.PrepareState(db, 1, bucketCounters); err != nil {
 		t.Fatal(err)

@@ -24,10 +24,15 @@ type StreamSpec struct {
 	Schedules bool
 }
 
-// Storage says where JetStream keeps streams and buckets.
+// Storage says where JetStream keeps streams and buckets, and how the
+// services keep their local state.
 type Storage struct {
 	Memory   bool
 	Replicas int
+	// Sync flushes every local-state commit to disk, to go with a server
+	// that flushes every write (--sync always). Without it, local state is
+	// rebuilt after a machine stops without closing it (OpenDB).
+	Sync bool
 }
 
 func (s Storage) kind() jetstream.StorageType {

@@ -23,6 +23,11 @@ type ServerOptions struct {
 	// from (accounts, users, limits). Addr and MonitorAddr, when set, still
 	// decide where it listens; StoreDir fills in a missing store_dir.
 	ConfigFile string
+	// SyncAlways flushes every JetStream write to disk before it is
+	// acknowledged (sync_interval: always). Without it the server flushes
+	// every two minutes, and a machine that loses power can lose writes
+	// that were acknowledged.
+	SyncAlways bool
 }
 
 // StartServer starts an embedded NATS server with JetStream and waits until
@@ -57,6 +62,9 @@ func serverOptions(o ServerOptions) (*server.Options, error) {
 	opts.NoLog = true
 	if opts.StoreDir == "" {
 		opts.StoreDir = o.StoreDir
+	}
+	if o.SyncAlways {
+		opts.SyncAlways = true
 	}
 	if o.Addr != "" {
 		host, port, err := splitAddr(o.Addr)

@@ -146,7 +146,7 @@ func TestEnvelopeHeaders(t *testing.T) {
 	}
 	want := map[string]string{
 		mesh.HeaderSpecVersion: "1.0",
-		mesh.HeaderSource: "shopmesh/test", mesh.HeaderType: "shopmesh.test.counter.incremented.v1",
+		mesh.HeaderSource:      "shopmesh/test", mesh.HeaderType: "shopmesh.test.counter.incremented.v1",
 		mesh.HeaderSubject: "test.counter.h.incremented", mesh.HeaderContentType: "application/json",
 		mesh.HeaderCorrelationID: "order-9", mesh.HeaderCausationID: "req-1", mesh.HeaderTraceParent: c.TraceParent,
 	}

@@ -29,6 +29,7 @@ type config struct {
 	GatewayLatency     time.Duration
 	GatewayFailureRate float64
 	StreamReplicas     int
+	Sync               string
 	OTLPEndpoint       string
 	Services           []string
 	// reactions tunes event delivery; tests use it to redeliver everything.
@@ -63,6 +64,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.GatewayLatency, "gateway-latency", c.GatewayLatency, "simulated payment gateway latency")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "OTLP/HTTP endpoint to export traces to, e.g. http://localhost:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of each stream and bucket (3 on a 3-node cluster)")
+	fs.StringVar(&c.Sync, "sync", c.Sync, "always: flush every write to disk before acknowledging it (embedded server and local state); default: the server flushes every 2 minutes")
 	fs.Float64Var(&c.GatewayFailureRate, "gateway-failure-rate", c.GatewayFailureRate, "share of gateway calls that fail transiently (0-1)")
 }
 
@@ -102,6 +104,9 @@ func (c *config) check() error {
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		return fmt.Errorf("--stream-replicas must be 1 to 5")
 	}
+	if c.Sync != "" && c.Sync != "always" {
+		return fmt.Errorf("--sync must be always or empty, not %q", c.Sync)
+	}
 	if c.OrderTTL <= 0 {
 		return fmt.Errorf("--order-ttl must be positive")
 	}
@@ -110,6 +115,9 @@ func (c *config) check() error {
 	}
 	return nil
 }
+
+// syncAlways reports whether every write is flushed to disk.
+func (c config) syncAlways() bool { return c.Sync == "always" }
 
 func randomToken() string {
 	b := make([]byte, 16)

@@ -24,15 +24,17 @@ import (
 //
 //	go test ./cmd/shopmesh -run '^$' -bench Saga -benchtime 2000x
 func BenchmarkSaga(b *testing.B) {
-	b.Run("storage=file", func(b *testing.B) { benchSaga(b, false) })
-	b.Run("storage=memory", func(b *testing.B) { benchSaga(b, true) })
+	b.Run("storage=file", func(b *testing.B) { benchSaga(b, func(*config) {}) })
+	b.Run("storage=memory", func(b *testing.B) { benchSaga(b, func(c *config) { c.Ephemeral = true }) })
+	b.Run("storage=file-sync-always", func(b *testing.B) { benchSaga(b, func(c *config) { c.Sync = "always" }) })
 }
 
-func benchSaga(b *testing.B, memory bool) {
+func benchSaga(b *testing.B, mode func(*config)) {
 	const customers = 32
 	cfg := defaultConfig()
 	cfg.HTTPAddr, cfg.NATSAddr, cfg.NATSMonitorAddr = "127.0.0.1:0", "127.0.0.1:0", ""
-	cfg.Data, cfg.AdminToken, cfg.Ephemeral = b.TempDir(), meshtest.AdminToken, memory
+	cfg.Data, cfg.AdminToken = b.TempDir(), meshtest.AdminToken
+	mode(&cfg)
 	s, err := startShop(meshtest.Context(b), cfg, meshtest.Logger(b))
 	if err != nil {
 		b.Fatal(err)

@@ -91,6 +91,7 @@ func (s *shop) startNATS(context.Context) error {
 	}
 	s.server, err = mesh.StartServer(mesh.ServerOptions{
 		Addr: s.cfg.NATSAddr, MonitorAddr: s.cfg.NATSMonitorAddr, StoreDir: dir, ConfigFile: s.cfg.NATSConfig,
+		SyncAlways: s.cfg.syncAlways(),
 	})
 	if err != nil {
 		return err
@@ -112,7 +113,7 @@ func (s *shop) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	storage := mesh.Storage{Memory: s.cfg.Ephemeral, Replicas: s.cfg.StreamReplicas}
+	storage := mesh.Storage{Memory: s.cfg.Ephemeral, Replicas: s.cfg.StreamReplicas, Sync: s.cfg.syncAlways()}
 	if err := mesh.ProvisionDeadLetters(ctx, js, storage); err != nil {
 		return err
 	}

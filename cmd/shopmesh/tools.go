@@ -114,6 +114,10 @@ func removeUnlocked(path string) error {
 		return fmt.Errorf("%s is in use: stop the service first (%w)", path, err)
 	}
 	_ = db.Close()
+	// The file's open marker (mesh.OpenDB) goes with it.
+	if err := os.Remove(path + ".open"); err != nil && !os.IsNotExist(err) {
+		return err
+	}
 	return os.Remove(path)
 }
 
