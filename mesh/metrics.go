@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,6 +23,10 @@ type Metrics struct {
 	published *prometheus.CounterVec
 	http      *prometheus.HistogramVec
 	lag       *lagCollector
+	// What the write path costs, to count it per order.
+	viewWrites *prometheus.CounterVec
+	commits    *prometheus.CounterVec
+	applied    *prometheus.CounterVec
 }
 
 // NewMetrics registers the mesh's series with the Go runtime collectors.
@@ -45,11 +50,20 @@ func NewMetrics() *Metrics {
 			Name: "shopmesh_http_request_duration_seconds", Help: "HTTP requests by route and status.", Buckets: buckets,
 		}, []string{"method", "route", "status"}),
 	}
+	m.viewWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shopmesh_view_writes_total", Help: "Read-model views written to their KV bucket.",
+	}, []string{"bucket"})
+	m.commits = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shopmesh_state_commits_total", Help: "Local-state (bbolt) write transactions of projections, by service and whether they were flushed to disk.",
+	}, []string{"service", "flushed"})
+	m.applied = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shopmesh_events_applied_total", Help: "Events applied by projections to local state, by service.",
+	}, []string{"service"})
 	m.lag = &lagCollector{
 		pending:  prometheus.NewDesc("shopmesh_consumer_pending", "Events not yet delivered to a reaction.", []string{"consumer"}, nil),
 		inFlight: prometheus.NewDesc("shopmesh_consumer_in_flight", "Events delivered to a reaction and not yet acked.", []string{"consumer"}, nil),
 	}
-	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag,
+	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag, m.viewWrites, m.commits, m.applied,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -89,6 +103,19 @@ func (m *Metrics) observeReaction(consumer, result string) {
 func (m *Metrics) observePublish(o Outgoing) {
 	if m != nil {
 		m.published.WithLabelValues(o.Event.EventType()).Inc()
+	}
+}
+
+func (m *Metrics) observeViewWrite(bucket string) {
+	if m != nil {
+		m.viewWrites.WithLabelValues(bucket).Inc()
+	}
+}
+
+func (m *Metrics) observeCommit(service string, events int, flushed bool) {
+	if m != nil {
+		m.commits.WithLabelValues(service, strconv.FormatBool(flushed)).Inc()
+		m.applied.WithLabelValues(service).Add(float64(events))
 	}
 }
 

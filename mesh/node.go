@@ -89,6 +89,7 @@ type Service interface {
 // views (which may be nil), and adds it to the node's readiness checks.
 func (n *Node) Project(ctx context.Context, service string, db *bolt.DB, streams []string, p Projector, views *Views) (*Projection, error) {
 	proj := NewProjection(db, n.JS, streams, p, views, n.Logger(service))
+	proj.service, proj.metrics = service, n.Metrics
 	if err := proj.Start(ctx); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,10 @@ type Projection struct {
 	projector Projector
 	views     *Views
 	log       zerolog.Logger
+	// service and metrics name the projection in the metrics; Node.Project
+	// sets them.
+	service string
+	metrics *Metrics
 
 	in      chan jetstream.Msg
 	mu      sync.Mutex
@@ -196,6 +200,7 @@ func (p *Projection) applyBatch(ctx context.Context, batch []jetstream.Msg) erro
 	if err != nil {
 		return err
 	}
+	p.metrics.observeCommit(p.service, len(batch), !p.db.NoSync)
 	p.publishViews(ctx, views)
 	p.advance(positions)
 	return nil
@@ -292,7 +297,13 @@ func (p *Projection) publishViews(ctx context.Context, views map[string]viewReco
 const viewWriters = 32
 
 func (p *Projection) publishView(ctx context.Context, key string, rec viewRecord) {
-	err := retry(ctx, 5, func() error { return p.views.put(ctx, key, rec) })
+	err := retry(ctx, 5, func() error {
+		wrote, err := p.views.put(ctx, key, rec)
+		if wrote {
+			p.metrics.observeViewWrite(p.views.kv.Bucket())
+		}
+		return err
+	})
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {

@@ -119,18 +119,18 @@ func (v *Views) load(ctx context.Context, key string) (cachedView, bool, error) 
 
 // put stores rec under key unless the bucket already holds a view of the same
 // or a later sequence. Compare-and-set on the KV revision makes this safe
-// with several replicas writing the same key.
-func (v *Views) put(ctx context.Context, key string, rec viewRecord) error {
+// with several replicas writing the same key. It reports whether it wrote.
+func (v *Views) put(ctx context.Context, key string, rec viewRecord) (bool, error) {
 	data, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for range 10 {
 		v.mu.RLock()
 		cur, known := v.cache[key]
 		v.mu.RUnlock()
 		if known && cur.record.Seq >= rec.Seq {
-			return nil
+			return false, nil
 		}
 		var rev uint64
 		if known {
@@ -142,16 +142,16 @@ func (v *Views) put(ctx context.Context, key string, rec viewRecord) error {
 			v.mu.Lock()
 			v.cache[key] = cachedView{rev: rev, record: rec}
 			v.mu.Unlock()
-			return nil
+			return true, nil
 		}
 		if !isRevisionConflict(err) {
-			return fmt.Errorf("put %s/%s: %w", v.kv.Bucket(), key, err)
+			return false, fmt.Errorf("put %s/%s: %w", v.kv.Bucket(), key, err)
 		}
 		if _, _, err := v.load(ctx, key); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return fmt.Errorf("put %s/%s: %w", v.kv.Bucket(), key, ErrConflict)
+	return false, fmt.Errorf("put %s/%s: %w", v.kv.Bucket(), key, ErrConflict)
 }
 
 func isRevisionConflict(err error) bool {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,7 +33,7 @@ func BenchmarkSaga(b *testing.B) {
 func benchSaga(b *testing.B, mode func(*config)) {
 	const customers = 32
 	cfg := defaultConfig()
-	cfg.HTTPAddr, cfg.NATSAddr, cfg.NATSMonitorAddr = "127.0.0.1:0", "127.0.0.1:0", ""
+	cfg.HTTPAddr, cfg.NATSAddr, cfg.NATSMonitorAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Data, cfg.AdminToken = b.TempDir(), meshtest.AdminToken
 	mode(&cfg)
 	s, err := startShop(meshtest.Context(b), cfg, meshtest.Logger(b))
@@ -44,6 +45,8 @@ func benchSaga(b *testing.B, mode func(*config)) {
 	products := benchProducts(b, c, 8)
 	confirmed := watchConfirmations(b, s.node.JS)
 
+	monitor := "http://" + s.server.MonitorAddr().String()
+	before := benchCosts(b, s.httpURL, monitor)
 	latencies := make([]time.Duration, b.N)
 	var next atomic.Int64
 	b.ResetTimer()
@@ -57,11 +60,26 @@ func benchSaga(b *testing.B, mode func(*config)) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	perOrder := benchCosts(b, s.httpURL, monitor).perOrder(before, b.N)
 	slices.Sort(latencies)
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+	orders := float64(b.N) / b.Elapsed().Seconds()
+	raw := rawPublishRate(b, s.node.JS, s.node.Storage, customers)
+	b.ReportMetric(orders, "orders/s")
 	b.ReportMetric(ms(latencies[len(latencies)/2]), "p50-ms")
 	b.ReportMetric(ms(latencies[len(latencies)*99/100]), "p99-ms")
-	b.ReportMetric(rawPublishRate(b, s.node.JS, s.node.Storage, customers), "raw-publish/s")
+	b.ReportMetric(raw, "raw-publish/s")
+	b.ReportMetric(raw/orders, "raw-publishes/order")
+	for _, r := range perOrder.rows() {
+		b.ReportMetric(r.Value, strings.ReplaceAll(r.Name, " ", "-")+"/order")
+	}
+}
+
+func benchCosts(b *testing.B, shopURL, monitorURL string) costs {
+	c, err := readCosts(meshtest.Context(b), http.DefaultClient, shopURL, monitorURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
