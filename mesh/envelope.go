@@ -67,11 +67,14 @@ type Cause struct {
 	ID            string
 	CorrelationID string
 	TraceParent   string
+	// byEvent marks a command that reacts to an event: nobody waits to read
+	// what it writes, so the writer does not wait for the read model.
+	byEvent bool
 }
 
 // CausedBy returns the cause to use for events decided in reaction to e.
 func CausedBy(e Envelope) Cause {
-	return Cause{ID: e.ID, CorrelationID: e.CorrelationID, TraceParent: e.TraceParent}
+	return Cause{ID: e.ID, CorrelationID: e.CorrelationID, TraceParent: e.TraceParent, byEvent: true}
 }
 
 func fromJetStream(m jetstream.Msg) (Envelope, error) {

@@ -27,6 +27,7 @@ type Metrics struct {
 	viewWrites *prometheus.CounterVec
 	commits    *prometheus.CounterVec
 	applied    *prometheus.CounterVec
+	conflicts  prometheus.Counter
 }
 
 // NewMetrics registers the mesh's series with the Go runtime collectors.
@@ -59,11 +60,14 @@ func NewMetrics() *Metrics {
 	m.applied = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shopmesh_events_applied_total", Help: "Events applied by projections to local state, by service.",
 	}, []string{"service"})
+	m.conflicts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "shopmesh_write_conflicts_total", Help: "Writes JetStream refused because another writer got there first; each is decided again.",
+	})
 	m.lag = &lagCollector{
 		pending:  prometheus.NewDesc("shopmesh_consumer_pending", "Events not yet delivered to a reaction.", []string{"consumer"}, nil),
 		inFlight: prometheus.NewDesc("shopmesh_consumer_in_flight", "Events delivered to a reaction and not yet acked.", []string{"consumer"}, nil),
 	}
-	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag, m.viewWrites, m.commits, m.applied,
+	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag, m.viewWrites, m.commits, m.applied, m.conflicts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -116,6 +120,12 @@ func (m *Metrics) observeCommit(service string, events int, flushed bool) {
 	if m != nil {
 		m.commits.WithLabelValues(service, strconv.FormatBool(flushed)).Inc()
 		m.applied.WithLabelValues(service).Add(float64(events))
+	}
+}
+
+func (m *Metrics) observeConflict() {
+	if m != nil {
+		m.conflicts.Inc()
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -43,9 +44,13 @@ type Projection struct {
 	service string
 	metrics *Metrics
 
-	in      chan jetstream.Msg
-	mu      sync.Mutex
+	in chan jetstream.Msg
+	mu sync.Mutex
+	// applied is, per stream, the last sequence in the bbolt file: what
+	// decisions read. visible is the last one whose views are published
+	// too: what readers of the read model see.
 	applied map[string]uint64
+	visible map[string]uint64
 	changed chan struct{}
 	targets map[string]uint64
 	flushed map[string]uint64
@@ -63,6 +68,7 @@ func NewProjection(db *bolt.DB, js jetstream.JetStream, streams []string, p Proj
 		db: db, js: js, streams: streams, projector: p, views: views, log: log,
 		in:      make(chan jetstream.Msg, maxBatch*2),
 		applied: make(map[string]uint64),
+		visible: make(map[string]uint64),
 		changed: make(chan struct{}),
 		targets: make(map[string]uint64),
 		flushed: make(map[string]uint64),
@@ -116,6 +122,7 @@ func (p *Projection) loadPositions() error {
 		}
 		for _, s := range p.streams {
 			p.applied[s] = decodeUint(b.Get([]byte(s)))
+			p.visible[s] = p.applied[s] // flushOutbox publishes what was not
 		}
 		return nil
 	})
@@ -186,8 +193,8 @@ func (p *Projection) drain(first jetstream.Msg) []jetstream.Msg {
 	return batch
 }
 
-// applyBatch applies events in one transaction, then publishes the views
-// they changed, then tells waiting writers.
+// applyBatch applies events in one transaction, tells waiting decisions,
+// publishes the views the events changed, then tells waiting readers.
 func (p *Projection) applyBatch(ctx context.Context, batch []jetstream.Msg) error {
 	positions := p.positions()
 	var views map[string]viewRecord
@@ -201,8 +208,9 @@ func (p *Projection) applyBatch(ctx context.Context, batch []jetstream.Msg) erro
 		return err
 	}
 	p.metrics.observeCommit(p.service, len(batch), !p.db.NoSync)
+	p.advance(p.applied, positions)
 	p.publishViews(ctx, views)
-	p.advance(positions)
+	p.advance(p.visible, positions)
 	return nil
 }
 
@@ -358,10 +366,11 @@ func (p *Projection) flushOutbox(ctx context.Context) error {
 	return nil
 }
 
-func (p *Projection) advance(positions map[string]uint64) {
+// advance moves a watermark (applied or visible) and wakes every waiter.
+func (p *Projection) advance(mark, positions map[string]uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.applied = positions
+	maps.Copy(mark, positions)
 	close(p.changed)
 	p.changed = make(chan struct{})
 }
@@ -385,12 +394,22 @@ func (p *Projection) halt(err error) {
 // hit an error it cannot get past.
 var ErrProjectionStopped = errors.New("projection stopped")
 
-// WaitFor blocks until the event at seq in stream has been applied (and its
-// views published), so a writer reads its own write.
+// WaitFor blocks until the event at seq in stream has been applied and its
+// views published, so a client reads its own write.
 func (p *Projection) WaitFor(ctx context.Context, stream string, seq uint64) error {
+	return p.wait(ctx, p.visible, stream, seq)
+}
+
+// WaitApplied blocks until the event at seq in stream is in the local
+// state, which is all a decision reads. It does not wait for the views.
+func (p *Projection) WaitApplied(ctx context.Context, stream string, seq uint64) error {
+	return p.wait(ctx, p.applied, stream, seq)
+}
+
+func (p *Projection) wait(ctx context.Context, mark map[string]uint64, stream string, seq uint64) error {
 	for {
 		p.mu.Lock()
-		done, changed, failure := p.applied[stream] >= seq, p.changed, p.failure
+		done, changed, failure := mark[stream] >= seq, p.changed, p.failure
 		p.mu.Unlock()
 		if done {
 			return nil
@@ -406,13 +425,14 @@ func (p *Projection) WaitFor(ctx context.Context, stream string, seq uint64) err
 	}
 }
 
-// CatchUp waits until everything stored in stream right now is applied.
+// CatchUp waits until everything stored in stream right now is applied to
+// the local state.
 func (p *Projection) CatchUp(ctx context.Context, stream string) error {
 	s, err := p.js.Stream(ctx, stream)
 	if err != nil {
 		return fmt.Errorf("catch up %s: %w", stream, err)
 	}
-	return p.WaitFor(ctx, stream, s.CachedInfo().State.LastSeq)
+	return p.WaitApplied(ctx, stream, s.CachedInfo().State.LastSeq)
 }
 
 // CatchUpAll waits until everything stored right now in every stream of

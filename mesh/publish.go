@@ -96,7 +96,7 @@ func (p *Publisher) publishOne(ctx context.Context, cause Cause, o Outgoing) (ui
 	}
 	ack, err := p.js.PublishMsg(ctx, m)
 	if err != nil {
-		return 0, publishError(err)
+		return 0, p.failed(err)
 	}
 	if !ack.Duplicate {
 		p.metrics.observePublish(o)
@@ -129,7 +129,7 @@ func (p *Publisher) PublishAtomic(ctx context.Context, cause Cause, out ...Outgo
 	}
 	ack, err := jetstreamext.PublishMsgBatch(ctx, p.js, msgs)
 	if err != nil {
-		return 0, publishError(err)
+		return 0, p.failed(err)
 	}
 	for _, o := range out {
 		p.metrics.observePublish(o)
@@ -171,6 +171,15 @@ var ErrAlreadyStored = errors.New("batch already stored")
 // message" (JSAtomicPublishContainsDuplicateMessageErr), which nats.go does
 // not name.
 const errAtomicDuplicate jetstream.ErrorCode = 10201
+
+// failed translates a publish error and counts conflicts.
+func (p *Publisher) failed(err error) error {
+	err = publishError(err)
+	if errors.Is(err, ErrConflict) {
+		p.metrics.observeConflict()
+	}
+	return err
+}
 
 func publishError(err error) error {
 	var apiErr *jetstream.APIError

@@ -30,8 +30,12 @@ func NewWriter(pub *Publisher, proj *Projection, stream string) *Writer {
 }
 
 // Write decides and publishes until JetStream accepts the events, then waits
-// until the projection has applied them. On a conflict it catches up with the
-// stream and decides again, so the decision always sees the latest state.
+// until the projection has applied them and published their views, so the
+// client that asked reads its own write. A command caused by an event
+// (CausedBy) waits only until they are applied: nobody reads its answer, and
+// the next decision only needs the local state. On a conflict it catches up
+// with the stream and decides again, so the decision always sees the latest
+// state.
 //
 // The events go out one by one (Publisher.Publish): a decision of several
 // events must be one that, decided again from what its first events left,
@@ -69,6 +73,8 @@ func (w *Writer) write(ctx context.Context, cause Cause, decide Decision, publis
 		}
 		seq, err := publish(ctx, cause, out...)
 		switch {
+		case err == nil && cause.byEvent:
+			return seq, w.proj.WaitApplied(ctx, w.stream, seq)
 		case err == nil:
 			return seq, w.proj.WaitFor(ctx, w.stream, seq)
 		case errors.Is(err, ErrAlreadyStored):
@@ -92,7 +98,7 @@ func (w *Writer) write(ctx context.Context, cause Cause, decide Decision, publis
 func (w *Writer) catchUpAfter(ctx context.Context, err error) error {
 	var c conflictError
 	if errors.As(err, &c) && c.last > 0 {
-		return w.proj.WaitFor(ctx, w.stream, c.last)
+		return w.proj.WaitApplied(ctx, w.stream, c.last)
 	}
 	return w.proj.CatchUp(ctx, w.stream)
 }

@@ -17,6 +17,7 @@ import (
 // NATS server's, when its monitoring endpoint is known, from /varz and /jsz.
 type costs struct {
 	Events     float64 `json:"events"`     // domain events published
+	Conflicts  float64 `json:"conflicts"`  // writes refused by an expectation, decided again
 	ViewWrites float64 `json:"viewWrites"` // KV puts of read-model views
 	Deliveries float64 `json:"deliveries"` // messages handed to reactions (each acked or nacked)
 	Applied    float64 `json:"applied"`    // events applied by projections
@@ -36,6 +37,7 @@ func readCosts(ctx context.Context, client *http.Client, shopURL, monitorURL str
 		return c, err
 	}
 	c.Events = series.sum("shopmesh_events_published_total", "")
+	c.Conflicts = series.sum("shopmesh_write_conflicts_total", "")
 	c.ViewWrites = series.sum("shopmesh_view_writes_total", "")
 	c.Deliveries = series.sum("shopmesh_events_handled_total", "")
 	c.Applied = series.sum("shopmesh_events_applied_total", "")
@@ -67,7 +69,7 @@ func readCosts(ctx context.Context, client *http.Client, shopURL, monitorURL str
 func (c costs) perOrder(before costs, orders int) costs {
 	n := float64(max(orders, 1))
 	return costs{
-		Events: (c.Events - before.Events) / n, ViewWrites: (c.ViewWrites - before.ViewWrites) / n,
+		Events: (c.Events - before.Events) / n, Conflicts: (c.Conflicts - before.Conflicts) / n, ViewWrites: (c.ViewWrites - before.ViewWrites) / n,
 		Deliveries: (c.Deliveries - before.Deliveries) / n, Applied: (c.Applied - before.Applied) / n,
 		Commits: (c.Commits - before.Commits) / n, Flushed: (c.Flushed - before.Flushed) / n,
 		NATSIn: (c.NATSIn - before.NATSIn) / n, NATSOut: (c.NATSOut - before.NATSOut) / n, JSAPI: (c.JSAPI - before.JSAPI) / n,
@@ -77,7 +79,7 @@ func (c costs) perOrder(before costs, orders int) costs {
 // rows lists the costs with their names, in the order they are printed.
 func (c costs) rows() []costRow {
 	return []costRow{
-		{"events published", c.Events}, {"KV view writes", c.ViewWrites},
+		{"events published", c.Events}, {"write conflicts", c.Conflicts}, {"KV view writes", c.ViewWrites},
 		{"reaction deliveries", c.Deliveries}, {"projection applies", c.Applied},
 		{"bbolt commits", c.Commits}, {"bbolt commits flushed", c.Flushed},
 		{"NATS messages in", c.NATSIn}, {"NATS messages out", c.NATSOut}, {"JetStream API calls", c.JSAPI},

@@ -64,6 +64,6 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	return s.React(ctx, n, Name,
 		mesh.Reaction{Name: "orders-on-inventory", Stream: events.InventoryStream, Subjects: app.InventoryEvents, Handle: a.OnInventory},
 		mesh.Reaction{Name: "orders-on-payments", Stream: events.PaymentsStream, Subjects: app.PaymentEvents, Handle: a.OnPayment},
-		mesh.Reaction{Name: "orders-timers", Stream: events.OrdersStream, Subjects: app.TimerEvents, Handle: a.OnTimer},
+		mesh.Reaction{Name: "orders-timers", Stream: events.OrdersStream, Subjects: app.DeadlineEvents, Handle: a.OnDeadline},
 	)
 }

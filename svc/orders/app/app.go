@@ -25,7 +25,6 @@ type Commands struct {
 	RecordReservation mesh.CommandHandler[RecordReservation]
 	RecordPayment     mesh.CommandHandler[RecordPayment]
 	Expire            mesh.CommandHandler[ExpireOrder]
-	ScheduleDeadline  mesh.CommandHandler[ScheduleDeadline]
 }
 
 // Queries read orders.
@@ -57,7 +56,6 @@ func New(d Deps, o mesh.Observer) Application {
 			RecordReservation: mesh.Observed("orders.record_reservation", o, mesh.CommandFunc[RecordReservation](h.recordReservation)),
 			RecordPayment:     mesh.Observed("orders.record_payment", o, mesh.CommandFunc[RecordPayment](h.recordPayment)),
 			Expire:            mesh.Observed("orders.expire", o, mesh.CommandFunc[ExpireOrder](h.expire)),
-			ScheduleDeadline:  mesh.Observed("orders.schedule_deadline", o, mesh.CommandFunc[ScheduleDeadline](h.scheduleDeadline)),
 		},
 		Queries: Queries{
 			Get:      mesh.ObservedQuery("orders.get", o, mesh.QueryFunc[GetOrder, store.View](h.get)),

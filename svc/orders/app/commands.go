@@ -80,6 +80,12 @@ func (h handlers) place(ctx context.Context, c PlaceOrder) error {
 		if err != nil {
 			return nil, err
 		}
+		// The deadline is scheduled before the order is recorded, so that
+		// no crash leaves an order without one. Scheduling it again, when
+		// this decision is taken again, is a duplicate the server drops.
+		if err := h.Timers.Schedule(ctx, c.OrderID, e.ExpiresAt); err != nil {
+			return nil, err
+		}
 		return mesh.Guard([]events.OrderPlaced{e}, snap.LastSeq), nil
 	})
 	return err
@@ -118,34 +124,4 @@ func (h handlers) expire(ctx context.Context, c ExpireOrder) error {
 	return h.transition(ctx, c.Cause, c.OrderID, func(o domain.Order) ([]events.Event, error) {
 		return domain.Expire(o), nil
 	})
-}
-
-// ScheduleDeadline arranges the payment deadline of a placed order.
-type ScheduleDeadline struct {
-	Cause   mesh.Cause
-	OrderID string
-}
-
-func (h handlers) scheduleDeadline(ctx context.Context, c ScheduleDeadline) error {
-	snap, err := h.Store.Read(c.OrderID)
-	if err != nil {
-		return err
-	}
-	if !snap.Order.Exists() {
-		// The projection may lag the event that asks for the timer.
-		if err := h.Proj.CatchUp(ctx, events.OrdersStream); err != nil {
-			return err
-		}
-		if snap, err = h.Store.Read(c.OrderID); err != nil {
-			return err
-		}
-	}
-	o := snap.Order
-	if o.Terminal() {
-		return nil
-	}
-	if !o.ExpiresAt.After(h.Now()) {
-		return h.expire(ctx, ExpireOrder(c))
-	}
-	return h.Timers.Schedule(ctx, c.OrderID, o.ExpiresAt)
 }

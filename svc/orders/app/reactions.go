@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"strings"
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
@@ -12,7 +11,7 @@ import (
 var (
 	InventoryEvents = []string{"inventory.reservation.*.accepted", "inventory.reservation.*.rejected"}
 	PaymentEvents   = []string{"payments.payment.*.captured", "payments.payment.*.declined", "payments.payment.*.refunded"}
-	TimerEvents     = []string{"orders.order.*.placed", "orders.deadline.*"}
+	DeadlineEvents  = []string{events.DeadlineSubject("*")}
 )
 
 // OnInventory follows inventory's answer to an order.
@@ -57,16 +56,11 @@ func (a Application) OnPayment(ctx context.Context, e mesh.Envelope) error {
 	return a.Commands.RecordPayment.Handle(ctx, cmd)
 }
 
-// OnTimer schedules the deadline of a placed order and expires the order
-// when it fires.
-func (a Application) OnTimer(ctx context.Context, e mesh.Envelope) error {
+// OnDeadline expires an order whose payment deadline fired, if it is still
+// open. A fired timer carries no envelope of its own; an order has one
+// deadline, so its id names the cause.
+func (a Application) OnDeadline(ctx context.Context, e mesh.Envelope) error {
 	orderID := events.IDOf(e.Subject)
-	cause := mesh.CausedBy(e)
-	if strings.HasPrefix(e.Subject, "orders.deadline.") {
-		// A fired timer carries no envelope of its own; an order has one
-		// deadline, so its id names the cause.
-		cause = mesh.Cause{ID: "deadline/" + orderID, CorrelationID: orderID}
-		return a.Commands.Expire.Handle(ctx, ExpireOrder{Cause: cause, OrderID: orderID})
-	}
-	return a.Commands.ScheduleDeadline.Handle(ctx, ScheduleDeadline{Cause: cause, OrderID: orderID})
+	cause := mesh.Cause{ID: "deadline/" + orderID, CorrelationID: orderID}
+	return a.Commands.Expire.Handle(ctx, ExpireOrder{Cause: cause, OrderID: orderID})
 }
