@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Projector applies one event to a service's local state. It runs inside the
@@ -24,7 +25,10 @@ type Projector interface {
 
 var (
 	bucketPositions = []byte("_positions")
-	bucketOutbox    = []byte("_views")
+	bucketOutbox    = []byte("_outbox")
+	// bucketOldOutbox held the outbox in JSON alone, before its entries
+	// began with their sequence; it is dropped at start.
+	bucketOldOutbox = []byte("_views")
 )
 
 // maxBatch bounds how many events share one bbolt transaction: one fsync
@@ -120,6 +124,9 @@ func (p *Projection) loadPositions() error {
 		if _, err := tx.CreateBucketIfNotExists(bucketOutbox); err != nil {
 			return err
 		}
+		if err := tx.DeleteBucket(bucketOldOutbox); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+			return err
+		}
 		for _, s := range p.streams {
 			p.applied[s] = decodeUint(b.Get([]byte(s)))
 			p.visible[s] = p.applied[s] // flushOutbox publishes what was not
@@ -160,22 +167,52 @@ func (p *Projection) follow(ctx context.Context, stream string) error {
 // again while the projection runs.
 const outboxRetry = 5 * time.Second
 
+// run applies batches of events; a second goroutine publishes their views
+// meanwhile, so the next batch is applied while the read model catches up.
 func (p *Projection) run(ctx context.Context) {
-	tick := time.NewTicker(outboxRetry)
-	defer tick.Stop()
+	published := make(chan appliedBatch, 64)
+	var views sync.WaitGroup
+	views.Go(func() { p.runViews(ctx, published) })
+	defer views.Wait()
+	defer close(published)
 	for {
 		select {
 		case <-ctx.Done():
 			p.halt(ctx.Err())
 			return
-		case <-tick.C:
-			p.publishViews(ctx, p.takeUnpublished())
 		case m := <-p.in:
-			batch := p.drain(m)
-			if err := p.applyBatch(ctx, batch); err != nil {
+			applied, err := p.applyBatch(p.drain(m))
+			if err != nil {
 				p.fail(err)
 				return
 			}
+			published <- applied
+		}
+	}
+}
+
+// appliedBatch is what one transaction applied: the views it changed and
+// the positions it reached.
+type appliedBatch struct {
+	views     map[string]viewRecord
+	positions map[string]uint64
+}
+
+// runViews publishes each applied batch's views, in order, then tells
+// waiting readers; it retries what KV refused every outboxRetry.
+func (p *Projection) runViews(ctx context.Context, applied <-chan appliedBatch) {
+	tick := time.NewTicker(outboxRetry)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			p.publishViews(ctx, p.takeUnpublished())
+		case b, ok := <-applied:
+			if !ok {
+				return
+			}
+			p.publishViews(ctx, b.views)
+			p.advance(p.visible, b.positions)
 		}
 	}
 }
@@ -193,9 +230,8 @@ func (p *Projection) drain(first jetstream.Msg) []jetstream.Msg {
 	return batch
 }
 
-// applyBatch applies events in one transaction, tells waiting decisions,
-// publishes the views the events changed, then tells waiting readers.
-func (p *Projection) applyBatch(ctx context.Context, batch []jetstream.Msg) error {
+// applyBatch applies events in one transaction and tells waiting decisions.
+func (p *Projection) applyBatch(batch []jetstream.Msg) (appliedBatch, error) {
 	positions := p.positions()
 	var views map[string]viewRecord
 	err := p.db.Update(func(tx *bolt.Tx) error {
@@ -205,13 +241,11 @@ func (p *Projection) applyBatch(ctx context.Context, batch []jetstream.Msg) erro
 		return err
 	})
 	if err != nil {
-		return err
+		return appliedBatch{}, err
 	}
 	p.metrics.observeCommit(p.service, len(batch), !p.db.NoSync)
 	p.advance(p.applied, positions)
-	p.publishViews(ctx, views)
-	p.advance(p.visible, positions)
-	return nil
+	return appliedBatch{views: views, positions: positions}, nil
 }
 
 func (p *Projection) positions() map[string]uint64 {
@@ -225,7 +259,7 @@ func (p *Projection) positions() map[string]uint64 {
 }
 
 func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[string]uint64) (map[string]viewRecord, error) {
-	views := make(map[string]viewRecord)
+	changed := make(map[string]changedView)
 	for _, m := range batch {
 		env, err := fromJetStream(m)
 		if err != nil {
@@ -234,8 +268,12 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 		if env.Sequence <= positions[env.Stream] {
 			continue // already applied before a restart or a consumer reset
 		}
-		if err := p.applyOne(tx, env, views); err != nil {
-			return nil, err
+		views, err := p.projector.Apply(tx, env)
+		if err != nil {
+			return nil, fmt.Errorf("apply %s seq %d: %w", env.Subject, env.Sequence, err)
+		}
+		for _, v := range views {
+			changed[v.Key] = changedView{seq: env.Sequence, value: v.Value}
 		}
 		positions[env.Stream] = env.Sequence
 	}
@@ -245,28 +283,38 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 			return nil, err
 		}
 	}
-	return views, nil
+	return toOutbox(tx, changed)
 }
 
-// applyOne applies an event and records the views it changed, in views and
-// in the outbox.
-func (p *Projection) applyOne(tx *bolt.Tx, env Envelope, views map[string]viewRecord) error {
-	changed, err := p.projector.Apply(tx, env)
-	if err != nil {
-		return fmt.Errorf("apply %s seq %d: %w", env.Subject, env.Sequence, err)
-	}
+// changedView is the latest view of a key in a batch and the sequence of
+// the event that made it.
+type changedView struct {
+	seq   uint64
+	value any
+}
+
+// toOutbox encodes each changed view once, however many events of the
+// batch changed it, and records it in the outbox in the same transaction.
+// An outbox entry is the view's sequence (8 bytes), then its record, so
+// clearing it needs no decoding.
+func toOutbox(tx *bolt.Tx, changed map[string]changedView) (map[string]viewRecord, error) {
 	outbox := tx.Bucket(bucketOutbox)
-	for _, v := range changed {
-		rec, err := newViewRecord(env.Sequence, v.Value)
+	views := make(map[string]viewRecord, len(changed))
+	for key, c := range changed {
+		rec, err := newViewRecord(c.seq, c.value)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		views[v.Key] = rec
-		if err := PutJSON(outbox, v.Key, rec); err != nil {
-			return err
+		data, err := json.Marshal(rec)
+		if err != nil {
+			return nil, err
 		}
+		if err := outbox.Put([]byte(key), append(encodeUint(rec.Seq), data...)); err != nil {
+			return nil, err
+		}
+		views[key] = rec
 	}
-	return nil
+	return views, nil
 }
 
 func newViewRecord(seq uint64, value any) (viewRecord, error) {
@@ -339,8 +387,7 @@ func (p *Projection) clearFlushed(tx *bolt.Tx) {
 	defer p.mu.Unlock()
 	outbox := tx.Bucket(bucketOutbox)
 	for key, seq := range p.flushed {
-		var rec viewRecord
-		if GetJSON(outbox, key, &rec) && rec.Seq <= seq {
+		if v := outbox.Get([]byte(key)); v != nil && decodeUint(v[:min(8, len(v))]) <= seq {
 			_ = outbox.Delete([]byte(key))
 		}
 	}
@@ -352,7 +399,10 @@ func (p *Projection) flushOutbox(ctx context.Context) error {
 	err := p.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
 			var rec viewRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
+			if len(v) < 8 {
+				return fmt.Errorf("outbox entry %s: %d bytes", k, len(v))
+			}
+			if err := json.Unmarshal(v[8:], &rec); err != nil {
 				return err
 			}
 			views[string(k)] = rec

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ func benchSaga(b *testing.B, mode func(*config)) {
 	confirmed := watchConfirmations(b, s.node.JS)
 
 	monitor := "http://" + s.server.MonitorAddr().String()
-	before := benchCosts(b, s.httpURL, monitor)
+	before, cpuBefore := benchCosts(b, s.httpURL, monitor), cpuTime()
 	latencies := make([]time.Duration, b.N)
 	var next atomic.Int64
 	b.ResetTimer()
@@ -61,6 +62,7 @@ func benchSaga(b *testing.B, mode func(*config)) {
 	wg.Wait()
 	b.StopTimer()
 	perOrder := benchCosts(b, s.httpURL, monitor).perOrder(before, b.N)
+	cpu := cpuTime() - cpuBefore
 	slices.Sort(latencies)
 	orders := float64(b.N) / b.Elapsed().Seconds()
 	raw := rawPublishRate(b, s.node.JS, s.node.Storage, customers)
@@ -69,9 +71,20 @@ func benchSaga(b *testing.B, mode func(*config)) {
 	b.ReportMetric(ms(latencies[len(latencies)*99/100]), "p99-ms")
 	b.ReportMetric(raw, "raw-publish/s")
 	b.ReportMetric(raw/orders, "raw-publishes/order")
+	b.ReportMetric(ms(cpu)/float64(b.N), "cpu-ms/order")
 	for _, r := range perOrder.rows() {
 		b.ReportMetric(r.Value, strings.ReplaceAll(r.Name, " ", "-")+"/order")
 	}
+}
+
+// cpuTime is the CPU time the process has used, user and system: the shop,
+// its server and the benchmark's customers all run in it.
+func cpuTime() time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
 func benchCosts(b *testing.B, shopURL, monitorURL string) costs {
