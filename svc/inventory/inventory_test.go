@@ -1,0 +1,225 @@
+package inventory_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/svc/inventory"
+)
+
+// shop is inventory running alone; the test speaks for the catalog and the
+// orders service by publishing their events, and for an earlier, interrupted
+// inventory by publishing some of its events by hand.
+type shop struct {
+	t      *testing.T
+	js     jetstream.JetStream
+	http   *meshtest.Client
+	causes int
+}
+
+func start(t *testing.T) *shop {
+	t.Helper()
+	n := meshtest.Node(t)
+	svc := inventory.New()
+	if err := svc.Start(meshtest.Context(t), n); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Stop)
+	return &shop{t: t, js: n.JS, http: meshtest.Serve(t, n)}
+}
+
+// publish writes events as service would, each with a cause of its own.
+func (s *shop) publish(service string, evs ...mesh.Event) {
+	s.t.Helper()
+	pub := mesh.NewPublisher(s.js, "shopmesh/"+service, nil)
+	for _, e := range evs {
+		s.causes++
+		cause := mesh.Cause{ID: "test-" + strconv.Itoa(s.causes)}
+		if _, err := pub.Publish(meshtest.Context(s.t), cause, mesh.Outgoing{Event: e}); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
+
+// stocked creates products with onHand units each.
+func (s *shop) stocked(onHand int64, ids ...string) {
+	s.t.Helper()
+	for _, id := range ids {
+		s.publish(events.ProductsService, events.ProductCreated{ProductID: id, ProductFields: events.ProductFields{SKU: id, Name: id}})
+		s.http.Do(http.MethodPut, "/inventory/"+id, map[string]any{"onHand": onHand}, meshtest.Admin()).Expect(http.StatusOK)
+	}
+}
+
+func placed(orderID string, lines map[string]int64) events.OrderPlaced {
+	e := events.OrderPlaced{OrderID: orderID, CustomerID: "alice", PaymentToken: "tok_visa", ExpiresAt: time.Now().Add(time.Hour)}
+	for id, q := range lines {
+		e.Items = append(e.Items, events.OrderItem{ProductID: id, Name: id, Quantity: q})
+	}
+	return e
+}
+
+// awaitReservation waits for the n-th event of the order's reservation and
+// returns its subject.
+func (s *shop) awaitReservation(orderID string, n int) string {
+	s.t.Helper()
+	var subject string
+	for i, m := range s.awaitEvents(events.ReservationFilter(orderID), n) {
+		if i == n-1 {
+			subject = m.Subject()
+		}
+	}
+	return subject
+}
+
+// awaitEvents waits until the stream holds n events matching filter and
+// returns them.
+func (s *shop) awaitEvents(filter string, n int) []jetstream.Msg {
+	s.t.Helper()
+	ctx := meshtest.Context(s.t)
+	c, err := s.js.OrderedConsumer(ctx, events.InventoryStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var out []jetstream.Msg
+	for len(out) < n {
+		m, err := c.Next(jetstream.FetchMaxWait(10 * time.Second))
+		if err != nil {
+			s.t.Fatalf("waiting for event %d on %s: %v", len(out)+1, filter, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// expectStock waits until the read model shows the product with onHand
+// units, reserved of them: views are published just after the events that
+// change them are applied.
+func (s *shop) expectStock(id string, onHand, reserved int64) {
+	s.t.Helper()
+	var v struct{ OnHand, Reserved, Available int64 }
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.http.Do(http.MethodGet, "/inventory/"+id, nil, nil).Expect(http.StatusOK).Decode(&v)
+		if v.OnHand != v.Available+v.Reserved {
+			s.t.Fatalf("stock of %s out of balance: %+v", id, v)
+		}
+		if v.OnHand == onHand && v.Reserved == reserved {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("stock of %s is %+v, want %d on hand and %d reserved", id, v, onHand, reserved)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a read model that is about to change
+	}
+}
+
+func (s *shop) count(filter string) int {
+	s.t.Helper()
+	str, err := s.js.Stream(meshtest.Context(s.t), events.InventoryStream)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	info, err := str.Info(meshtest.Context(s.t), jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	total := 0
+	for _, n := range info.State.Subjects {
+		total += int(n)
+	}
+	return total
+}
+
+func hold(productID, orderID string, q int64) events.StockReserved {
+	return events.StockReserved{ProductID: productID, OrderID: orderID, Quantity: q}
+}
+
+// A reservation is written one event at a time: a crash after the first
+// hold leaves it there. The redelivered "placed" completes the reservation
+// without holding the first product twice.
+func TestReservationInterruptedAfterAHoldIsCompleted(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	s.stocked(10, "mug", "pot")
+	s.publish(events.InventoryService, hold("mug", "o1", 2)) // the attempt that crashed
+	s.publish(events.OrdersService, placed("o1", map[string]int64{"mug": 2, "pot": 1}))
+
+	if got := s.awaitReservation("o1", 1); got != "inventory.reservation.o1.accepted" {
+		t.Fatalf("reservation ended %s", got)
+	}
+	s.expectStock("mug", 10, 2) // the hold is not taken twice
+	s.expectStock("pot", 10, 1)
+	if n := s.count("inventory.stock.mug.reserved"); n != 1 {
+		t.Fatalf("%d holds on mug, want 1", n)
+	}
+}
+
+// An interrupted attempt whose order no longer fits is rejected, and the
+// hold it left is given back.
+func TestReservationInterruptedThenRejectedGivesBackItsHold(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	s.stocked(3, "mug", "pot")
+	s.publish(events.InventoryService, hold("mug", "o2", 2))
+	s.publish(events.OrdersService, placed("o2", map[string]int64{"mug": 2, "pot": 5}))
+
+	if got := s.awaitReservation("o2", 1); got != "inventory.reservation.o2.rejected" {
+		t.Fatalf("reservation ended %s", got)
+	}
+	s.expectStock("mug", 3, 0)
+}
+
+// A commit interrupted after its first line completes the rest when the
+// "confirmed" event is delivered again.
+func TestCommitInterruptedAfterALineIsCompleted(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	s.stocked(10, "mug", "pot")
+	s.publish(events.OrdersService, placed("o3", map[string]int64{"mug": 2, "pot": 1}))
+	s.awaitReservation("o3", 1)
+	s.publish(events.InventoryService, events.StockCommitted{ProductID: "mug", OrderID: "o3", Quantity: 2})
+	s.publish(events.OrdersService, events.OrderConfirmed{OrderID: "o3"})
+
+	if got := s.awaitReservation("o3", 2); got != "inventory.reservation.o3.committed" {
+		t.Fatalf("reservation ended %s", got)
+	}
+	s.expectStock("mug", 8, 0)
+	s.expectStock("pot", 9, 0)
+	if n := s.count("inventory.stock.mug.committed"); n != 1 {
+		t.Fatalf("%d commits of mug, want 1", n)
+	}
+}
+
+// A cancel handled while another replica is still writing the order's
+// holds releases what is held; the reservation that arrives late finds the
+// order released and gives back the holds it wrote meanwhile.
+func TestReleaseRacingAReservationLeavesNothingHeld(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	s.stocked(10, "mug", "pot")
+	s.publish(events.InventoryService, hold("mug", "o4", 1)) // replica A, mid-reservation
+	s.publish(events.OrdersService, events.OrderCancelled{OrderID: "o4", Reason: "changed my mind"})
+	if got := s.awaitReservation("o4", 1); got != "inventory.reservation.o4.released" {
+		t.Fatalf("reservation ended %s", got)
+	}
+	s.publish(events.InventoryService, hold("pot", "o4", 1)) // replica A goes on
+	s.publish(events.OrdersService, placed("o4", map[string]int64{"mug": 1, "pot": 1}))
+	s.awaitEvents("inventory.stock.pot.released", 1)
+
+	s.expectStock("mug", 10, 0)
+	s.expectStock("pot", 10, 0)
+	var released events.ReservationReleased
+	if err := json.Unmarshal(s.awaitEvents(events.ReservationFilter("o4"), 1)[0].Data(), &released); err != nil {
+		t.Fatal(err)
+	}
+	if len(released.Lines) != 1 || released.Lines[0].ProductID != "mug" {
+		t.Fatalf("release names %+v, want the mug it gave back", released.Lines)
+	}
+}
