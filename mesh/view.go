@@ -28,6 +28,9 @@ type viewRecord struct {
 type cachedView struct {
 	rev    uint64
 	record viewRecord
+	// shown is the latest sequence handed to readers of Changes: this
+	// replica's own writes reach the cache before the watch brings them.
+	shown uint64
 }
 
 // Views is a KV read model with an in-memory copy kept current by a watch.
@@ -36,11 +39,62 @@ type Views struct {
 	kv    jetstream.KeyValue
 	mu    sync.RWMutex
 	cache map[string]cachedView
+	// readers of Changes, each with its own bounded buffer.
+	readers map[chan Change]struct{}
 }
 
 // NewViews wraps a provisioned bucket.
 func NewViews(kv jetstream.KeyValue) *Views {
-	return &Views{kv: kv, cache: make(map[string]cachedView)}
+	return &Views{kv: kv, cache: make(map[string]cachedView), readers: make(map[chan Change]struct{})}
+}
+
+// Change is a view as a replica just wrote it.
+type Change struct {
+	Key     string
+	Seq     uint64
+	Deleted bool
+	View    json.RawMessage
+}
+
+// changeBuffer is how far a reader of Changes may fall behind before it is
+// dropped.
+const changeBuffer = 1024
+
+// Changes sends every view written from now on, by any replica, until ctx
+// ends; then the channel closes. A reader that falls changeBuffer changes
+// behind is dropped rather than waited for, so a slow client never holds up
+// the read model: its channel closes early, and it may start again.
+func (v *Views) Changes(ctx context.Context) <-chan Change {
+	ch := make(chan Change, changeBuffer)
+	v.mu.Lock()
+	v.readers[ch] = struct{}{}
+	v.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		v.drop(ch)
+	})
+	return ch
+}
+
+// drop closes a reader's channel once; v.mu is held.
+func (v *Views) drop(ch chan Change) {
+	if _, ok := v.readers[ch]; ok {
+		delete(v.readers, ch)
+		close(ch)
+	}
+}
+
+// broadcast hands a change to every reader without waiting; v.mu is held.
+func (v *Views) broadcast(key string, rec viewRecord) {
+	c := Change{Key: key, Seq: rec.Seq, Deleted: rec.Deleted, View: rec.View}
+	for ch := range v.readers {
+		select {
+		case ch <- c:
+		default:
+			v.drop(ch)
+		}
+	}
 }
 
 // Watch keeps the in-memory copy current with every replica's writes until
@@ -54,19 +108,21 @@ func (v *Views) Watch(ctx context.Context) error {
 		if entry == nil {
 			break // initial values loaded
 		}
-		v.remember(entry)
+		v.remember(entry, false)
 	}
 	go func() {
 		for entry := range w.Updates() {
 			if entry != nil {
-				v.remember(entry)
+				v.remember(entry, true)
 			}
 		}
 	}()
 	return nil
 }
 
-func (v *Views) remember(entry jetstream.KeyValueEntry) {
+// remember keeps an entry unless the cache has a newer one; a live entry
+// from the watch also goes to the readers of Changes.
+func (v *Views) remember(entry jetstream.KeyValueEntry, live bool) {
 	var rec viewRecord
 	if err := json.Unmarshal(entry.Value(), &rec); err != nil {
 		return // not ours; never let a stray value break the cache
@@ -75,8 +131,13 @@ func (v *Views) remember(entry jetstream.KeyValueEntry) {
 	defer v.mu.Unlock()
 	cur, ok := v.cache[entry.Key()]
 	if !ok || rec.Seq > cur.record.Seq || (rec.Seq == cur.record.Seq && entry.Revision() > cur.rev) {
-		v.cache[entry.Key()] = cachedView{rev: entry.Revision(), record: rec}
+		cur = cachedView{rev: entry.Revision(), record: rec, shown: cur.shown}
 	}
+	if live && rec.Seq > cur.shown {
+		cur.shown = rec.Seq
+		v.broadcast(entry.Key(), rec)
+	}
+	v.cache[entry.Key()] = cur
 }
 
 // Get decodes the view of key into out. It reports false when there is no
@@ -110,7 +171,7 @@ func (v *Views) load(ctx context.Context, key string) (cachedView, bool, error) 
 	if err != nil {
 		return cachedView{}, false, fmt.Errorf("get %s/%s: %w", v.kv.Bucket(), key, err)
 	}
-	v.remember(entry)
+	v.remember(entry, false)
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	c, ok := v.cache[key]
@@ -140,7 +201,7 @@ func (v *Views) put(ctx context.Context, key string, rec viewRecord) (bool, erro
 		}
 		if err == nil {
 			v.mu.Lock()
-			v.cache[key] = cachedView{rev: rev, record: rec}
+			v.cache[key] = cachedView{rev: rev, record: rec, shown: v.cache[key].shown}
 			v.mu.Unlock()
 			return true, nil
 		}

@@ -220,3 +220,29 @@ func checkSpanTree(t *testing.T, ended []sdktrace.ReadOnlySpan, traceID, root st
 		}
 	}
 }
+
+// GET /orders/changes streams every change of an order as it happens, so a
+// client follows the saga without polling.
+func TestOrderChangesStreamTheSaga(t *testing.T) {
+	t.Parallel()
+	m := openMall(t, sagaConfig(t))
+	mug := m.product("MUG", 500, 5)
+	changes, err := watchOrders(meshtest.Context(t), http.DefaultClient, m.http.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := m.place("watched", "tok_visa", line{mug, 1})
+	var seen []string
+	for c := range changes {
+		if c.ID != id {
+			continue
+		}
+		seen = append(seen, c.Status)
+		if terminal[c.Status] {
+			break
+		}
+	}
+	if strings.Join(seen, " ") != "pending awaiting_payment confirmed" {
+		t.Fatalf("statuses streamed: %v", seen)
+	}
+}

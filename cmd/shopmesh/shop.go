@@ -185,7 +185,14 @@ func (s *shop) serveHTTP(context.Context) error {
 		return fmt.Errorf("http: %w", err)
 	}
 	s.httpURL = "http://" + ln.Addr().String()
-	s.http = &http.Server{Handler: s.node.HTTP.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	// Requests live on a context that shutdown cancels, so streams of
+	// changes (Server-Sent Events) end instead of holding shutdown up.
+	base, cancel := context.WithCancel(context.Background())
+	s.http = &http.Server{
+		Handler: s.node.HTTP.Handler(), ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return base },
+	}
+	s.http.RegisterOnShutdown(cancel)
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error().Err(err).Msg("http server stopped")

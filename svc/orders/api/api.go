@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/oklog/ulid/v2"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
@@ -94,6 +95,37 @@ func Register(api huma.API, a app.Application) {
 		OperationID: "order-timeline", Method: http.MethodGet, Path: "/orders/{id}/timeline",
 		Summary: "Every event of every service about an order", Tags: tags, Errors: []int{http.StatusNotFound},
 	}, h.timeline)
+	sse.Register(api, huma.Operation{
+		OperationID: "watch-orders", Method: http.MethodGet, Path: "/orders/changes",
+		Summary: "Orders as they change, live (Server-Sent Events)",
+		Description: "First a `watching` event, once changes are followed; then an `order` event with the whole order " +
+			"each time one changes, for every order or those of one `id` or `customerId`. A client that falls far behind " +
+			"is disconnected rather than slowing the shop down; reconnect and read the orders you follow once with GET /orders/{id}.",
+		Tags: tags,
+	}, map[string]any{"watching": Watching{}, "order": Order{}}, h.watch)
+}
+
+// Watching opens a stream of order changes: every change after it is sent.
+type Watching struct {
+	ID         string `json:"id,omitempty"`
+	CustomerID string `json:"customerId,omitempty"`
+}
+
+type watchInput struct {
+	ID         string `query:"id" maxLength:"64" doc:"Only this order."`
+	CustomerID string `query:"customerId" maxLength:"100" doc:"Only this customer's orders."`
+}
+
+func (h handlers) watch(ctx context.Context, in *watchInput, send sse.Sender) {
+	changes, err := h.app.Queries.Watch.Handle(ctx, app.WatchOrders{ID: in.ID, CustomerID: in.CustomerID})
+	if err != nil || send.Data(Watching(*in)) != nil {
+		return
+	}
+	for v := range changes {
+		if send.Data(toOrder(v)) != nil {
+			return // the client left
+		}
+	}
 }
 
 type handlers struct{ app app.Application }

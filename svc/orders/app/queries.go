@@ -19,12 +19,27 @@ type ListOrders struct {
 // GetTimeline reads every event that concerns an order.
 type GetTimeline struct{ ID string }
 
+// WatchOrders follows orders as they change, all of them or those of one
+// order or one customer.
+type WatchOrders struct {
+	ID         string
+	CustomerID string
+}
+
 func (h handlers) get(ctx context.Context, q GetOrder) (store.View, error) {
 	return h.Store.Get(ctx, q.ID)
 }
 
 func (h handlers) list(_ context.Context, q ListOrders) (store.Page, error) {
 	return h.Store.List(q.Filter, q.Cursor, q.Limit)
+}
+
+// watch returns the changes that match q until ctx ends or the reader falls
+// behind; then the channel closes.
+func (h handlers) watch(ctx context.Context, q WatchOrders) (<-chan store.View, error) {
+	return h.Store.Changes(ctx, func(v store.View) bool {
+		return (q.ID == "" || v.ID == q.ID) && (q.CustomerID == "" || v.CustomerID == q.CustomerID)
+	}), nil
 }
 
 func (h handlers) timeline(ctx context.Context, q GetTimeline) ([]store.Entry, error) {

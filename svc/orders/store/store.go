@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -148,6 +149,28 @@ func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
 // Get returns an order from the read model.
 func (s *Store) Get(ctx context.Context, id string) (View, error) {
 	return mesh.Lookup[View](ctx, s.views, id, domain.ErrNotFound)
+}
+
+// Changes sends every order that keep accepts as it changes, from now
+// until ctx ends or the reader falls too far behind (mesh.Views.Changes);
+// then the channel closes.
+func (s *Store) Changes(ctx context.Context, keep func(View) bool) <-chan View {
+	out := make(chan View)
+	go func() {
+		defer close(out)
+		for c := range s.views.Changes(ctx) {
+			var v View
+			if c.Deleted || json.Unmarshal(c.View, &v) != nil || !keep(v) {
+				continue
+			}
+			select {
+			case out <- v:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // Filter narrows an order list.

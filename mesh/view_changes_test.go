@@ -1,0 +1,111 @@
+package mesh_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+)
+
+func TestChangesFollowEveryWrittenView(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "c.db"))
+	ctx := meshtest.Context(t)
+	changes := h.views.Changes(ctx)
+	for i := range 3 {
+		if _, err := h.increment(ctx, cause(i), "live"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for want := 1; want <= 3; want++ {
+		c := nextChange(t, changes)
+		var st struct{ Value int }
+		if err := json.Unmarshal(c.View, &st); err != nil {
+			t.Fatal(err)
+		}
+		if c.Key != "live" || st.Value != want {
+			t.Fatalf("change %d: %s = %s", want, c.Key, c.View)
+		}
+	}
+}
+
+// A reader that does not keep up is dropped: its channel closes instead of
+// the read model waiting for it.
+func TestChangesDropAReaderThatFallsBehind(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "c.db"))
+	ctx := meshtest.Context(t)
+	const n = 1100 // more than a reader may fall behind
+	slow := h.views.Changes(ctx)
+	fast := make(chan int)
+	go func() {
+		seen := 0
+		for range h.views.Changes(ctx) {
+			if seen++; seen == n {
+				fast <- seen
+			}
+		}
+	}()
+	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+	var last uint64
+	for i := range n {
+		var err error
+		last, err = pub.Publish(ctx, mesh.Cause{ID: cause(i)}, mesh.Outgoing{Event: incremented{Counter: fmt.Sprint("k", i), Value: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.proj.WaitFor(ctx, testStream, last); err != nil {
+		t.Fatal(err)
+	}
+	select { // the fast reader gets every change...
+	case <-fast:
+	case <-ctx.Done():
+		t.Fatal("the reader that kept up missed changes")
+	}
+	read := 0
+	for range slow { // ...the slow one what fitted, then the end
+		read++
+	}
+	if read >= n {
+		t.Fatalf("slow reader got all %d changes; want it dropped", read)
+	}
+}
+
+func TestChangesEndWithTheirContext(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "c.db"))
+	ctx, cancel := context.WithCancel(meshtest.Context(t))
+	changes := h.views.Changes(ctx)
+	cancel()
+	select {
+	case _, open := <-changes:
+		if open {
+			t.Fatal("a change after the reader left")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("channel still open after its context ended")
+	}
+}
+
+func nextChange(t *testing.T, changes <-chan mesh.Change) mesh.Change {
+	t.Helper()
+	select {
+	case c, ok := <-changes:
+		if !ok {
+			t.Fatal("changes ended")
+		}
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatal("no change")
+	}
+	return mesh.Change{}
+}
