@@ -363,7 +363,9 @@ func (p *Projection) publishView(ctx context.Context, key string, rec viewRecord
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
-		p.log.Error().Err(err).Str("key", key).Msg("view not published yet; kept in the outbox")
+		if ctx.Err() == nil { // stopping is no error: the outbox has it
+			p.log.Error().Err(err).Str("key", key).Msg("view not published yet; kept in the outbox")
+		}
 		p.unpublished[key] = rec
 		return
 	}

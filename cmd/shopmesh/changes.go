@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -20,8 +21,8 @@ type orderChange struct {
 // each order event. It returns once the shop follows changes for it, so no
 // change after that is missed. The channel closes when ctx ends or the
 // shop ends the stream (it drops a client that falls far behind).
-func watchOrders(ctx context.Context, client *http.Client, url string) (<-chan orderChange, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/orders/changes", nil)
+func watchOrders(ctx context.Context, client *http.Client, url, query string) (<-chan orderChange, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/orders/changes?"+query, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +58,10 @@ func watchOrders(ctx context.Context, client *http.Client, url string) (<-chan o
 	case <-watching:
 		return out, nil
 	case <-ended:
-		return nil, fmt.Errorf("GET /orders/changes ended before it began: %w", context.Cause(ctx))
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("GET /orders/changes: the stream ended before it began")
 	}
 }
 

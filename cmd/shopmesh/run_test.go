@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -154,20 +155,69 @@ func TestRunWithTheProjectNATSConfig(t *testing.T) {
 
 func TestLoadCommandDrivesOrdersToTheirEnd(t *testing.T) {
 	t.Parallel()
-	s := startTestShop(t, testConfig(t))
+	cfg := testConfig(t)
+	cfg.NATSMonitorAddr = "127.0.0.1:0"
+	s := startTestShop(t, cfg)
 	defer s.close()
+	args := []string{"--url", s.httpURL, "--admin-token", meshtest.AdminToken, "--orders", "20", "--concurrency", "4",
+		"--decline-rate", "0.5", "--timeout", "1m", "--nats", s.natsURL, "--nats-monitor", "http://" + s.server.MonitorAddr().String()}
 	var out strings.Builder
-	args := []string{"--url", s.httpURL, "--admin-token", meshtest.AdminToken, "--orders", "20", "--concurrency", "4", "--decline-rate", "0.5", "--timeout", "1m"}
 	if err := loadCommand(args, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"20 ended, 0 failed", "cancelled:10", "confirmed:10", "p99"} {
+	for _, want := range []string{"20 placed, 20 ended, 0 failed", "cancelled 10", "confirmed 10", "p99", "events published", "NATS messages in", "per order"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("load report lacks %q:\n%s", want, out.String())
 		}
 	}
+	out.Reset()
+	if err := loadCommand(append(args, "--json"), &out); err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Ended, Failed         int
+		Outcomes              map[string]int
+		CostsPerOrder         costs
+		RawPublishesPerSecond float64
+	}
+	if err := json.Unmarshal([]byte(out.String()), &r); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out.String())
+	}
+	// A declined order publishes fewer events than a confirmed one; both
+	// publish some, and every server count is there.
+	if r.Ended != 20 || r.Failed != 0 || r.Outcomes["confirmed"] != 10 || r.CostsPerOrder.Events < 4 ||
+		r.CostsPerOrder.NATSIn == 0 || r.RawPublishesPerSecond == 0 {
+		t.Fatalf("--json result %+v", r)
+	}
 	if err := loadCommand([]string{"--url", "http://192.0.2.1:8080", "--admin-token", "x"}, &out); err == nil {
 		t.Fatal("load accepted a shop on another machine without --allow-remote")
+	}
+}
+
+// Orders that do not end in time are failures, counted by reason; a run
+// cut short by its timeout still reports what it measured.
+func TestLoadCommandReportsFailuresAndPartialResults(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.GatewayLatency = 3 * time.Second
+	s := startTestShop(t, cfg)
+	defer s.close()
+	base := []string{"--url", s.httpURL, "--admin-token", meshtest.AdminToken, "--nats-monitor", ""}
+	var out strings.Builder
+	err := loadCommand(append(base, "--orders", "6", "--concurrency", "6", "--order-timeout", "200ms"), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "6 placed, 0 ended, 6 failed") || !strings.Contains(out.String(), "     6  not ended within 200ms") {
+		t.Fatalf("failures not counted by reason:\n%s", out.String())
+	}
+	out.Reset()
+	err = loadCommand(append(base, "--orders", "50", "--concurrency", "4", "--timeout", "1s"), &out)
+	if !errors.Is(err, errTimedOut) {
+		t.Fatalf("a run cut by --timeout returned %v", err)
+	}
+	if !strings.Contains(out.String(), "stopped early: --timeout reached") || !strings.Contains(out.String(), "placed") {
+		t.Fatalf("no partial result:\n%s", out.String())
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
 )
 
@@ -65,7 +64,14 @@ func benchSaga(b *testing.B, mode func(*config)) {
 	cpu := cpuTime() - cpuBefore
 	slices.Sort(latencies)
 	orders := float64(b.N) / b.Elapsed().Seconds()
-	raw := rawPublishRate(b, s.node.JS, s.node.Storage, customers)
+	storage := jetstream.FileStorage
+	if cfg.Ephemeral {
+		storage = jetstream.MemoryStorage
+	}
+	raw, err := measureRawPublishes(meshtest.Context(b), s.node.JS, storage, customers, 20_000)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ReportMetric(orders, "orders/s")
 	b.ReportMetric(ms(latencies[len(latencies)/2]), "p50-ms")
 	b.ReportMetric(ms(latencies[len(latencies)*99/100]), "p99-ms")
@@ -94,8 +100,6 @@ func benchCosts(b *testing.B, shopURL, monitorURL string) costs {
 	}
 	return c
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func benchProducts(b *testing.B, c *meshtest.Client, n int) []string {
 	ids := make([]string, n)
@@ -180,30 +184,4 @@ func placeAndAwait(b *testing.B, c *meshtest.Client, confirmed *confirmations, p
 		b.Error(err)
 	}
 	return time.Since(start)
-}
-
-// rawPublishRate publishes to a scratch stream from as many goroutines as
-// there are customers, for comparison with the saga on the same server.
-func rawPublishRate(b *testing.B, js jetstream.JetStream, storage mesh.Storage, writers int) float64 {
-	ctx := meshtest.Context(b)
-	err := mesh.ProvisionStream(ctx, js, storage, mesh.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	const total = 20000
-	var next atomic.Int64
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range writers {
-		wg.Go(func() {
-			for next.Add(1) <= total {
-				if _, err := js.Publish(ctx, "bench.raw", []byte(`{"orderId":"x"}`)); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return total / time.Since(start).Seconds()
 }

@@ -227,7 +227,7 @@ func TestOrderChangesStreamTheSaga(t *testing.T) {
 	t.Parallel()
 	m := openMall(t, sagaConfig(t))
 	mug := m.product("MUG", 500, 5)
-	changes, err := watchOrders(meshtest.Context(t), http.DefaultClient, m.http.URL)
+	changes, err := watchOrders(meshtest.Context(t), http.DefaultClient, m.http.URL, "customerId=alice")
 	if err != nil {
 		t.Fatal(err)
 	}
