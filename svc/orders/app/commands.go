@@ -121,6 +121,11 @@ func (h handlers) recordPayment(ctx context.Context, c RecordPayment) error {
 }
 
 func (h handlers) expire(ctx context.Context, c ExpireOrder) error {
+	// Most deadlines fire for orders that ended long ago. An ended order
+	// never changes again, so there is nothing to catch up with.
+	if snap, err := h.Store.Read(c.OrderID); err == nil && snap.Order.Terminal() {
+		return nil
+	}
 	return h.transition(ctx, c.Cause, c.OrderID, func(o domain.Order) ([]events.Event, error) {
 		return domain.Expire(o), nil
 	})
