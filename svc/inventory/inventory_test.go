@@ -65,17 +65,14 @@ func placed(orderID string, lines map[string]int64) events.OrderPlaced {
 	return e
 }
 
-// awaitReservation waits for the n-th event of the order's reservation and
-// returns its subject.
-func (s *shop) awaitReservation(orderID string, n int) string {
+// expectReservation waits for the n-th event of the order's reservation
+// and checks that it is the one named (accepted, rejected...).
+func (s *shop) expectReservation(orderID string, n int, want string) {
 	s.t.Helper()
-	var subject string
-	for i, m := range s.awaitEvents(events.ReservationFilter(orderID), n) {
-		if i == n-1 {
-			subject = m.Subject()
-		}
+	got := s.awaitEvents(events.ReservationFilter(orderID), n)[n-1].Subject()
+	if want = "inventory.reservation." + orderID + "." + want; got != want {
+		s.t.Fatalf("reservation event %d is %s, want %s", n, got, want)
 	}
-	return subject
 }
 
 // awaitEvents waits until the stream holds n events matching filter and
@@ -120,7 +117,8 @@ func (s *shop) expectStock(id string, onHand, reserved int64) {
 	}
 }
 
-func (s *shop) count(filter string) int {
+// expectCount checks how many events on filter the stream holds.
+func (s *shop) expectCount(filter string, want int) {
 	s.t.Helper()
 	str, err := s.js.Stream(meshtest.Context(s.t), events.InventoryStream)
 	if err != nil {
@@ -134,7 +132,9 @@ func (s *shop) count(filter string) int {
 	for _, n := range info.State.Subjects {
 		total += int(n)
 	}
-	return total
+	if total != want {
+		s.t.Fatalf("%d events on %s, want %d", total, filter, want)
+	}
 }
 
 func hold(productID, orderID string, q int64) events.StockReserved {
@@ -151,14 +151,10 @@ func TestReservationInterruptedAfterAHoldIsCompleted(t *testing.T) {
 	s.publish(events.InventoryService, hold("mug", "o1", 2)) // the attempt that crashed
 	s.publish(events.OrdersService, placed("o1", map[string]int64{"mug": 2, "pot": 1}))
 
-	if got := s.awaitReservation("o1", 1); got != "inventory.reservation.o1.accepted" {
-		t.Fatalf("reservation ended %s", got)
-	}
+	s.expectReservation("o1", 1, "accepted")
 	s.expectStock("mug", 10, 2) // the hold is not taken twice
 	s.expectStock("pot", 10, 1)
-	if n := s.count("inventory.stock.mug.reserved"); n != 1 {
-		t.Fatalf("%d holds on mug, want 1", n)
-	}
+	s.expectCount("inventory.stock.mug.reserved", 1)
 }
 
 // An interrupted attempt whose order no longer fits is rejected, and the
@@ -170,9 +166,7 @@ func TestReservationInterruptedThenRejectedGivesBackItsHold(t *testing.T) {
 	s.publish(events.InventoryService, hold("mug", "o2", 2))
 	s.publish(events.OrdersService, placed("o2", map[string]int64{"mug": 2, "pot": 5}))
 
-	if got := s.awaitReservation("o2", 1); got != "inventory.reservation.o2.rejected" {
-		t.Fatalf("reservation ended %s", got)
-	}
+	s.expectReservation("o2", 1, "rejected")
 	s.expectStock("mug", 3, 0)
 }
 
@@ -183,18 +177,14 @@ func TestCommitInterruptedAfterALineIsCompleted(t *testing.T) {
 	s := start(t)
 	s.stocked(10, "mug", "pot")
 	s.publish(events.OrdersService, placed("o3", map[string]int64{"mug": 2, "pot": 1}))
-	s.awaitReservation("o3", 1)
+	s.expectReservation("o3", 1, "accepted")
 	s.publish(events.InventoryService, events.StockCommitted{ProductID: "mug", OrderID: "o3", Quantity: 2})
 	s.publish(events.OrdersService, events.OrderConfirmed{OrderID: "o3"})
 
-	if got := s.awaitReservation("o3", 2); got != "inventory.reservation.o3.committed" {
-		t.Fatalf("reservation ended %s", got)
-	}
+	s.expectReservation("o3", 2, "committed")
 	s.expectStock("mug", 8, 0)
 	s.expectStock("pot", 9, 0)
-	if n := s.count("inventory.stock.mug.committed"); n != 1 {
-		t.Fatalf("%d commits of mug, want 1", n)
-	}
+	s.expectCount("inventory.stock.mug.committed", 1)
 }
 
 // A cancel handled while another replica is still writing the order's
@@ -206,9 +196,7 @@ func TestReleaseRacingAReservationLeavesNothingHeld(t *testing.T) {
 	s.stocked(10, "mug", "pot")
 	s.publish(events.InventoryService, hold("mug", "o4", 1)) // replica A, mid-reservation
 	s.publish(events.OrdersService, events.OrderCancelled{OrderID: "o4", Reason: "changed my mind"})
-	if got := s.awaitReservation("o4", 1); got != "inventory.reservation.o4.released" {
-		t.Fatalf("reservation ended %s", got)
-	}
+	s.expectReservation("o4", 1, "released")
 	s.publish(events.InventoryService, hold("pot", "o4", 1)) // replica A goes on
 	s.publish(events.OrdersService, placed("o4", map[string]int64{"mug": 1, "pot": 1}))
 	s.awaitEvents("inventory.stock.pot.released", 1)
