@@ -157,6 +157,28 @@ func Position(tx *bolt.Tx, stream string) uint64 {
 	return decodeUint(b.Get([]byte(stream)))
 }
 
+// Positions are where the entities a decision read stood in their stream,
+// read in the transaction that read their state: what the decision's
+// events expect (Guard). Every message on an entity's subjects moves its
+// position, including one the service does not understand.
+type Positions map[string]uint64
+
+// ReadPositions reads in tx where each entity stands, by filter such as
+// "inventory.stock.p1.*"; an entity with no message stands at 0.
+func ReadPositions(tx *bolt.Tx, filters ...string) Positions {
+	out := make(Positions, len(filters))
+	b := tx.Bucket(bucketEntities)
+	for _, f := range filters {
+		if b != nil {
+			out[f] = decodeUint(b.Get([]byte(strings.TrimSuffix(f, ".*"))))
+		}
+	}
+	return out
+}
+
+// Of returns where the entity of filter stands; it is what Guard asks.
+func (p Positions) Of(filter string) uint64 { return p[filter] }
+
 var bucketMeta = []byte("_meta")
 
 // PrepareState makes sure the named buckets exist in a service's file and

@@ -3,7 +3,6 @@ package mesh_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -140,11 +139,16 @@ func (h *harness) stop() {
 // increment adds one to a counter with optimistic concurrency.
 func (h *harness) increment(ctx context.Context, causeID, id string) (uint64, error) {
 	return h.w.Write(ctx, mesh.Cause{ID: causeID}, func() ([]mesh.Outgoing, error) {
-		st := readCounter(h.db, id)
-		return []mesh.Outgoing{{
-			Event:  incremented{Counter: id, Value: st.Value + 1},
-			Expect: &mesh.Expect{Filter: counterFilter(id), Seq: st.LastSeq},
-		}}, nil
+		var st counterState
+		var at mesh.Positions
+		err := h.db.View(func(tx *bolt.Tx) error {
+			if b := tx.Bucket(bucketCounters); b != nil {
+				mesh.GetJSON(b, id, &st)
+			}
+			at = mesh.ReadPositions(tx, counterFilter(id))
+			return nil
+		})
+		return mesh.Guard([]incremented{{Counter: id, Value: st.Value + 1}}, at.Of), err
 	})
 }
 
@@ -175,10 +179,3 @@ func values(t testing.TB, js jetstream.JetStream, subject string) []int {
 }
 
 func cause(i int) string { return fmt.Sprintf("cmd-%d", i) }
-
-// failing is a projector that cannot apply anything.
-type failing struct{}
-
-func (failing) Apply(*bolt.Tx, mesh.Envelope) ([]mesh.View, error) {
-	return nil, errors.New("disk on fire")
-}

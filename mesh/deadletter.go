@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -51,6 +52,12 @@ func DeadLetters(ctx context.Context, js jetstream.JetStream) ([]DeadLetter, err
 // failed again; the dead letter stays.
 var ErrRedriveFailed = errors.New("redrive failed")
 
+// ErrSetAside refuses to redrive an event a projection set aside: the
+// projection has moved past it, and applying it now would apply it out of
+// order. It stays for an operator to read; a later version of the service
+// that can read it (an upcaster) rebuilds the state from the streams.
+var ErrSetAside = errors.New("a projection set this event aside and has moved past it; it is kept to be read, not redriven")
+
 // Redrive hands dead letter seq back to its reaction (a running replica of
 // the service handles it) and removes it once handled.
 func Redrive(ctx context.Context, js jetstream.JetStream, seq uint64) error {
@@ -62,7 +69,11 @@ func Redrive(ctx context.Context, js jetstream.JetStream, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("redrive %d: %w", seq, err)
 	}
-	req := nats.NewMsg(RedriveSubject(raw.Header.Get(HeaderDeadConsumer)))
+	consumer := raw.Header.Get(HeaderDeadConsumer)
+	if consumer == "projection" || strings.HasSuffix(consumer, "-projection") {
+		return fmt.Errorf("redrive %d: %w", seq, ErrSetAside)
+	}
+	req := nats.NewMsg(RedriveSubject(consumer))
 	req.Header, req.Data = raw.Header, raw.Data
 	reply, err := js.Conn().RequestMsgWithContext(ctx, req)
 	if err != nil {

@@ -28,6 +28,7 @@ type Metrics struct {
 	commits    *prometheus.CounterVec
 	applied    *prometheus.CounterVec
 	conflicts  prometheus.Counter
+	setAside   *prometheus.CounterVec
 }
 
 // NewMetrics registers the mesh's series with the Go runtime collectors.
@@ -63,11 +64,14 @@ func NewMetrics() *Metrics {
 	m.conflicts = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "shopmesh_write_conflicts_total", Help: "Writes JetStream refused because another writer got there first; each is decided again.",
 	})
+	m.setAside = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shopmesh_events_set_aside_total", Help: "Events a projection could not apply, set aside in the dead-letter stream, by service.",
+	}, []string{"service"})
 	m.lag = &lagCollector{
 		pending:  prometheus.NewDesc("shopmesh_consumer_pending", "Events not yet delivered to a reaction.", []string{"consumer"}, nil),
 		inFlight: prometheus.NewDesc("shopmesh_consumer_in_flight", "Events delivered to a reaction and not yet acked.", []string{"consumer"}, nil),
 	}
-	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag, m.viewWrites, m.commits, m.applied, m.conflicts,
+	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag, m.viewWrites, m.commits, m.applied, m.conflicts, m.setAside,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -120,6 +124,12 @@ func (m *Metrics) observeCommit(service string, events int, flushed bool) {
 	if m != nil {
 		m.commits.WithLabelValues(service, strconv.FormatBool(flushed)).Inc()
 		m.applied.WithLabelValues(service).Add(float64(events))
+	}
+}
+
+func (m *Metrics) observeSetAside(service string) {
+	if m != nil {
+		m.setAside.WithLabelValues(service).Inc()
 	}
 }
 

@@ -25,7 +25,11 @@ type Projector interface {
 
 var (
 	bucketPositions = []byte("_positions")
-	bucketOutbox    = []byte("_outbox")
+	// bucketEntities holds, per entity (a subject's first three tokens),
+	// the sequence of the last message on its subjects, of whatever type:
+	// what a write expects (Positions).
+	bucketEntities = []byte("_entities")
+	bucketOutbox   = []byte("_outbox")
 	// bucketOldOutbox held the outbox in JSON alone, before its entries
 	// began with their sequence; it is dropped at start.
 	bucketOldOutbox = []byte("_views")
@@ -61,8 +65,10 @@ type Projection struct {
 	// unpublished are views KV refused for now; the outbox keeps them too.
 	unpublished map[string]viewRecord
 	failure     error
-	cancel      context.CancelFunc
-	done        chan struct{}
+	// trouble is why the last batch could not commit; it is tried again.
+	trouble error
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // NewProjection projects streams through p into db. views may be nil when
@@ -124,6 +130,9 @@ func (p *Projection) loadPositions() error {
 		if _, err := tx.CreateBucketIfNotExists(bucketOutbox); err != nil {
 			return err
 		}
+		if _, err := tx.CreateBucketIfNotExists(bucketEntities); err != nil {
+			return err
+		}
 		if err := tx.DeleteBucket(bucketOldOutbox); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 			return err
 		}
@@ -181,12 +190,31 @@ func (p *Projection) run(ctx context.Context) {
 			p.halt(ctx.Err())
 			return
 		case m := <-p.in:
-			applied, err := p.applyBatch(p.drain(m))
+			applied, err := p.applyUntilDone(ctx, p.drain(m))
 			if err != nil {
-				p.fail(err)
+				p.halt(err)
 				return
 			}
 			published <- applied
+		}
+	}
+}
+
+// applyUntilDone applies a batch, trying again with a growing pause while
+// the transaction cannot commit (a full disk, say): the projection stops
+// only with ctx, and is not ready meanwhile.
+func (p *Projection) applyUntilDone(ctx context.Context, batch []jetstream.Msg) (appliedBatch, error) {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		applied, err := p.applyBatch(ctx, batch)
+		p.setTrouble(err)
+		if err == nil {
+			return applied, nil
+		}
+		p.log.Error().Err(err).Dur("retry_in", wait).Msg("projection cannot commit; trying again")
+		select {
+		case <-ctx.Done():
+			return appliedBatch{}, ctx.Err()
+		case <-time.After(wait):
 		}
 	}
 }
@@ -231,21 +259,74 @@ func (p *Projection) drain(first jetstream.Msg) []jetstream.Msg {
 }
 
 // applyBatch applies events in one transaction and tells waiting decisions.
-func (p *Projection) applyBatch(batch []jetstream.Msg) (appliedBatch, error) {
-	positions := p.positions()
-	var views map[string]viewRecord
-	err := p.db.Update(func(tx *bolt.Tx) error {
-		p.clearFlushed(tx)
-		var err error
-		views, err = p.applyAll(tx, batch, positions)
-		return err
-	})
-	if err != nil {
-		return appliedBatch{}, err
+// An event the projector cannot apply is set aside (setAside) and the batch
+// applied again without it: one bad message never stops the projection.
+func (p *Projection) applyBatch(ctx context.Context, batch []jetstream.Msg) (appliedBatch, error) {
+	skip := map[msgKey]bool{}
+	for {
+		positions := p.positions()
+		var views map[string]viewRecord
+		err := p.db.Update(func(tx *bolt.Tx) error {
+			p.clearFlushed(tx)
+			var err error
+			views, err = p.applyAll(tx, batch, positions, skip)
+			return err
+		})
+		var bad unappliable
+		if errors.As(err, &bad) {
+			if err := p.setAside(ctx, bad); err != nil {
+				return appliedBatch{}, err
+			}
+			skip[bad.key()] = true
+			continue
+		}
+		if err != nil {
+			return appliedBatch{}, err
+		}
+		p.metrics.observeCommit(p.service, len(batch), !p.db.NoSync)
+		p.advance(p.applied, positions)
+		return appliedBatch{views: views, positions: positions}, nil
 	}
-	p.metrics.observeCommit(p.service, len(batch), !p.db.NoSync)
-	p.advance(p.applied, positions)
-	return appliedBatch{views: views, positions: positions}, nil
+}
+
+// unappliable is an event the projector refused: malformed, or breaking a
+// rule of the local state. No retry can change that.
+type unappliable struct {
+	msg jetstream.Msg
+	env Envelope
+	err error
+}
+
+func (u unappliable) Error() string {
+	return fmt.Sprintf("apply %s seq %d: %v", u.env.Subject, u.env.Sequence, u.err)
+}
+
+func (u unappliable) key() msgKey { return msgKey{u.env.Stream, u.env.Sequence} }
+
+// msgKey names a message of one of the projection's streams.
+type msgKey struct {
+	stream string
+	seq    uint64
+}
+
+// setAside parks an event the projection cannot apply in the dead-letter
+// stream, with the reason, before the projection moves past it: it is
+// kept for an operator (shopmesh dlq list), and counted.
+func (p *Projection) setAside(ctx context.Context, bad unappliable) error {
+	source, consumer := "mesh", "projection" // a projection outside a node
+	if p.service != "" {
+		source, consumer = p.service, p.service+"-projection"
+	}
+	dl := deadLetterMsg(bad.msg, bad.env, source, consumer, bad.err)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := p.js.PublishMsg(ctx, dl); err != nil {
+		return fmt.Errorf("set aside %s seq %d: %w", bad.env.Stream, bad.env.Sequence, err)
+	}
+	p.log.Error().Err(bad.err).Str("subject", bad.env.Subject).Uint64("seq", bad.env.Sequence).
+		Msg("event set aside: the projection cannot apply it; it is in the dead-letter stream")
+	p.metrics.observeSetAside(p.service)
+	return nil
 }
 
 func (p *Projection) positions() map[string]uint64 {
@@ -258,8 +339,9 @@ func (p *Projection) positions() map[string]uint64 {
 	return out
 }
 
-func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[string]uint64) (map[string]viewRecord, error) {
+func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[string]uint64, skip map[msgKey]bool) (map[string]viewRecord, error) {
 	changed := make(map[string]changedView)
+	entities := tx.Bucket(bucketEntities)
 	for _, m := range batch {
 		env, err := fromJetStream(m)
 		if err != nil {
@@ -268,12 +350,19 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 		if env.Sequence <= positions[env.Stream] {
 			continue // already applied before a restart or a consumer reset
 		}
-		views, err := p.projector.Apply(tx, env)
-		if err != nil {
-			return nil, fmt.Errorf("apply %s seq %d: %w", env.Subject, env.Sequence, err)
+		if !skip[msgKey{env.Stream, env.Sequence}] {
+			views, err := p.projector.Apply(tx, env)
+			if err != nil {
+				return nil, unappliable{msg: m, env: env, err: err}
+			}
+			for _, v := range views {
+				changed[v.Key] = changedView{seq: env.Sequence, value: v.Value}
+			}
 		}
-		for _, v := range views {
-			changed[v.Key] = changedView{seq: env.Sequence, value: v.Value}
+		// Whatever the message was, applied, unknown or set aside, its
+		// entity's subjects moved: the next write expects that.
+		if err := entities.Put([]byte(entityOf(env.Subject)), encodeUint(env.Sequence)); err != nil {
+			return nil, err
 		}
 		positions[env.Stream] = env.Sequence
 	}
@@ -427,13 +516,16 @@ func (p *Projection) advance(mark, positions map[string]uint64) {
 	p.changed = make(chan struct{})
 }
 
-func (p *Projection) fail(err error) {
-	p.log.Error().Err(err).Msg("projection stopped")
-	p.halt(err)
+// setTrouble records why the last batch could not commit, or clears it.
+func (p *Projection) setTrouble(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.trouble = err
 }
 
-// halt stops the projection for good and wakes every waiting writer, who
-// gets ErrProjectionStopped instead of waiting for its own deadline.
+// halt marks the projection stopped (its service is stopping) and wakes
+// every waiting writer, who gets ErrProjectionStopped instead of waiting for
+// its own deadline.
 func (p *Projection) halt(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -443,7 +535,7 @@ func (p *Projection) halt(err error) {
 }
 
 // ErrProjectionStopped is returned to writers waiting on a projection that
-// hit an error it cannot get past.
+// has stopped.
 var ErrProjectionStopped = errors.New("projection stopped")
 
 // WaitFor blocks until the event at seq in stream has been applied and its
@@ -499,11 +591,11 @@ func (p *Projection) CatchUpAll(ctx context.Context) error {
 }
 
 // Ready reports whether the projection has applied what its streams held at
-// start and has not stopped on an error.
+// start, runs, and can commit.
 func (p *Projection) Ready() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.failure != nil {
+	if p.failure != nil || p.trouble != nil {
 		return false
 	}
 	for stream, target := range p.targets {

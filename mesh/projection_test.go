@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
@@ -137,26 +138,83 @@ func TestWritersWaitForTheirOwnWrite(t *testing.T) {
 func TestWaitForReportsAStoppedProjection(t *testing.T) {
 	t.Parallel()
 	js := streamOnNewServer(t)
-	ctx := meshtest.Context(t)
-	db, _, err := mesh.OpenDB(filepath.Join(t.TempDir(), "a.db"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = mesh.CloseDB(db) }()
-	p := mesh.NewProjection(db, js, []string{testStream}, failing{}, nil, meshtest.Logger(t))
-	if err := p.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
-	seq, err := mesh.NewPublisher(js, "shopmesh/test", nil).Publish(ctx, mesh.Cause{ID: "x"}, mesh.Outgoing{Event: incremented{Counter: "x"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.WaitFor(ctx, testStream, seq); !errors.Is(err, mesh.ErrProjectionStopped) {
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
+	h.proj.Stop()
+	if err := h.proj.WaitFor(meshtest.Context(t), testStream, 1); !errors.Is(err, mesh.ErrProjectionStopped) {
 		t.Fatalf("WaitFor = %v, want ErrProjectionStopped", err)
 	}
-	if p.Ready() {
+	if h.proj.Ready() {
 		t.Fatal("a stopped projection reports ready")
+	}
+}
+
+// A message the projection cannot apply (here a body that is not JSON,
+// without any header) is set aside in the dead-letter stream; the
+// projection goes on, and the entity it was about can still be written:
+// its position moved past the message.
+func TestUnappliableEventIsSetAsideAndItsEntityMovesOn(t *testing.T) {
+	t.Parallel()
+	js := withDeadLetters(t)
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
+	ctx := meshtest.Context(t)
+	if _, err := h.increment(ctx, cause(1), "p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "test.counter.p.incremented", []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.increment(ctx, cause(2), "p"); err != nil {
+		t.Fatalf("write after a poison message on the same entity: %v", err)
+	}
+	if st := readCounter(h.db, "p"); st.Value != 2 {
+		t.Fatalf("counter %+v, want 2", st)
+	}
+	dead := nextDeadLetter(t, js)
+	if got := dead.Headers().Get(mesh.HeaderDeadSubject); got != "test.counter.p.incremented" {
+		t.Fatalf("dead letter subject %q", got)
+	}
+	if got := dead.Headers().Get(mesh.HeaderDeadConsumer); got != "projection" {
+		t.Fatalf("dead letter consumer %q, want the projection", got)
+	}
+	if string(dead.Data()) != "{not json" || dead.Headers().Get(mesh.HeaderDeadError) == "" {
+		t.Fatalf("dead letter %q without its body or reason: %v", dead.Data(), dead.Headers())
+	}
+	if !h.proj.Ready() {
+		t.Fatal("projection not ready after setting a message aside")
+	}
+	meta, _ := dead.Metadata()
+	if err := mesh.Redrive(ctx, js, meta.Sequence.Stream); !errors.Is(err, mesh.ErrSetAside) {
+		t.Fatalf("redrive of a set-aside event: %v", err)
+	}
+}
+
+// While a message cannot even be set aside (no dead-letter stream), the
+// projection is not ready and tries again; once it can, it goes on alone.
+func TestProjectionRecoversOnceItCanSetAside(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
+	ctx := meshtest.Context(t)
+	if _, err := js.Publish(ctx, "test.counter.q.incremented", []byte("garbage")); err != nil {
+		t.Fatal(err)
+	}
+	good, err := mesh.NewPublisher(js, "shopmesh/test", nil).Publish(ctx, mesh.Cause{ID: "good"}, mesh.Outgoing{Event: incremented{Counter: "r", Value: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); h.proj.Ready(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("ready while it cannot set a message aside")
+		}
+	}
+	if readCounter(h.db, "r").Value != 0 {
+		t.Fatal("applied past a message it could not set aside")
+	}
+	if err := mesh.ProvisionDeadLetters(ctx, js, mesh.Storage{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.proj.WaitFor(ctx, testStream, good); err != nil {
+		t.Fatalf("no recovery: %v", err)
 	}
 }
 

@@ -242,7 +242,23 @@ const (
 // deadLetter parks the message with the reason. Only once that is stored is
 // the original terminated; if storing fails it stays for redelivery.
 func (rc *Reactor) deadLetter(m jetstream.Msg, env Envelope, cause error, log zerolog.Logger) {
-	dl := nats.NewMsg(fmt.Sprintf("deadletter.%s.%s", rc.source, rc.r.Name))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := rc.js.PublishMsg(ctx, deadLetterMsg(m, env, rc.source, rc.r.Name, cause)); err != nil {
+		log.Error().Err(err).Msg("dead letter not stored; will retry")
+		_ = m.NakWithDelay(rc.backoff(env.Delivered))
+		return
+	}
+	log.Error().Err(cause).Msg("reaction gave up; message moved to dead letters")
+	rc.m.observeReaction(rc.r.Name, "dead")
+	_ = m.Term()
+}
+
+// deadLetterMsg is m parked in the dead-letter stream with why, by whom
+// (source and consumer) and from where; its id makes a second copy a
+// duplicate.
+func deadLetterMsg(m jetstream.Msg, env Envelope, source, consumer string, cause error) *nats.Msg {
+	dl := nats.NewMsg(fmt.Sprintf("deadletter.%s.%s", source, consumer))
 	dl.Data = m.Data()
 	for k, v := range m.Headers() {
 		// JetStream's own headers (expectations, batch ids) would be checked
@@ -255,18 +271,9 @@ func (rc *Reactor) deadLetter(m jetstream.Msg, env Envelope, cause error, log ze
 	dl.Header.Set(HeaderDeadStream, env.Stream)
 	dl.Header.Set(HeaderDeadSequence, fmt.Sprint(env.Sequence))
 	dl.Header.Set(HeaderDeadSubject, m.Subject())
-	dl.Header.Set(HeaderDeadConsumer, rc.r.Name)
-	dl.Header.Set(nats.MsgIdHdr, fmt.Sprintf("dead/%s/%s/%d", rc.r.Name, env.Stream, env.Sequence))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := rc.js.PublishMsg(ctx, dl); err != nil {
-		log.Error().Err(err).Msg("dead letter not stored; will retry")
-		_ = m.NakWithDelay(rc.backoff(env.Delivered))
-		return
-	}
-	log.Error().Err(cause).Msg("reaction gave up; message moved to dead letters")
-	rc.m.observeReaction(rc.r.Name, "dead")
-	_ = m.Term()
+	dl.Header.Set(HeaderDeadConsumer, consumer)
+	dl.Header.Set(nats.MsgIdHdr, fmt.Sprintf("dead/%s/%s/%d", consumer, env.Stream, env.Sequence))
+	return dl
 }
 
 // RedriveSubject is where `shopmesh dlq redrive` sends a dead letter back to

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -244,5 +246,51 @@ func TestOrderChangesStreamTheSaga(t *testing.T) {
 	}
 	if strings.Join(seen, " ") != "pending awaiting_payment confirmed" {
 		t.Fatalf("statuses streamed: %v", seen)
+	}
+}
+
+// A malformed event is set aside, and a headerless message of no known type
+// on an entity's subjects is skipped (ADR 12): no service stops, the entity
+// they were about can still be written, and so after a restart (issue 7's
+// first two findings, reproduced).
+func TestPoisonMessagesWedgeNothing(t *testing.T) {
+	t.Parallel()
+	cfg := sagaConfig(t)
+	m := openMall(t, cfg)
+	mug := m.product("MUG", 100, 10)
+	ctx := meshtest.Context(t)
+	poison := nats.NewMsg("orders.order.POISON.placed")
+	poison.Data = []byte("{not json")
+	poison.Header.Set(mesh.HeaderType, "shopmesh.orders.order.placed.v1")
+	if _, err := m.js.PublishMsg(ctx, poison); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.js.Publish(ctx, "inventory.stock."+mug+".adjusted", []byte("garbage")); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		m.http.Do(http.MethodPut, "/inventory/"+mug, map[string]any{"onHand": 10 + round}, meshtest.Admin()).Expect(http.StatusOK)
+		id := m.place(fmt.Sprint("after-poison-", round), "tok_visa", line{mug, 1})
+		if o := m.awaitTerminal(id); o.Status != "confirmed" {
+			t.Fatalf("round %d: order %+v", round, o)
+		}
+		m.http.Do(http.MethodGet, "/readyz", nil, nil).Expect(http.StatusOK)
+		m.restart(cfg)
+	}
+	dead, err := mesh.DeadLetters(ctx, m.js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setAside := map[string]bool{}
+	for _, d := range dead {
+		setAside[d.Consumer+" "+d.Subject] = true
+	}
+	for _, want := range []string{"orders-projection orders.order.POISON.placed", "inventory-on-orders orders.order.POISON.placed"} {
+		if !setAside[want] {
+			t.Errorf("not set aside: %s (dead letters: %v)", want, setAside)
+		}
+	}
+	if len(setAside) != 2 {
+		t.Errorf("dead letters %v, want only the malformed event's", setAside)
 	}
 }

@@ -67,7 +67,7 @@ func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, p
 		if err != nil {
 			return nil, err
 		}
-		return mesh.Guard(evs, snap.LastSeq), nil
+		return mesh.Guard(evs, snap.Positions.Of), nil
 	})
 	return err
 }

@@ -33,8 +33,7 @@ type Reservation struct {
 	// Holds is what the order holds of each product right now, as the
 	// stock events say; it can be ahead of Status while a decision is
 	// being written.
-	Holds   map[string]int64 `json:"holds,omitempty"`
-	LastSeq uint64           `json:"lastSeq"`
+	Holds map[string]int64 `json:"holds,omitempty"`
 }
 
 // Exists reports whether inventory has decided anything for the order.

@@ -36,7 +36,6 @@ type Stock struct {
 	OnHand    int64  `json:"onHand"`
 	Reserved  int64  `json:"reserved"`
 	Version   int64  `json:"version"`
-	LastSeq   uint64 `json:"lastSeq"`
 }
 
 // Available is what can still be reserved.

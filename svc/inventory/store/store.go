@@ -36,7 +36,7 @@ func toView(productID string, s domain.Stock) View {
 
 // schemaVersion changes whenever the buckets or what they hold change; a
 // file of another version is rebuilt from the streams at start.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // Store reads and projects inventory.
 type Store struct {
@@ -65,20 +65,17 @@ func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 	case events.ProductDeleted:
 		return nil, mesh.PutJSON(tx.Bucket(bucketProducts), id, domain.Product{Known: true, Deleted: true})
 	case events.StockAdjusted:
-		return applyStock(tx, id, ev, e.Sequence)
+		return applyStock(tx, id, ev)
 	case events.StockReserved, events.StockReleased, events.StockCommitted:
 		// A hold belongs to the product and to the order: its reservation
-		// learns what it holds, without moving the reservation's own
-		// position, which guards only the reservation's events.
+		// learns what it holds.
 		r := getReservation(tx, orderOf(ev))
 		if err := putReservation(tx, domain.EvolveReservation(r, ev)); err != nil {
 			return nil, err
 		}
-		return applyStock(tx, id, ev, e.Sequence)
+		return applyStock(tx, id, ev)
 	}
-	r := domain.EvolveReservation(getReservation(tx, id), ev)
-	r.LastSeq = e.Sequence
-	return nil, putReservation(tx, r)
+	return nil, putReservation(tx, domain.EvolveReservation(getReservation(tx, id), ev))
 }
 
 func orderOf(ev events.Event) string {
@@ -103,35 +100,23 @@ func putReservation(tx *bolt.Tx, r domain.Reservation) error {
 	return mesh.PutJSON(tx.Bucket(bucketReservations), r.OrderID, r)
 }
 
-func applyStock(tx *bolt.Tx, id string, ev events.Event, seq uint64) ([]mesh.View, error) {
+func applyStock(tx *bolt.Tx, id string, ev events.Event) ([]mesh.View, error) {
 	b := tx.Bucket(bucketStock)
 	st := domain.Stock{ProductID: id}
 	mesh.GetJSON(b, id, &st)
 	st = domain.EvolveStock(st, ev)
-	st.LastSeq = seq
 	if err := mesh.PutJSON(b, id, st); err != nil {
 		return nil, err
 	}
 	return []mesh.View{{Key: id, Value: toView(id, st)}}, nil
 }
 
-// Snapshot is what a decision reads, all in one transaction.
+// Snapshot is what a decision reads, all in one transaction, with where
+// the reservation and each product stood.
 type Snapshot struct {
 	Reservation domain.Reservation
 	Shelf       domain.Shelf
-}
-
-// LastSeq returns the sequence an entity filter was at in the snapshot.
-func (s Snapshot) LastSeq(filter string) uint64 {
-	if filter == events.ReservationFilter(s.Reservation.OrderID) {
-		return s.Reservation.LastSeq
-	}
-	for id, st := range s.Shelf.Stock {
-		if filter == events.StockFilter(id) {
-			return st.LastSeq
-		}
-	}
-	return 0
+	Positions   mesh.Positions
 }
 
 // Read takes a snapshot of an order's reservation and the stock and catalog
@@ -156,6 +141,11 @@ func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
 		for id := range snap.Reservation.Holds {
 			readShelf(tx, snap.Shelf, id)
 		}
+		filters := []string{events.ReservationFilter(orderID)}
+		for id := range snap.Shelf.Stock {
+			filters = append(filters, events.StockFilter(id))
+		}
+		snap.Positions = mesh.ReadPositions(tx, filters...)
 		return nil
 	})
 	return snap, err

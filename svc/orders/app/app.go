@@ -83,7 +83,7 @@ func (h handlers) transition(ctx context.Context, cause mesh.Cause, orderID stri
 		if err != nil {
 			return nil, err
 		}
-		return mesh.Guard(evs, snap.LastSeq), nil
+		return mesh.Guard(evs, snap.Positions.Of), nil
 	})
 	return err
 }

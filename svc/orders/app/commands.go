@@ -86,7 +86,7 @@ func (h handlers) place(ctx context.Context, c PlaceOrder) error {
 		if err := h.Timers.Schedule(ctx, c.OrderID, e.ExpiresAt); err != nil {
 			return nil, err
 		}
-		return mesh.Guard([]events.OrderPlaced{e}, snap.LastSeq), nil
+		return mesh.Guard([]events.OrderPlaced{e}, snap.Positions.Of), nil
 	})
 	return err
 }

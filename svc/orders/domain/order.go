@@ -45,7 +45,6 @@ type Order struct {
 	UpdatedAt    time.Time          `json:"updatedAt"`
 	Version      int64              `json:"version"`
 	RequestHash  string             `json:"requestHash,omitempty"`
-	LastSeq      uint64             `json:"lastSeq"`
 }
 
 // Exists reports whether the order was placed.

@@ -28,7 +28,7 @@ var (
 
 // schemaVersion changes whenever the buckets or what they hold change; a
 // file of another version is rebuilt from the streams at start.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // Store reads and projects orders.
 type Store struct {
@@ -71,7 +71,6 @@ func applyOrder(tx *bolt.Tx, id string, ev events.Event, e mesh.Envelope) ([]mes
 	var o domain.Order
 	mesh.GetJSON(b, id, &o)
 	o = domain.Evolve(o, ev, e.Time)
-	o.LastSeq = e.Sequence
 	if err := mesh.PutJSON(b, id, o); err != nil {
 		return nil, err
 	}
@@ -121,14 +120,13 @@ func ToView(o domain.Order) View {
 	}
 }
 
-// Snapshot is what a decision reads in one transaction.
+// Snapshot is what a decision reads in one transaction, with where the
+// order stood.
 type Snapshot struct {
-	Order   domain.Order
-	Catalog map[string]domain.CatalogEntry
+	Order     domain.Order
+	Catalog   map[string]domain.CatalogEntry
+	Positions mesh.Positions
 }
-
-// LastSeq returns the sequence the order's subjects were at.
-func (s Snapshot) LastSeq(string) uint64 { return s.Order.LastSeq }
 
 // Read takes a snapshot of an order and catalog entries of products.
 func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
@@ -141,6 +139,7 @@ func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
 				snap.Catalog[id] = c
 			}
 		}
+		snap.Positions = mesh.ReadPositions(tx, events.OrderFilter(orderID))
 		return nil
 	})
 	return snap, err

@@ -87,7 +87,7 @@ type GetPayment struct{ ID string }
 type PaymentsOfOrder struct{ OrderID string }
 
 func (h handlers) charge(ctx context.Context, c ChargeOrder) error {
-	p, err := h.store.Read(c.OrderID)
+	p, _, err := h.store.Read(c.OrderID)
 	if err != nil || p.Exists() {
 		return err // decided before: never charge twice
 	}
@@ -125,7 +125,7 @@ func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, d
 		cause.CorrelationID = orderID
 	}
 	_, err := h.writer.WriteAtomic(ctx, cause, func() ([]mesh.Outgoing, error) {
-		p, err := h.store.Read(orderID)
+		p, at, err := h.store.Read(orderID)
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +133,7 @@ func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, d
 		if err != nil {
 			return nil, err
 		}
-		return mesh.Guard(evs, func(string) uint64 { return p.LastSeq }), nil
+		return mesh.Guard(evs, at.Of), nil
 	})
 	return err
 }
@@ -143,7 +143,7 @@ func (h handlers) get(ctx context.Context, q GetPayment) (domain.Payment, error)
 }
 
 func (h handlers) byOrder(_ context.Context, q PaymentsOfOrder) ([]domain.Payment, error) {
-	p, err := h.store.Read(q.OrderID)
+	p, _, err := h.store.Read(q.OrderID)
 	if err != nil || !p.Exists() {
 		return []domain.Payment{}, err
 	}

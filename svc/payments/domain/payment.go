@@ -33,7 +33,6 @@ type Payment struct {
 	CreatedAt time.Time    `json:"createdAt"`
 	UpdatedAt time.Time    `json:"updatedAt"`
 	Version   int64        `json:"version"`
-	LastSeq   uint64       `json:"lastSeq"`
 }
 
 // Exists reports whether anything was decided for the order's payment.

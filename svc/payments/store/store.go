@@ -17,7 +17,7 @@ var bucketPayments = []byte("payments")
 
 // schemaVersion changes whenever the buckets or what they hold change; a
 // file of another version is rebuilt from the streams at start.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // Store reads and projects payments.
 type Store struct {
@@ -44,21 +44,23 @@ func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 	var p domain.Payment
 	mesh.GetJSON(b, orderID, &p)
 	p = domain.Evolve(p, ev, e.Time)
-	p.LastSeq = e.Sequence
 	if err := mesh.PutJSON(b, orderID, p); err != nil {
 		return nil, err
 	}
 	return []mesh.View{{Key: p.ID, Value: p}}, nil
 }
 
-// Read returns the payment of an order as a decision sees it.
-func (s *Store) Read(orderID string) (domain.Payment, error) {
+// Read returns the payment of an order as a decision sees it, and where
+// the payment stood.
+func (s *Store) Read(orderID string) (domain.Payment, mesh.Positions, error) {
 	var p domain.Payment
+	var at mesh.Positions
 	err := s.db.View(func(tx *bolt.Tx) error {
 		mesh.GetJSON(tx.Bucket(bucketPayments), orderID, &p)
+		at = mesh.ReadPositions(tx, events.PaymentFilter(orderID))
 		return nil
 	})
-	return p, err
+	return p, at, err
 }
 
 // Get returns a payment by id from the read model.
