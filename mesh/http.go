@@ -39,12 +39,14 @@ type HTTP struct {
 	token    string
 	services []ServiceDoc
 	checks   map[string]func() error
+	notes    map[string]func() string
 }
 
 // NewHTTP returns a server whose admin operations accept token. With
 // metrics, they are served on /metrics.
 func NewHTTP(o Observer, token string) *HTTP {
-	h := &HTTP{mux: http.NewServeMux(), log: o.Log, token: token, metrics: o.Metrics, tracing: o.Tracing, checks: map[string]func() error{}}
+	h := &HTTP{mux: http.NewServeMux(), log: o.Log, token: token, metrics: o.Metrics, tracing: o.Tracing, checks: map[string]func() error{},
+		notes: map[string]func() string{}}
 	if o.Metrics != nil {
 		h.mux.Handle("GET /metrics", o.Metrics.Handler())
 	}
@@ -62,6 +64,11 @@ func (h *HTTP) Mux() *http.ServeMux { return h.mux }
 
 // ReadyCheck adds a named readiness condition to /readyz.
 func (h *HTTP) ReadyCheck(name string, check func() error) { h.checks[name] = check }
+
+// ReadyNote adds a named note to /readyz: something an operator should
+// look at that does not make the process unready (a message a reaction
+// keeps failing on). An empty note is left out.
+func (h *HTTP) ReadyNote(name string, note func() string) { h.notes[name] = note }
 
 // API creates a service's Huma API with its own OpenAPI document
 // (prefix/openapi.json and .yaml) and an offline try-it page (prefix/docs)
@@ -171,11 +178,22 @@ func (h *HTTP) readyz(w http.ResponseWriter, _ *http.Request) {
 			failing[name] = err.Error()
 		}
 	}
+	attention := map[string]string{}
+	for name, note := range h.notes {
+		if n := note(); n != "" {
+			attention[name] = n
+		}
+	}
+	body := map[string]any{"status": "ready"}
+	if len(attention) > 0 {
+		body["attention"] = attention
+	}
 	if len(failing) > 0 {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "failing": failing})
+		body["status"], body["failing"] = "not ready", failing
+		writeJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, body)
 }
 
 var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>

@@ -70,6 +70,7 @@ func NewMetrics() *Metrics {
 	m.lag = &lagCollector{
 		pending:  prometheus.NewDesc("shopmesh_consumer_pending", "Events not yet delivered to a reaction.", []string{"consumer"}, nil),
 		inFlight: prometheus.NewDesc("shopmesh_consumer_in_flight", "Events delivered to a reaction and not yet acked.", []string{"consumer"}, nil),
+		stuck:    prometheus.NewDesc("shopmesh_consumer_stuck", "Events a reaction of this process keeps failing on; they are still retried.", []string{"consumer"}, nil),
 	}
 	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag, m.viewWrites, m.commits, m.applied, m.conflicts, m.setAside,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -151,6 +152,7 @@ type lagCollector struct {
 	reactors []*Reactor
 	pending  *prometheus.Desc
 	inFlight *prometheus.Desc
+	stuck    *prometheus.Desc
 }
 
 func (m *Metrics) watchLag(rc *Reactor) {
@@ -165,6 +167,7 @@ func (m *Metrics) watchLag(rc *Reactor) {
 func (l *lagCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- l.pending
 	ch <- l.inFlight
+	ch <- l.stuck
 }
 
 func (l *lagCollector) Collect(ch chan<- prometheus.Metric) {
@@ -174,6 +177,8 @@ func (l *lagCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for _, rc := range reactors {
+		stuck, _ := rc.Stuck()
+		ch <- prometheus.MustNewConstMetric(l.stuck, prometheus.GaugeValue, float64(stuck), rc.r.Name)
 		info, err := rc.consumer.Info(ctx)
 		if err != nil {
 			continue

@@ -56,9 +56,18 @@ func (n *Node) OpenDB(service string) (*bolt.DB, error) {
 	return db, err
 }
 
-// React starts a reaction of service with the node's delivery options.
+// React starts a reaction of service with the node's delivery options; a
+// message it keeps failing on shows in /readyz.
 func (n *Node) React(ctx context.Context, service string, r Reaction) (*Reactor, error) {
-	return StartReaction(ctx, n.JS, service, r, n.Reactions, n.Observer(service))
+	rc, err := StartReaction(ctx, n.JS, service, r, n.Reactions, n.Observer(service))
+	if err != nil {
+		return nil, err
+	}
+	n.HTTP.ReadyNote(r.Name, func() string {
+		_, note := rc.Stuck()
+		return note
+	})
+	return rc, nil
 }
 
 // Bucket provisions a KV read model and starts its in-memory cache.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,10 +32,15 @@ type Reaction struct {
 }
 
 // ReactionOptions tune delivery. The zero value is sensible.
+//
+// A message whose handler fails is tried again, with backoff, as long as
+// it takes: a compensation or a deadline must never be dropped because a
+// gateway was down for a while or a product was hot. Only an error marked
+// Permanent, which no retry can fix, sends it to the dead-letter stream.
 type ReactionOptions struct {
-	// MaxDeliver is how many times a message is tried before it goes to the
-	// dead-letter stream.
-	MaxDeliver int
+	// StuckAfter is how many deliveries make a message count as stuck: it
+	// is still retried, and shows in /readyz and the metrics.
+	StuckAfter int
 	// Backoff is the pause before each redelivery; the last entry repeats.
 	Backoff []time.Duration
 	// Workers handle messages in parallel. Messages about the same entity go
@@ -50,11 +57,11 @@ type ReactionOptions struct {
 }
 
 func (o ReactionOptions) withDefaults() ReactionOptions {
-	if o.MaxDeliver == 0 {
-		o.MaxDeliver = 6
+	if o.StuckAfter == 0 {
+		o.StuckAfter = 6
 	}
 	if len(o.Backoff) == 0 {
-		o.Backoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second}
+		o.Backoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second, 15 * time.Second}
 	}
 	if o.Workers == 0 {
 		o.Workers = 8
@@ -88,7 +95,23 @@ type Reactor struct {
 	stop     jetstream.ConsumeContext
 	redrives *nats.Subscription
 	consumer jetstream.Consumer
+	// stuck are the messages delivered StuckAfter times or more and not
+	// handled yet, by stream sequence, with their last error.
+	stuckMu sync.Mutex
+	stuck   map[uint64]stuckMsg
 }
+
+// stuckMsg is a message that keeps failing.
+type stuckMsg struct {
+	subject string
+	err     string
+	at      time.Time
+}
+
+// stuckFor is how long a stuck message is remembered without failing
+// again: longer than the longest backoff, so one that another replica
+// handled in the end is forgotten.
+const stuckFor = time.Minute
 
 // StartReaction creates (or updates) the durable consumer and handles its
 // messages until Stop. source names the service for dead letters.
@@ -99,13 +122,14 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 		FilterSubjects: r.Subjects,
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        opts.AckWait,
-		MaxDeliver:     opts.MaxDeliver,
+		MaxDeliver:     -1, // retried until handled; see ReactionOptions
 		MaxAckPending:  4096,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reaction %s: %w", r.Name, err)
 	}
-	rc := &Reactor{source: source, js: js, r: r, opts: opts, m: o.Metrics, tr: o.Tracing, consumer: c, log: o.Log.With().Str("consumer", r.Name).Logger()}
+	rc := &Reactor{source: source, js: js, r: r, opts: opts, m: o.Metrics, tr: o.Tracing, consumer: c, log: o.Log.With().Str("consumer", r.Name).Logger(),
+		stuck: map[uint64]stuckMsg{}}
 	rc.startWorkers()
 	rc.stop, err = c.Consume(rc.dispatch, jetstream.PullMaxMessages(256))
 	if err != nil {
@@ -173,18 +197,52 @@ func (rc *Reactor) handle(m jetstream.Msg) {
 	}
 	if err == nil {
 		_ = m.Ack()
+		rc.unstuck(env.Sequence)
 		rc.m.observeReaction(rc.r.Name, "ok")
 		return
 	}
 	log := rc.log.With().Str("subject", m.Subject()).Str("correlation_id", env.CorrelationID).Uint64("delivered", env.Delivered).Logger()
 	var perm permanentError
-	if errors.As(err, &perm) || env.Delivered >= uint64(rc.opts.MaxDeliver) {
+	if errors.As(err, &perm) {
 		rc.deadLetter(m, env, err, log)
+		rc.unstuck(env.Sequence)
 		return
 	}
-	log.Warn().Err(err).Msg("reaction failed; will retry")
+	if env.Delivered >= uint64(rc.opts.StuckAfter) {
+		rc.markStuck(env, err)
+		log.Error().Err(err).Msg("reaction keeps failing; it is retried until it succeeds")
+	} else {
+		log.Warn().Err(err).Msg("reaction failed; will retry")
+	}
 	rc.m.observeReaction(rc.r.Name, "retried")
 	_ = m.NakWithDelay(rc.backoff(env.Delivered))
+}
+
+func (rc *Reactor) markStuck(env Envelope, err error) {
+	rc.stuckMu.Lock()
+	defer rc.stuckMu.Unlock()
+	rc.stuck[env.Sequence] = stuckMsg{subject: env.Subject, err: err.Error(), at: time.Now()}
+}
+
+func (rc *Reactor) unstuck(seq uint64) {
+	rc.stuckMu.Lock()
+	defer rc.stuckMu.Unlock()
+	delete(rc.stuck, seq)
+}
+
+// Stuck describes the messages this replica keeps failing on ("" when
+// there are none): how many, and the oldest with its last error.
+func (rc *Reactor) Stuck() (int, string) {
+	rc.stuckMu.Lock()
+	defer rc.stuckMu.Unlock()
+	maps.DeleteFunc(rc.stuck, func(_ uint64, m stuckMsg) bool { return time.Since(m.at) > stuckFor })
+	if len(rc.stuck) == 0 {
+		return 0, ""
+	}
+	oldest := slices.Min(slices.Collect(maps.Keys(rc.stuck)))
+	m := rc.stuck[oldest]
+	return len(rc.stuck), fmt.Sprintf("%d message(s) failed %d times or more and are still retried; the oldest, %s: %s",
+		len(rc.stuck), rc.opts.StuckAfter, m.subject, m.err)
 }
 
 // keepAlive tells the server the message is still being worked on, until

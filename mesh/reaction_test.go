@@ -3,6 +3,7 @@ package mesh_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,7 +15,7 @@ import (
 )
 
 func fastRetries() mesh.ReactionOptions {
-	return mesh.ReactionOptions{MaxDeliver: 3, Backoff: []time.Duration{5 * time.Millisecond}}
+	return mesh.ReactionOptions{StuckAfter: 3, Backoff: []time.Duration{5 * time.Millisecond}}
 }
 
 func TestPoisonMessageGoesToDeadLettersWhileOthersFlow(t *testing.T) {
@@ -31,7 +32,7 @@ func TestPoisonMessageGoesToDeadLettersWhileOthersFlow(t *testing.T) {
 			attempts[e.Subject]++
 			mu.Unlock()
 			if e.Subject == "test.counter.poison.incremented" {
-				return errors.New("cannot digest this")
+				return mesh.Permanent(errors.New("cannot digest this"))
 			}
 			handled <- e.Subject
 			return nil
@@ -68,8 +69,8 @@ func TestPoisonMessageGoesToDeadLettersWhileOthersFlow(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if n := attempts["test.counter.poison.incremented"]; n != 3 {
-		t.Errorf("poison message tried %d times, want MaxDeliver=3", n)
+	if n := attempts["test.counter.poison.incremented"]; n != 1 {
+		t.Errorf("poison message tried %d times: a permanent error is not retried", n)
 	}
 }
 
@@ -99,6 +100,61 @@ func TestPermanentErrorSkipsRetries(t *testing.T) {
 		t.Fatalf("unexpected dead letter %v", dead.Headers())
 	}
 	calls.Wait() // exactly one call: a second would panic on a negative counter
+}
+
+// A transient failure is retried as long as it takes, past the point where
+// the message counts as stuck; it never goes to the dead letters.
+func TestTransientFailuresAreRetriedUntilTheySucceed(t *testing.T) {
+	t.Parallel()
+	js := withDeadLetters(t)
+	ctx := meshtest.Context(t)
+	var tries atomic.Int64
+	stuckSeen := make(chan string, 1)
+	handled := make(chan struct{})
+	var rc *mesh.Reactor
+	r := mesh.Reaction{
+		Name: "flaky", Stream: testStream, Subjects: []string{"test.>"},
+		Handle: func(context.Context, mesh.Envelope) error {
+			if n := tries.Add(1); n < 8 {
+				if _, note := rc.Stuck(); note != "" {
+					select {
+					case stuckSeen <- note:
+					default:
+					}
+				}
+				return errors.New("gateway down")
+			}
+			close(handled)
+			return nil
+		},
+	}
+	var err error
+	if rc, err = mesh.StartReaction(ctx, js, "test", r, fastRetries(), mesh.Observer{Log: meshtest.Logger(t)}); err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Stop()
+	if _, err := mesh.NewPublisher(js, "shopmesh/test", nil).Publish(ctx, mesh.Cause{ID: "flaky"}, mesh.Outgoing{Event: incremented{Counter: "f"}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-handled:
+	case <-ctx.Done():
+		t.Fatalf("not handled after %d tries", tries.Load())
+	}
+	select {
+	case note := <-stuckSeen:
+		if !strings.Contains(note, "gateway down") {
+			t.Fatalf("stuck note %q does not say why", note)
+		}
+	default:
+		t.Fatal("a message failing 7 times was never reported stuck")
+	}
+	if n, _ := rc.Stuck(); n != 0 {
+		t.Fatalf("%d stuck after it was handled", n)
+	}
+	if dead, err := mesh.DeadLetters(ctx, js); err != nil || len(dead) != 0 {
+		t.Fatalf("dead letters %v %v", dead, err)
+	}
 }
 
 // idAt returns the ce-id of the test stream's message at seq.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
 )
 
@@ -258,4 +259,33 @@ func TestSagaFlakyGatewayNeverChargesTwice(t *testing.T) {
 		}
 	}
 	m.checkInvariants(map[string]int64{mug: 100})
+}
+
+// Orders race for one product while a third of them are cancelled as soon
+// as they are placed: reservations and their compensations conflict on the
+// product, and every one is retried until it is done. Nothing ends in the
+// dead letters, and the stock balances.
+func TestSagaConflictStormWithCompensations(t *testing.T) {
+	t.Parallel()
+	m := openMall(t, sagaConfig(t))
+	const units, buyers = 40, 90
+	mug := m.product("MUG", 100, units)
+	ids := make([]string, buyers)
+	var wg sync.WaitGroup
+	for i := range buyers {
+		wg.Go(func() {
+			ids[i] = m.place(fmt.Sprintf("storm-%d", i), "tok_visa", line{mug, 1})
+			if i%3 == 0 {
+				m.http.Do(http.MethodPost, "/orders/"+ids[i]+"/cancel", nil, nil)
+			}
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		m.awaitTerminal(id)
+	}
+	m.checkInvariants(map[string]int64{mug: units})
+	if dead, err := mesh.DeadLetters(meshtest.Context(t), m.js); err != nil || len(dead) != 0 {
+		t.Fatalf("dead letters after the storm: %v %v", dead, err)
+	}
 }
