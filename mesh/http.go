@@ -1,10 +1,15 @@
 package mesh
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
+	"io"
+	"mime"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -128,7 +133,52 @@ func (h *HTTP) requireAdmin(api huma.API) func(huma.Context, func(huma.Context))
 // Handler returns the server's handler: tracing and request logging around
 // the router, whose catch-all answers unrouted requests with problems.
 func (h *HTTP) Handler() http.Handler {
-	return h.traceRequests(h.logRequests(h.mux))
+	return h.traceRequests(h.logRequests(readBodies(h.mux)))
+}
+
+// readBodies reads every request body whole before routing, and requires
+// it to be JSON. A body that ends early (the client went away mid-way) is
+// then a 400 and a slow one a 408, not a failed read inside a handler
+// (500); one over MaxBodyBytes is a 413. A body of another type is a 415,
+// which also keeps a cross-site form from posting to the API.
+func readBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+		if status, detail := bodyProblem(err); status != 0 {
+			WriteProblem(w, status, detail)
+			return
+		}
+		if ct := r.Header.Get("Content-Type"); len(data) > 0 && !isJSON(ct) {
+			WriteProblem(w, http.StatusUnsupportedMediaType, fmt.Sprintf("the body must be application/json, not %q", ct))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(data))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func bodyProblem(err error) (int, string) {
+	var tooBig *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case err == nil:
+		return 0, ""
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes", MaxBodyBytes)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return http.StatusRequestTimeout, "the body did not arrive in time"
+	}
+	return http.StatusBadRequest, "the body ended before it was complete"
+}
+
+// isJSON accepts application/json and application/*+json, with parameters.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")))
 }
 
 // unrouted answers what no operation matches, as a problem: 405 with Allow

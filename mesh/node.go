@@ -34,9 +34,12 @@ func (n *Node) Observer(service string) Observer {
 	return Observer{Log: n.Logger(service), Metrics: n.Metrics, Tracing: n.Tracing}
 }
 
-// Publisher returns a publisher for service's events.
+// Publisher returns a publisher for service's events; while its writes
+// fail (the store is full, or out of file descriptors), /readyz says so.
 func (n *Node) Publisher(service string) *Publisher {
-	return NewPublisher(n.JS, "shopmesh/"+service, n.Metrics)
+	p := NewPublisher(n.JS, "shopmesh/"+service, n.Metrics)
+	n.HTTP.ReadyCheck(service+" writes", p.Healthy)
+	return p
 }
 
 // DBPath is where service keeps its bbolt file.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -47,6 +48,30 @@ type Publisher struct {
 	js      jetstream.JetStream
 	source  string
 	metrics *Metrics
+	// failing is the last write error JetStream gave, until a write works.
+	mu      sync.Mutex
+	failing error
+}
+
+// Healthy reports the error of the last write if no write has worked
+// since: a store that refuses writes makes the service unready, and a
+// write that works again makes it ready.
+func (p *Publisher) Healthy() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.failing
+}
+
+func (p *Publisher) wrote(err error) {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return // the caller left: that says nothing of the store
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrAlreadyStored):
+		err = nil // the store works: the write was refused on its merits
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failing = err
 }
 
 // NewPublisher returns a publisher that stamps source (e.g. "shopmesh/orders")
@@ -98,6 +123,7 @@ func (p *Publisher) publishOne(ctx context.Context, cause Cause, o Outgoing) (ui
 	if err != nil {
 		return 0, p.failed(err)
 	}
+	p.wrote(nil)
 	if !ack.Duplicate {
 		p.metrics.observePublish(o)
 	}
@@ -172,12 +198,14 @@ var ErrAlreadyStored = errors.New("batch already stored")
 // not name.
 const errAtomicDuplicate jetstream.ErrorCode = 10201
 
-// failed translates a publish error and counts conflicts.
+// failed translates a publish error, counts conflicts and remembers a
+// store that fails.
 func (p *Publisher) failed(err error) error {
 	err = publishError(err)
 	if errors.Is(err, ErrConflict) {
 		p.metrics.observeConflict()
 	}
+	p.wrote(err)
 	return err
 }
 

@@ -204,3 +204,26 @@ func TestLaterEventsOfAnEntityFollowTheEarlierOnes(t *testing.T) {
 		t.Fatalf("stream = %v, want [1 2]", got)
 	}
 }
+
+// A publisher whose writes fail says so until one works again: /readyz
+// follows it.
+func TestPublisherReportsAStoreThatRefusesWrites(t *testing.T) {
+	t.Parallel()
+	js := meshtest.JetStream(t, meshtest.Server(t)) // no stream yet: every write fails
+	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+	ctx := meshtest.Context(t)
+	ev := mesh.Outgoing{Event: incremented{Counter: "w", Value: 1}}
+	if _, err := pub.Publish(ctx, mesh.Cause{ID: "one"}, ev); err == nil {
+		t.Fatal("a write without a stream worked")
+	}
+	if pub.Healthy() == nil {
+		t.Fatal("healthy after a failed write")
+	}
+	newStream(t, js)
+	if _, err := pub.Publish(ctx, mesh.Cause{ID: "two"}, ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Healthy(); err != nil {
+		t.Fatalf("still unhealthy after a write worked: %v", err)
+	}
+}

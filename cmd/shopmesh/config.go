@@ -30,6 +30,7 @@ type config struct {
 	GatewayFailureRate float64
 	StreamReplicas     int
 	Sync               string
+	MaxConnections     int
 	OTLPEndpoint       string
 	Services           []string
 	// reactions tunes event delivery; tests use it to redeliver everything.
@@ -64,6 +65,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.GatewayLatency, "gateway-latency", c.GatewayLatency, "simulated payment gateway latency")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "OTLP/HTTP endpoint to export traces to, e.g. http://localhost:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of each stream and bucket (3 on a 3-node cluster)")
+	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "HTTP connections served at once; more get 503 (0: from the file-descriptor limit, keeping a reserve for JetStream)")
 	fs.StringVar(&c.Sync, "sync", c.Sync, "always: flush every write to disk before acknowledging it (embedded server and local state); default: the server flushes every 2 minutes")
 	fs.Float64Var(&c.GatewayFailureRate, "gateway-failure-rate", c.GatewayFailureRate, "share of gateway calls that fail transiently (0-1)")
 }
@@ -103,6 +105,9 @@ func (c *config) check() error {
 	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		return fmt.Errorf("--stream-replicas must be 1 to 5")
+	}
+	if c.MaxConnections < 0 {
+		return fmt.Errorf("--max-connections must be 0 (automatic) or more")
 	}
 	if c.Sync != "" && c.Sync != "always" {
 		return fmt.Errorf("--sync must be always or empty, not %q", c.Sync)

@@ -130,6 +130,12 @@ func (s *shop) connect(ctx context.Context) error {
 		JS: js, HTTP: mesh.NewHTTP(obs, s.cfg.AdminToken), Metrics: obs.Metrics, Tracing: obs.Tracing,
 		Log: s.log, Storage: storage, DataDir: dir, Reactions: s.cfg.reactions,
 	}
+	s.node.HTTP.ReadyCheck("nats", func() error {
+		if st := s.nc.Status(); st != nats.CONNECTED {
+			return fmt.Errorf("connection %s", st)
+		}
+		return nil
+	})
 	return nil
 }
 
@@ -185,11 +191,22 @@ func (s *shop) serveHTTP(context.Context) error {
 		return fmt.Errorf("http: %w", err)
 	}
 	s.httpURL = "http://" + ln.Addr().String()
+	capacity := s.cfg.MaxConnections
+	if capacity == 0 {
+		if capacity, err = mesh.ConnectionCap(); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
+	ln = mesh.LimitListener(ln, capacity)
 	// Requests live on a context that shutdown cancels, so streams of
 	// changes (Server-Sent Events) end instead of holding shutdown up.
 	base, cancel := context.WithCancel(context.Background())
+	// Timeouts close what a slow or idle client holds. A stream of changes
+	// outlives WriteTimeout: each event it sends sets a deadline of its own.
 	s.http = &http.Server{
-		Handler: s.node.HTTP.Handler(), ReadHeaderTimeout: 5 * time.Second,
+		Handler: s.node.HTTP.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		BaseContext: func(net.Listener) context.Context { return base },
 	}
 	s.http.RegisterOnShutdown(cancel)
