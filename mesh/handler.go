@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -61,9 +62,15 @@ func Observed[C any](name string, o Observer, h CommandHandler[C]) CommandHandle
 	})
 }
 
+// logCommand logs a command at debug; a refused one (a rule said no) at
+// info, with why; one that failed for the runtime's own reasons (the store,
+// a projection, a race lost too often, a deadline) at error.
 func logCommand(ctx context.Context, log zerolog.Logger, name string, err error, took time.Duration) {
 	ev := log.Debug()
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrWrite), errors.Is(err, ErrConflict), errors.Is(err, ErrProjectionStopped), errors.Is(err, context.DeadlineExceeded):
+		ev = log.Error().Err(err)
+	case err != nil:
 		ev = log.Info().Err(err)
 	}
 	if e, ok := ctx.Value(eventKey{}).(Envelope); ok {

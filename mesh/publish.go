@@ -222,8 +222,12 @@ func publishError(err error) error {
 			return ErrAlreadyStored
 		}
 	}
-	return fmt.Errorf("publish: %w", err)
+	return fmt.Errorf("%w: %w", ErrWrite, err)
 }
+
+// ErrWrite is a write JetStream did not take for a reason of its own: it
+// is down, full, or too slow. The command may be tried again later.
+var ErrWrite = errors.New("publish failed")
 
 // Guard turns decided events into outgoing messages, each expecting that
 // its entity (the subject's first three tokens) is still at the sequence the

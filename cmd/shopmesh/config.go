@@ -33,6 +33,9 @@ type config struct {
 	MaxConnections     int
 	OTLPEndpoint       string
 	Services           []string
+	// tokenGenerated is set when the admin token was made up at start,
+	// so the banner must show it.
+	tokenGenerated bool
 	// reactions tunes event delivery; tests use it to redeliver everything.
 	reactions mesh.ReactionOptions
 	// spans, when set, sees every span; tests use it to check traces.
@@ -115,11 +118,17 @@ func (c *config) check() error {
 	if c.OrderTTL <= 0 {
 		return fmt.Errorf("--order-ttl must be positive")
 	}
-	if c.AdminToken == "" {
-		c.AdminToken = randomToken()
+	switch {
+	case c.AdminToken == "":
+		c.AdminToken, c.tokenGenerated = randomToken(), true
+	case len(c.AdminToken) < MinAdminToken:
+		return fmt.Errorf("--admin-token must be at least %d characters: it guards the catalog, stock and refunds", MinAdminToken)
 	}
 	return nil
 }
+
+// MinAdminToken is the shortest admin token accepted.
+const MinAdminToken = 16
 
 // syncAlways reports whether every write is flushed to disk.
 func (c config) syncAlways() bool { return c.Sync == "always" }

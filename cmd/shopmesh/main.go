@@ -73,7 +73,7 @@ func runCommand(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printBanner(stdout, s)
+	announce(stdout, log, s)
 	<-ctx.Done()
 	stop() // a second Ctrl-C ends the process at once
 	log.Info().Msg("shutting down")
@@ -98,6 +98,21 @@ func isTerminal(w io.Writer) bool {
 	return ok && isatty.IsTerminal(f.Fd())
 }
 
+// announce tells where the shop listens: a banner on a terminal, or one
+// structured log event among the JSON lines. The admin token is shown only
+// when it was made up at start: one that was given is not printed.
+func announce(stdout io.Writer, log zerolog.Logger, s *shop) {
+	if isTerminal(stdout) {
+		printBanner(stdout, s)
+		return
+	}
+	ev := log.Info().Str("http", s.httpURL).Str("nats", s.natsURL).Str("data", s.cfg.Data).Bool("ephemeral", s.cfg.Ephemeral)
+	if s.cfg.tokenGenerated {
+		ev = ev.Str("admin_token", s.cfg.AdminToken)
+	}
+	ev.Msg("shopmesh is running")
+}
+
 func printBanner(w io.Writer, s *shop) {
 	data := s.cfg.Data
 	if s.cfg.Ephemeral {
@@ -111,5 +126,14 @@ func printBanner(w io.Writer, s *shop) {
     data         %s
     admin token  %s
 
-`, s.httpURL, s.httpURL, s.natsURL, data, s.cfg.AdminToken)
+`, s.httpURL, s.httpURL, s.natsURL, data, shownToken(s.cfg))
+}
+
+// shownToken is the admin token as the banner shows it: whole if it was
+// made up at start, else only that it was given.
+func shownToken(c config) string {
+	if c.tokenGenerated {
+		return c.AdminToken
+	}
+	return "(as given)"
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
 )
@@ -114,8 +115,30 @@ func TestConfigFromEnvironmentAndFlags(t *testing.T) {
 	if len(cfg.Services) != 2 || cfg.AdminToken == "" {
 		t.Fatalf("services %v, token %q", cfg.Services, cfg.AdminToken)
 	}
-	if _, err := parseConfig([]string{"--log-format", "xml"}, func(string) string { return "" }); err == nil {
-		t.Fatal("bad log format accepted")
+	for _, bad := range [][]string{
+		{"--log-format", "xml"}, {"--admin-token", "short"}, {"--max-connections", "-1"}, {"--sync", "sometimes"},
+	} {
+		if _, err := parseConfig(bad, func(string) string { return "" }); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+// With JSON logs the shop announces itself as one log event, and shows the
+// admin token only if it made it up.
+func TestAnnounceIsOneEventAndHidesAGivenToken(t *testing.T) {
+	t.Parallel()
+	for _, generated := range []bool{false, true} {
+		var out strings.Builder
+		s := &shop{cfg: config{AdminToken: "a-token-of-16-chars", tokenGenerated: generated}, httpURL: "http://x", natsURL: "nats://y"}
+		announce(&out, zerolog.New(&out), s)
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(out.String()), &ev); err != nil {
+			t.Fatalf("not one JSON event: %q", out.String())
+		}
+		if _, shown := ev["admin_token"]; shown != generated || ev["http"] != "http://x" {
+			t.Fatalf("generated=%v: %v", generated, ev)
+		}
 	}
 }
 

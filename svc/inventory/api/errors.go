@@ -21,6 +21,8 @@ func problem(err error) error {
 		return huma.Error422UnprocessableEntity("invalid adjustment", &huma.ErrorDetail{Location: "body.delta", Message: "must not be 0"})
 	case errors.Is(err, domain.ErrTooMuch):
 		return huma.Error422UnprocessableEntity(err.Error())
+	case errors.Is(err, domain.ErrBadReason):
+		return huma.Error422UnprocessableEntity("invalid adjustment", &huma.ErrorDetail{Location: "body.reason", Message: err.Error()})
 	case errors.Is(err, mesh.ErrBadCursor):
 		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
 	case errors.Is(err, mesh.ErrConflict):

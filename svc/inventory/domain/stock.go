@@ -16,6 +16,7 @@ var (
 	ErrBelowReserved  = errors.New("on hand would fall below what is reserved")
 	ErrNoChange       = errors.New("adjustment changes nothing")
 	ErrTooMuch        = errors.New("count out of range")
+	ErrBadReason      = errors.New("the reason must be text on one line, without control characters")
 )
 
 // MaxOnHand bounds a product's count so sums never overflow.
@@ -48,6 +49,8 @@ func Adjust(s Stock, p Product, delta int64, reason string) (events.StockAdjuste
 	}
 	onHand := s.OnHand + delta
 	switch {
+	case !events.PlainText(reason, false):
+		return events.StockAdjusted{}, ErrBadReason
 	case delta == 0:
 		return events.StockAdjusted{}, ErrNoChange
 	case onHand > MaxOnHand || delta > MaxOnHand || delta < -MaxOnHand:

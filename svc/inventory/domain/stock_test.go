@@ -28,6 +28,11 @@ func TestAdjust(t *testing.T) {
 		{"unknown product", Product{}, 1, 0, ErrUnknownProduct},
 		{"deleted product", Product{Known: true, Deleted: true}, 1, 0, ErrUnknownProduct},
 	}
+	for _, reason := range []string{"a\x00b", "\x1b[31mred", "two\r\nlines", "bad \xff byte", "lone \ufffd surrogate"} {
+		if _, err := Adjust(s, known, 1, reason); !errors.Is(err, ErrBadReason) {
+			t.Errorf("reason %q accepted: %v", reason, err)
+		}
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e, err := Adjust(s, c.product, c.delta, "test")

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/shopmesh/shopmesh/events"
 )
 
 // Limits on a product's fields.
@@ -34,8 +36,12 @@ func Validate(d Draft) error {
 		return &FieldError{"sku", fmt.Sprintf("must be 1-%d letters, digits, '.', '_' or '-'", MaxSKU)}
 	case strings.TrimSpace(d.Name) == "" || utf8.RuneCountInString(d.Name) > MaxName:
 		return &FieldError{"name", fmt.Sprintf("must be 1-%d characters, not only spaces", MaxName)}
+	case !events.PlainText(d.Name, false):
+		return &FieldError{"name", "must be valid UTF-8 text on one line, without control characters"}
 	case utf8.RuneCountInString(d.Description) > MaxDescription:
 		return &FieldError{"description", fmt.Sprintf("must be at most %d characters", MaxDescription)}
+	case !events.PlainText(d.Description, true):
+		return &FieldError{"description", "must be valid UTF-8 text without control characters other than line breaks and tabs"}
 	case d.Price.Amount < 0 || d.Price.Amount > MaxPrice:
 		return &FieldError{"price.amount", fmt.Sprintf("must be between 0 and %d minor units", MaxPrice)}
 	case !IsCurrency(d.Price.Currency):
