@@ -29,6 +29,9 @@ type Metrics struct {
 	applied    *prometheus.CounterVec
 	conflicts  prometheus.Counter
 	setAside   *prometheus.CounterVec
+	open       *prometheus.GaugeVec
+	openLimit  *prometheus.GaugeVec
+	refused    *prometheus.CounterVec
 }
 
 // NewMetrics registers the mesh's series with the Go runtime collectors.
@@ -67,12 +70,21 @@ func NewMetrics() *Metrics {
 	m.setAside = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shopmesh_events_set_aside_total", Help: "Events a projection could not apply, set aside in the dead-letter stream, by service.",
 	}, []string{"service"})
+	m.open = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "shopmesh_admission_open", Help: "Work accepted and not ended yet (orders in their saga), by what admits it.",
+	}, []string{"admission"})
+	m.openLimit = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "shopmesh_admission_limit", Help: "Open work accepted before new work is refused: what drains within its deadline.",
+	}, []string{"admission"})
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shopmesh_admission_refused_total", Help: "New work refused (503 with Retry-After) because the backlog could not finish in time.",
+	}, []string{"admission"})
 	m.lag = &lagCollector{
 		pending:  prometheus.NewDesc("shopmesh_consumer_pending", "Events not yet delivered to a reaction.", []string{"consumer"}, nil),
 		inFlight: prometheus.NewDesc("shopmesh_consumer_in_flight", "Events delivered to a reaction and not yet acked.", []string{"consumer"}, nil),
 		stuck:    prometheus.NewDesc("shopmesh_consumer_stuck", "Events a reaction of this process keeps failing on; they are still retried.", []string{"consumer"}, nil),
 	}
-	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag, m.viewWrites, m.commits, m.applied, m.conflicts, m.setAside,
+	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag, m.viewWrites, m.commits, m.applied, m.conflicts, m.setAside, m.open, m.openLimit, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -131,6 +143,19 @@ func (m *Metrics) observeCommit(service string, events int, flushed bool) {
 func (m *Metrics) observeSetAside(service string) {
 	if m != nil {
 		m.setAside.WithLabelValues(service).Inc()
+	}
+}
+
+func (m *Metrics) observeAdmission(name string, open, limit int) {
+	if m != nil {
+		m.open.WithLabelValues(name).Set(float64(open))
+		m.openLimit.WithLabelValues(name).Set(float64(limit))
+	}
+}
+
+func (m *Metrics) observeRefused(name string) {
+	if m != nil {
+		m.refused.WithLabelValues(name).Inc()
 	}
 }
 

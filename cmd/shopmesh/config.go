@@ -31,6 +31,7 @@ type config struct {
 	StreamReplicas     int
 	Sync               string
 	MaxConnections     int
+	MaxOpenOrders      int
 	OTLPEndpoint       string
 	Services           []string
 	// tokenGenerated is set when the admin token was made up at start,
@@ -68,6 +69,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.GatewayLatency, "gateway-latency", c.GatewayLatency, "simulated payment gateway latency")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "OTLP/HTTP endpoint to export traces to, e.g. http://localhost:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of each stream and bucket (3 on a 3-node cluster)")
+	fs.IntVar(&c.MaxOpenOrders, "max-open-orders", c.MaxOpenOrders, "orders in their saga before new ones get 503 (0: as many as end within --order-ttl at the current pace, at least 1000)")
 	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "HTTP connections served at once; more get 503 (0: from the file-descriptor limit, keeping a reserve for JetStream)")
 	fs.StringVar(&c.Sync, "sync", c.Sync, "always: flush every write to disk before acknowledging it (embedded server and local state); default: the server flushes every 2 minutes")
 	fs.Float64Var(&c.GatewayFailureRate, "gateway-failure-rate", c.GatewayFailureRate, "share of gateway calls that fail transiently (0-1)")
@@ -108,6 +110,9 @@ func (c *config) check() error {
 	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		return fmt.Errorf("--stream-replicas must be 1 to 5")
+	}
+	if c.MaxOpenOrders < 0 {
+		return fmt.Errorf("--max-open-orders must be 0 (automatic) or more")
 	}
 	if c.MaxConnections < 0 {
 		return fmt.Errorf("--max-connections must be 0 (automatic) or more")

@@ -289,3 +289,32 @@ func TestSagaConflictStormWithCompensations(t *testing.T) {
 		t.Fatalf("dead letters after the storm: %v %v", dead, err)
 	}
 }
+
+// Orders past what can end in time are refused at once with 503 and
+// Retry-After, and accepted again once the backlog has drained.
+func TestAdmissionRefusesOrdersThatCouldNotEndInTime(t *testing.T) {
+	t.Parallel()
+	cfg := sagaConfig(t)
+	cfg.MaxOpenOrders, cfg.GatewayLatency = 3, time.Second
+	m := openMall(t, cfg)
+	mug := m.product("MUG", 100, 50)
+	var open []string
+	for i := range 3 {
+		open = append(open, m.place(fmt.Sprint("admitted-", i), "tok_visa", line{mug, 1}))
+	}
+	r := m.http.Do(http.MethodPost, "/orders", orderBody("alice", "tok_visa", line{mug, 1}), http.Header{"Idempotency-Key": {"refused"}})
+	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("fourth order: %d %v %s", r.Status, r.Header, r.Body)
+	}
+	for _, id := range open {
+		m.awaitTerminal(id)
+	}
+	eventually(t, 10*time.Second, func() error {
+		r := m.http.Do(http.MethodPost, "/orders", orderBody("alice", "tok_visa", line{mug, 1}), http.Header{"Idempotency-Key": {"later"}})
+		if r.Status != http.StatusAccepted {
+			return errorf("still refused: %d", r.Status)
+		}
+		return nil
+	})
+	m.checkInvariants(map[string]int64{mug: 50})
+}

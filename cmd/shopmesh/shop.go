@@ -30,7 +30,7 @@ func allServices(c config) []mesh.Service {
 	return []mesh.Service{
 		products.New(),
 		inventory.New(),
-		orders.New(orders.Config{TTL: c.OrderTTL}),
+		orders.New(orders.Config{TTL: c.OrderTTL, MaxOpen: c.MaxOpenOrders}),
 		payments.New(gateway.New(gateway.Options{Latency: c.GatewayLatency, FailureRate: c.GatewayFailureRate})),
 	}
 }

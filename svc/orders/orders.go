@@ -21,6 +21,9 @@ const Name = events.OrdersService
 type Config struct {
 	// TTL is how long an order waits for payment before it expires.
 	TTL time.Duration
+	// MaxOpen, when above 0, caps the orders in their saga; 0 lets the
+	// cap follow what ends within the TTL (mesh.Admission).
+	MaxOpen int
 }
 
 // Service is the running orders service.
@@ -53,9 +56,12 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	if err := s.Project(ctx, n, Name, []string{events.OrdersStream, events.ProductsStream}, st, views); err != nil {
 		return err
 	}
+	admission := mesh.NewAdmission(Name, st.Backlog, n.Metrics)
+	admission.Deadline, admission.Max = s.cfg.TTL, s.cfg.MaxOpen
+	go admission.Run(ctx)
 	a := app.New(app.Deps{
 		Store: st, Writer: mesh.NewWriter(n.Publisher(Name), s.Proj, events.OrdersStream), Proj: s.Proj,
-		Timers: store.NewTimers(n.JS), Timeline: store.NewTimeline(n.JS), TTL: s.cfg.TTL, Now: time.Now,
+		Timers: store.NewTimers(n.JS), Timeline: store.NewTimeline(n.JS), Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
 	}, n.Observer(Name))
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders",

@@ -3,6 +3,9 @@ package api
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/shopmesh/shopmesh/mesh"
@@ -13,7 +16,13 @@ import (
 // problems.
 func problem(err error) error {
 	var field *domain.FieldError
+	var busy *mesh.Busy
 	switch {
+	case errors.As(err, &busy):
+		retry := strconv.Itoa(int(busy.RetryAfter.Round(time.Second).Seconds()))
+		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable(
+			fmt.Sprintf("the shop is busy: %d orders are open and about %.0f end per second, so a new one could not be paid before it expires; try again in %s s", busy.Open, busy.Rate, retry)),
+			http.Header{"Retry-After": {retry}})
 	case errors.As(err, &field):
 		return huma.Error422UnprocessableEntity("invalid order", &huma.ErrorDetail{
 			Location: "body." + field.Field, Message: field.Message,

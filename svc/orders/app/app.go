@@ -42,6 +42,8 @@ type Deps struct {
 	Proj     *mesh.Projection
 	Timers   *store.Timers
 	Timeline *store.Timeline
+	// Admission refuses new orders while those open could not end in time.
+	Admission *mesh.Admission
 	// TTL is how long an order waits for payment.
 	TTL time.Duration
 	Now func() time.Time

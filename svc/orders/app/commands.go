@@ -80,6 +80,11 @@ func (h handlers) place(ctx context.Context, c PlaceOrder) error {
 		if err != nil {
 			return nil, err
 		}
+		// A new order is refused while the orders already open could not
+		// end before their deadline (a *mesh.Busy, 503).
+		if err := h.Admission.Admit(); err != nil {
+			return nil, err
+		}
 		// The deadline is scheduled before the order is recorded, so that
 		// no crash leaves an order without one. Scheduling it again, when
 		// this decision is taken again, is a duplicate the server drops.

@@ -24,6 +24,11 @@ var (
 	bucketByTime  = []byte("orders_by_time")
 	// bucketByCustomer indexes orders by customer id, then placement time.
 	bucketByCustomer = []byte("orders_by_customer")
+	// bucketOpen holds the orders still in their saga, and the count of
+	// the orders that ended: the backlog admission control watches.
+	bucketOpen  = []byte("orders_open")
+	bucketCount = []byte("orders_count")
+	keyEnded    = []byte("ended")
 )
 
 // schemaVersion changes whenever the buckets or what they hold change; a
@@ -38,7 +43,7 @@ type Store struct {
 
 // New wraps the service's bbolt file and its order views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
-	if err := mesh.PrepareState(db, schemaVersion, bucketCatalog, bucketOrders, bucketByTime, bucketByCustomer); err != nil {
+	if err := mesh.PrepareState(db, schemaVersion, bucketCatalog, bucketOrders, bucketByTime, bucketByCustomer, bucketOpen, bucketCount); err != nil {
 		return nil, fmt.Errorf("orders store: %w", err)
 	}
 	return &Store{db: db, views: views}, nil
@@ -70,8 +75,12 @@ func applyOrder(tx *bolt.Tx, id string, ev events.Event, e mesh.Envelope) ([]mes
 	b := tx.Bucket(bucketOrders)
 	var o domain.Order
 	mesh.GetJSON(b, id, &o)
+	wasOpen := o.Exists() && !o.Terminal()
 	o = domain.Evolve(o, ev, e.Time)
 	if err := mesh.PutJSON(b, id, o); err != nil {
+		return nil, err
+	}
+	if err := countOpen(tx, id, wasOpen, o.Exists() && !o.Terminal()); err != nil {
 		return nil, err
 	}
 	if _, placed := ev.(events.OrderPlaced); placed {
@@ -80,6 +89,39 @@ func applyOrder(tx *bolt.Tx, id string, ev events.Event, e mesh.Envelope) ([]mes
 		}
 	}
 	return []mesh.View{{Key: id, Value: ToView(o)}}, nil
+}
+
+// countOpen keeps the open orders and the count of ended ones.
+func countOpen(tx *bolt.Tx, id string, wasOpen, isOpen bool) error {
+	switch {
+	case isOpen && !wasOpen:
+		return tx.Bucket(bucketOpen).Put([]byte(id), nil)
+	case wasOpen && !isOpen:
+		if err := tx.Bucket(bucketOpen).Delete([]byte(id)); err != nil {
+			return err
+		}
+		counts := tx.Bucket(bucketCount)
+		return counts.Put(keyEnded, binary.BigEndian.AppendUint64(nil, ended(counts)+1))
+	}
+	return nil
+}
+
+func ended(counts *bolt.Bucket) uint64 {
+	if v := counts.Get(keyEnded); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// Backlog reports how many orders are in their saga, and how many ever
+// ended: what admission control (mesh.Admission) watches.
+func (s *Store) Backlog() (open int, endedTotal uint64, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		open = tx.Bucket(bucketOpen).Stats().KeyN
+		endedTotal = ended(tx.Bucket(bucketCount))
+		return nil
+	})
+	return open, endedTotal, err
 }
 
 func index(tx *bolt.Tx, o domain.Order) error {
