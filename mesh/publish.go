@@ -53,6 +53,12 @@ type Publisher struct {
 	failing error
 }
 
+// NewPublisher returns a publisher that stamps source (e.g. "shopmesh/orders")
+// on every event. metrics may be nil.
+func NewPublisher(js jetstream.JetStream, source string, metrics *Metrics) *Publisher {
+	return &Publisher{js: js, source: source, metrics: metrics}
+}
+
 // Healthy reports the error of the last write if no write has worked
 // since: a store that refuses writes makes the service unready, and a
 // write that works again makes it ready.
@@ -74,17 +80,13 @@ func (p *Publisher) wrote(err error) {
 	p.failing = err
 }
 
-// NewPublisher returns a publisher that stamps source (e.g. "shopmesh/orders")
-// on every event. metrics may be nil.
-func NewPublisher(js jetstream.JetStream, source string, metrics *Metrics) *Publisher {
-	return &Publisher{js: js, source: source, metrics: metrics}
-}
-
 // Publish writes the events one at a time, in order, each with its own
 // expectation, and returns the stream sequence of the last. An event whose
 // entity an earlier event of the same call wrote expects that event's
-// sequence. A replayed cause is deduplicated by JetStream and reports the
-// sequence originally stored.
+// sequence. An unguarded event of a replayed cause is dropped by JetStream
+// as a duplicate and reports the sequence originally stored; a guarded one
+// fails its expectation first (nats-server checks expectations before
+// duplicates), a conflict after which the writer finds it applied.
 //
 // The events are not atomic: a crash can leave the first ones written and
 // the rest not. Decisions published this way are written so that deciding
