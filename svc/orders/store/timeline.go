@@ -36,21 +36,21 @@ func NewTimeline(js jetstream.JetStream) *Timeline { return &Timeline{js: js} }
 // For returns the order's events in time order. products are the order's
 // products, whose stock events mention it.
 func (t *Timeline) For(ctx context.Context, o View) ([]Entry, error) {
-	stock := make([]string, 0, len(o.Items))
-	for _, it := range o.Items {
-		stock = append(stock, "inventory.stock."+it.ProductID+".*")
+	type read struct{ stream, filter string }
+	reads := []read{
+		{events.OrdersStream, events.OrderFilter(o.ID)},
+		{events.InventoryStream, events.ReservationFilter(o.ID)},
+		{events.PaymentsStream, events.PaymentFilter(o.ID)},
 	}
-	reads := []struct {
-		stream  string
-		filters []string
-	}{
-		{events.OrdersStream, []string{"orders.order." + o.ID + ".*"}},
-		{events.InventoryStream, append([]string{"inventory.reservation." + o.ID + ".*"}, stock...)},
-		{events.PaymentsStream, []string{"payments.payment." + o.ID + ".*"}},
+	for _, it := range o.Items {
+		reads = append(reads, read{events.InventoryStream, events.StockFilter(it.ProductID)})
 	}
 	var out []Entry
 	for _, r := range reads {
-		entries, err := t.read(ctx, r.stream, r.filters, o)
+		// One filter per consumer: nats-server 2.15.2 skips the first
+		// message an ordered consumer with several filters and a start
+		// time should deliver.
+		entries, err := t.read(ctx, r.stream, r.filter, o)
 		if err != nil {
 			return nil, err
 		}
@@ -60,9 +60,9 @@ func (t *Timeline) For(ctx context.Context, o View) ([]Entry, error) {
 	return out, nil
 }
 
-func (t *Timeline) read(ctx context.Context, stream string, filters []string, o View) ([]Entry, error) {
+func (t *Timeline) read(ctx context.Context, stream, filter string, o View) ([]Entry, error) {
 	c, err := t.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: filters,
+		FilterSubjects: []string{filter},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
 		OptStartTime:   ptr(o.CreatedAt.Add(-time.Second)),
 	})
