@@ -2,7 +2,6 @@ package mesh
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +27,11 @@ const MaxBodyBytes = 64 << 10
 // AdminSecurity marks an operation as needing the admin bearer token.
 var AdminSecurity = []map[string][]string{{"bearer": {}}}
 
+// CustomerSecurity marks an operation as needing a customer token, or the
+// admin token, which acts for any customer. The handler finds out which
+// with CallerOf.
+var CustomerSecurity = []map[string][]string{{"customer": {}}, {"bearer": {}}}
+
 // ServiceDoc describes one service's HTTP API for the landing page.
 type ServiceDoc struct {
 	Prefix      string
@@ -45,12 +49,15 @@ type HTTP struct {
 	services []ServiceDoc
 	checks   map[string]func() error
 	notes    map[string]func() string
+	// customers checks the customer tokens.
+	customers *CustomerTokens
 }
 
 // NewHTTP returns a server whose admin operations accept token. With
 // metrics, they are served on /metrics.
 func NewHTTP(o Observer, token string) *HTTP {
-	h := &HTTP{mux: http.NewServeMux(), log: o.Log, token: token, metrics: o.Metrics, tracing: o.Tracing, checks: map[string]func() error{},
+	h := &HTTP{mux: http.NewServeMux(), log: o.Log, token: token, customers: NewCustomerTokens(token),
+		metrics: o.Metrics, tracing: o.Tracing, checks: map[string]func() error{},
 		notes: map[string]func() string{}}
 	if o.Metrics != nil {
 		h.mux.Handle("GET /metrics", o.Metrics.Handler())
@@ -90,9 +97,11 @@ func (h *HTTP) API(doc ServiceDoc) huma.API {
 	cfg.CreateHooks = nil
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "The admin token shown in the shopmesh run banner."},
+		"customer": {Type: "http", Scheme: "bearer", Description: "A customer's token: POST /orders/customer-tokens " +
+			"with the admin token, or `shopmesh token <customer>`. The admin token is accepted too, and acts for any customer."},
 	}
 	api := humago.New(h.mux, cfg)
-	api.UseMiddleware(h.requireAdmin(api))
+	api.UseMiddleware(h.authorize(api))
 	h.serveDocs(doc)
 	grp := huma.NewGroup(api)
 	grp.UseSimpleModifier(func(op *huma.Operation) { op.MaxBodyBytes = MaxBodyBytes })
@@ -113,22 +122,41 @@ func (h *HTTP) serveDocs(doc ServiceDoc) {
 	})
 }
 
-func (h *HTTP) requireAdmin(api huma.API) func(huma.Context, func(huma.Context)) {
-	want := []byte("Bearer " + h.token)
+// authorize lets through what an operation's security asks for: nothing,
+// the admin token, or a customer token (or the admin's). Who called is put
+// in the context for the handler (CallerOf).
+func (h *HTTP) authorize(api huma.API) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
-		if len(ctx.Operation().Security) == 0 {
+		security := ctx.Operation().Security
+		if len(security) == 0 {
 			next(ctx)
 			return
 		}
-		got := []byte(ctx.Header("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			ctx.SetHeader("WWW-Authenticate", `Bearer realm="shopmesh"`)
-			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "a valid admin bearer token is required")
+		caller := identify(ctx.Header("Authorization"), h.token, h.customers)
+		if caller.Admin || (caller.Customer != "" && allowsCustomers(security)) {
+			next(huma.WithContext(ctx, WithCaller(ctx.Context(), caller)))
 			return
 		}
-		next(ctx)
+		ctx.SetHeader("WWW-Authenticate", `Bearer realm="shopmesh"`)
+		msg := "a valid admin bearer token is required"
+		if allowsCustomers(security) {
+			msg = "a valid customer token (or the admin token) is required"
+		}
+		_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, msg)
 	}
 }
+
+func allowsCustomers(security []map[string][]string) bool {
+	for _, s := range security {
+		if _, ok := s["customer"]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// CustomerTokens issues and checks the customer tokens this server accepts.
+func (h *HTTP) CustomerTokens() *CustomerTokens { return h.customers }
 
 // Handler returns the server's handler: tracing and request logging around
 // the router, whose catch-all answers unrouted requests with problems.

@@ -19,7 +19,7 @@ func TestInventoryAPI(t *testing.T) {
 		t.Fatalf("new product's stock %+v", s)
 	}
 	admin := meshtest.Admin()
-	m.http.Do(http.MethodPut, "/inventory/"+mug, map[string]any{"onHand": 10}, nil).Problem(http.StatusUnauthorized)
+	m.http.Do(http.MethodPut, "/inventory/"+mug, map[string]any{"onHand": 10}, meshtest.Anonymous()).Problem(http.StatusUnauthorized)
 	m.http.Do(http.MethodPut, "/inventory/"+mug, map[string]any{"onHand": 10}, admin).Expect(http.StatusOK)
 	var s stock
 	m.http.Do(http.MethodPost, "/inventory/"+mug+"/adjustments", map[string]any{"delta": -3, "reason": "broken"}, admin).Expect(http.StatusOK).Decode(&s)

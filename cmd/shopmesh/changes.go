@@ -21,12 +21,13 @@ type orderChange struct {
 // each order event. It returns once the shop follows changes for it, so no
 // change after that is missed. The channel closes when ctx ends or the
 // shop ends the stream (it drops a client that falls far behind).
-func watchOrders(ctx context.Context, client *http.Client, url, query string) (<-chan orderChange, error) {
+func watchOrders(ctx context.Context, client *http.Client, url, token, query string) (<-chan orderChange, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/orders/changes?"+query, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err

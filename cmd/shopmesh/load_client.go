@@ -142,7 +142,7 @@ func followOrders(ctx context.Context, shop *shopClient) (*follower, error) {
 }
 
 func (f *follower) watch(ctx context.Context) (<-chan orderChange, error) {
-	return watchOrders(ctx, f.shop.http, f.shop.base, "customerId="+f.shop.customer)
+	return watchOrders(ctx, f.shop.http, f.shop.base, f.shop.token, "customerId="+f.shop.customer)
 }
 
 // run hands endings to customers. If the shop ends the stream (a client
@@ -191,7 +191,7 @@ func (f *follower) recheck(ctx context.Context) {
 	f.mu.Unlock()
 	for _, id := range ids {
 		var o orderChange
-		if f.shop.call(ctx, http.MethodGet, "/orders/"+id, nil, &o, false) == nil && loadTerminal[o.Status] {
+		if f.shop.call(ctx, http.MethodGet, "/orders/"+id, nil, &o, true) == nil && loadTerminal[o.Status] {
 			f.end(id, o.Status)
 		}
 	}

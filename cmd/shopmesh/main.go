@@ -22,6 +22,7 @@ commands:
   load [flags]                 place orders against a running shop and measure them
   dlq [list | redrive SEQ...]  show dead letters, or hand them back to their reaction
   rebuild SERVICE...           drop a stopped service's local state; it is rebuilt at start
+  token CUSTOMER               print a customer token (signed with a key from the admin token)
   help                         show this text
 
 Run 'shopmesh run -h' for the flags; each is also the environment variable
@@ -49,6 +50,8 @@ func dispatch(args []string, stdout io.Writer) error {
 		return dlqCommand(args[1:], stdout)
 	case "rebuild":
 		return rebuildCommand(args[1:], stdout)
+	case "token":
+		return tokenCommand(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

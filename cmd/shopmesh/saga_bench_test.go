@@ -42,6 +42,7 @@ func benchSaga(b *testing.B, mode func(*config)) {
 	}
 	defer s.close()
 	c := meshtest.NewClient(b, s.httpURL)
+	c.Header = meshtest.Admin() // placing for the customers it names
 	products := benchProducts(b, c, 8)
 	confirmed := watchConfirmations(b, s.node.JS)
 

@@ -43,7 +43,10 @@ func openMall(t *testing.T, cfg config) *mall {
 }
 
 func (m *mall) connect() {
+	// The mall's requests are the admin's, which may act for any customer;
+	// customer_test.go checks what customers may do on their own.
 	m.http = meshtest.NewClient(m.t, m.shop.httpURL)
+	m.http.Header = meshtest.Admin()
 	nc, err := nats.Connect(m.shop.natsURL)
 	if err != nil {
 		m.t.Fatal(err)

@@ -163,7 +163,7 @@ func TestSagaAdminRefundCancelsTheOrder(t *testing.T) {
 	mug := m.product("MUG", 300, 2)
 	id := m.place("", "tok_visa", line{mug, 1})
 	o := m.await(id, is("confirmed"))
-	m.http.Do(http.MethodPost, "/payments/"+o.PaymentID+"/refund", nil, nil).Problem(http.StatusUnauthorized)
+	m.http.Do(http.MethodPost, "/payments/"+o.PaymentID+"/refund", nil, meshtest.Anonymous()).Problem(http.StatusUnauthorized)
 	m.http.Do(http.MethodPost, "/payments/"+o.PaymentID+"/refund", nil, meshtest.Admin()).Expect(http.StatusOK)
 	m.await(id, is("cancelled"))
 	m.http.Do(http.MethodPost, "/payments/"+o.PaymentID+"/refund", nil, meshtest.Admin()).Problem(http.StatusConflict)
@@ -234,7 +234,7 @@ func TestOrderChangesStreamTheSaga(t *testing.T) {
 	t.Parallel()
 	m := openMall(t, sagaConfig(t))
 	mug := m.product("MUG", 500, 5)
-	changes, err := watchOrders(meshtest.Context(t), http.DefaultClient, m.http.URL, "customerId=alice")
+	changes, err := watchOrders(meshtest.Context(t), http.DefaultClient, m.http.URL, meshtest.AdminToken, "customerId=alice")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/mesh"
+	orders "github.com/shopmesh/shopmesh/svc/orders/domain"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -119,6 +121,29 @@ func removeUnlocked(path string) error {
 		return err
 	}
 	return os.Remove(path)
+}
+
+// tokenCommand prints a token for a customer. It needs no running shop:
+// the token is signed with a key derived from the admin token, which every
+// process of the shop shares.
+func tokenCommand(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("shopmesh token", flag.ContinueOnError)
+	admin := fs.String("admin-token", envDefault("SHOPMESH_ADMIN_TOKEN", ""), "the shop's admin token")
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() != 1 || !orders.ValidCustomer(fs.Arg(0)):
+		return errors.New("usage: shopmesh token [--admin-token T] [--ttl 24h] CUSTOMER (1-100 letters, digits, '.', '_', '@' or '-')")
+	case len(*admin) < MinAdminToken:
+		return fmt.Errorf("--admin-token (or SHOPMESH_ADMIN_TOKEN) must be the shop's, %d characters at least", MinAdminToken)
+	case *ttl < time.Minute:
+		return errors.New("--ttl must be a minute or more")
+	}
+	token, _ := mesh.NewCustomerTokens(*admin).Issue(fs.Arg(0), *ttl, time.Now())
+	fmt.Fprintln(stdout, token)
+	return nil
 }
 
 func envDefault(name, fallback string) string {

@@ -20,6 +20,8 @@ var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 12
 type Client struct {
 	t   testing.TB
 	URL string
+	// Header is sent with every request, under the request's own headers.
+	Header http.Header
 }
 
 // Serve serves the node's HTTP handler until the test ends.
@@ -39,6 +41,9 @@ type Response struct {
 	Header http.Header
 	Body   []byte
 }
+
+// Anonymous leaves out the client's default Authorization header.
+func Anonymous() http.Header { return http.Header{"Authorization": nil} }
 
 // Admin is the header that authorises admin operations on test nodes.
 func Admin() http.Header {
@@ -64,7 +69,14 @@ func (c *Client) Do(method, path string, body any, header http.Header) *Response
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
 	for k, v := range header {
+		if len(v) == 0 {
+			req.Header.Del(k) // leaves out a default header
+			continue
+		}
 		req.Header[k] = v
 	}
 	if body != nil && req.Header.Get("Content-Type") == "" {

@@ -66,7 +66,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders",
 		Description: "Place, follow and cancel orders; see every event of an order on its timeline.",
-	}), a)
+	}), a, n.HTTP.CustomerTokens())
 	return s.React(ctx, n, Name,
 		mesh.Reaction{Name: "orders-on-inventory", Stream: events.InventoryStream, Subjects: app.InventoryEvents, Handle: a.OnInventory},
 		mesh.Reaction{Name: "orders-on-payments", Stream: events.PaymentsStream, Subjects: app.PaymentEvents, Handle: a.OnPayment},

@@ -2,6 +2,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base32"
@@ -14,6 +15,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/oklog/ulid/v2"
 	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
 	"github.com/shopmesh/shopmesh/svc/orders/store"
@@ -53,7 +55,7 @@ type OrderLine struct {
 
 // NewOrder is what a customer sends to place an order.
 type NewOrder struct {
-	CustomerID   string      `json:"customerId" minLength:"1" maxLength:"100" example:"alice"`
+	CustomerID   string      `json:"customerId,omitempty" maxLength:"100" example:"alice" doc:"Who orders. With a customer token, that customer: leave it out, or give the same. With the admin token, required."`
 	Items        []OrderLine `json:"items" minItems:"1" maxItems:"50"`
 	PaymentToken string      `json:"paymentToken" example:"tok_visa" doc:"tok_visa succeeds, tok_chargeDeclined declines."`
 }
@@ -69,40 +71,53 @@ type OrderPath struct {
 	ID string `path:"id" pattern:"^[0-9A-Za-z_-]{1,64}$"`
 }
 
-// Register adds the orders operations to api.
-func Register(api huma.API, a app.Application) {
-	h := handlers{app: a}
+// Register adds the orders operations to api; tokens issues customer
+// tokens.
+func Register(api huma.API, a app.Application, tokens *mesh.CustomerTokens) {
+	h := handlers{app: a, tokens: tokens}
 	tags := []string{"orders"}
 	huma.Register(api, huma.Operation{
 		OperationID: "place-order", Method: http.MethodPost, Path: "/orders", Summary: "Place an order",
 		Description:   "Accepted orders are pending; follow them with GET /orders/{id} until a terminal status. Send an Idempotency-Key to retry safely.",
-		DefaultStatus: http.StatusAccepted, Tags: tags, Errors: []int{http.StatusUnprocessableEntity},
+		DefaultStatus: http.StatusAccepted, Tags: tags, Errors: []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Security: mesh.CustomerSecurity,
 	}, h.place)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-order", Method: http.MethodGet, Path: "/orders/{id}", Summary: "Read an order",
-		Tags: tags, Errors: []int{http.StatusNotFound},
+		Description: "A customer reads only their own orders; the admin reads any.",
+		Tags:        tags, Errors: []int{http.StatusNotFound}, Security: mesh.CustomerSecurity,
 	}, h.get)
 	huma.Register(api, huma.Operation{
 		OperationID: "list-orders", Method: http.MethodGet, Path: "/orders", Summary: "List orders, newest first",
-		Tags: tags, Errors: []int{http.StatusBadRequest},
+		Description: "A customer lists their own orders; the admin lists anyone's.",
+		Tags:        tags, Errors: []int{http.StatusBadRequest, http.StatusForbidden}, Security: mesh.CustomerSecurity,
 	}, h.list)
 	huma.Register(api, huma.Operation{
 		OperationID: "cancel-order", Method: http.MethodPost, Path: "/orders/{id}/cancel", Summary: "Cancel an order",
-		Description: "Releases the stock of an unpaid order; a confirmed order is refunded.",
-		Tags:        tags, Errors: []int{http.StatusNotFound, http.StatusConflict},
+		Description: "Releases the stock of an unpaid order; a confirmed order is refunded. A customer cancels only their own orders.",
+		Tags:        tags, Errors: []int{http.StatusNotFound, http.StatusConflict}, Security: mesh.CustomerSecurity,
 	}, h.cancel)
 	huma.Register(api, huma.Operation{
 		OperationID: "order-timeline", Method: http.MethodGet, Path: "/orders/{id}/timeline",
 		Summary: "Every event of every service about an order", Tags: tags, Errors: []int{http.StatusNotFound},
+		Security: mesh.CustomerSecurity,
 	}, h.timeline)
 	sse.Register(api, huma.Operation{
 		OperationID: "watch-orders", Method: http.MethodGet, Path: "/orders/changes",
 		Summary: "Orders as they change, live (Server-Sent Events)",
 		Description: "First a `watching` event, once changes are followed; then an `order` event with the whole order " +
 			"each time one changes, for every order or those of one `id` or `customerId`. A client that falls far behind " +
-			"is disconnected rather than slowing the shop down; reconnect and read the orders you follow once with GET /orders/{id}.",
-		Tags: tags,
+			"is disconnected rather than slowing the shop down; reconnect and read the orders you follow once with GET /orders/{id}. " +
+			"A customer follows only their own orders.",
+		Tags: tags, Security: mesh.CustomerSecurity,
 	}, map[string]any{"watching": Watching{}, "order": Order{}}, h.watch)
+	huma.Register(api, huma.Operation{
+		OperationID: "issue-customer-token", Method: http.MethodPost, Path: "/orders/customer-tokens",
+		Summary: "Issue a customer token (demo identity provider)",
+		Description: "Signs a bearer token for a customer with a key derived from the admin token. Customers place, read, " +
+			"list, follow and cancel only their own orders with it.",
+		Tags: tags, Security: mesh.AdminSecurity, Errors: []int{http.StatusUnprocessableEntity},
+	}, h.issueToken)
 }
 
 // Watching opens a stream of order changes: every change after it is sent.
@@ -117,6 +132,9 @@ type watchInput struct {
 }
 
 func (h handlers) watch(ctx context.Context, in *watchInput, send sse.Sender) {
+	if caller := mesh.CallerOf(ctx); !caller.Admin {
+		in.CustomerID = caller.Customer // a customer follows only their own orders
+	}
 	changes, err := h.app.Queries.Watch.Handle(ctx, app.WatchOrders{ID: in.ID, CustomerID: in.CustomerID})
 	if err != nil || send.Data(Watching(*in)) != nil {
 		return
@@ -128,7 +146,10 @@ func (h handlers) watch(ctx context.Context, in *watchInput, send sse.Sender) {
 	}
 }
 
-type handlers struct{ app app.Application }
+type handlers struct {
+	app    app.Application
+	tokens *mesh.CustomerTokens
+}
 
 type placeInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"200" doc:"Retrying with the same key returns the same order; reusing it for another order is a 422."`
@@ -136,7 +157,12 @@ type placeInput struct {
 }
 
 func (h handlers) place(ctx context.Context, in *placeInput) (*orderOutput, error) {
-	id := orderID(in.Body.CustomerID, in.IdempotencyKey)
+	customer, err := customerFor(mesh.CallerOf(ctx), in.Body.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	in.Body.CustomerID = customer
+	id := orderID(customer, in.IdempotencyKey)
 	lines := make([]domain.Line, len(in.Body.Items))
 	for i, it := range in.Body.Items {
 		lines[i] = domain.Line{ProductID: it.ProductID, Quantity: it.Quantity}
@@ -153,6 +179,21 @@ func (h handlers) place(ctx context.Context, in *placeInput) (*orderOutput, erro
 		out.Location = "/orders/" + id
 	}
 	return out, err
+}
+
+// customerFor is who an order is placed for: the customer of the token,
+// or, with the admin token, the customer the body names.
+func customerFor(caller mesh.Caller, named string) (string, error) {
+	switch {
+	case caller.Admin && named == "":
+		return "", huma.Error422UnprocessableEntity("invalid order", &huma.ErrorDetail{
+			Location: "body.customerId", Message: "is required with the admin token"})
+	case caller.Admin:
+		return named, nil
+	case named != "" && named != caller.Customer:
+		return "", huma.Error403Forbidden("a customer places orders for themselves only")
+	}
+	return caller.Customer, nil
 }
 
 // orderID derives the order's id from the customer's Idempotency-Key, so
@@ -176,8 +217,13 @@ func (h handlers) get(ctx context.Context, in *OrderPath) (*orderOutput, error) 
 	return h.read(ctx, in.ID)
 }
 
+// read returns an order the caller may see. Another customer's order is
+// "not found", as if it did not exist.
 func (h handlers) read(ctx context.Context, id string) (*orderOutput, error) {
 	v, err := h.app.Queries.Get.Handle(ctx, app.GetOrder{ID: id})
+	if err == nil && !mesh.CallerOf(ctx).May(v.CustomerID) {
+		err = domain.ErrNotFound
+	}
 	if err != nil {
 		return nil, problem(err)
 	}
@@ -199,6 +245,12 @@ type listOutput struct {
 }
 
 func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {
+	if caller := mesh.CallerOf(ctx); !caller.Admin {
+		if in.CustomerID != "" && in.CustomerID != caller.Customer {
+			return nil, huma.Error403Forbidden("a customer lists their own orders only")
+		}
+		in.CustomerID = caller.Customer
+	}
 	q := app.ListOrders{Filter: store.Filter{CustomerID: in.CustomerID, Status: in.Status}, Cursor: in.Cursor, Limit: in.Limit}
 	page, err := h.app.Queries.List.Handle(ctx, q)
 	if err != nil {
@@ -214,6 +266,9 @@ func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) 
 }
 
 func (h handlers) cancel(ctx context.Context, in *OrderPath) (*orderOutput, error) {
+	if _, err := h.read(ctx, in.ID); err != nil {
+		return nil, err // not the caller's to cancel
+	}
 	cmd := app.CancelOrder{RequestID: ulid.Make().String(), OrderID: in.ID, Reason: "cancelled by the customer"}
 	if err := h.app.Commands.Cancel.Handle(ctx, cmd); err != nil {
 		return nil, problem(err)
@@ -229,6 +284,9 @@ type timelineOutput struct {
 }
 
 func (h handlers) timeline(ctx context.Context, in *OrderPath) (*timelineOutput, error) {
+	if _, err := h.read(ctx, in.ID); err != nil {
+		return nil, err // not the caller's to see
+	}
 	entries, err := h.app.Queries.Timeline.Handle(ctx, app.GetTimeline{ID: in.ID})
 	if err != nil {
 		return nil, problem(err)
@@ -236,6 +294,32 @@ func (h handlers) timeline(ctx context.Context, in *OrderPath) (*timelineOutput,
 	out := &timelineOutput{}
 	out.Body.OrderID, out.Body.Events = in.ID, entries
 	return out, nil
+}
+
+// CustomerToken is a token issued to a customer.
+type CustomerToken struct {
+	CustomerID string    `json:"customerId"`
+	Token      string    `json:"token" doc:"Send it as Authorization: Bearer <token>."`
+	ExpiresAt  time.Time `json:"expiresAt"`
+}
+
+type issueTokenInput struct {
+	Body struct {
+		CustomerID string `json:"customerId" minLength:"1" maxLength:"100" example:"alice"`
+		TTLSeconds int    `json:"ttlSeconds,omitempty" minimum:"60" maximum:"2592000" default:"86400" doc:"How long the token is valid, in seconds (a day unless given)."`
+	}
+}
+
+type issueTokenOutput struct{ Body CustomerToken }
+
+func (h handlers) issueToken(_ context.Context, in *issueTokenInput) (*issueTokenOutput, error) {
+	if !domain.ValidCustomer(in.Body.CustomerID) {
+		return nil, huma.Error422UnprocessableEntity("invalid customer", &huma.ErrorDetail{
+			Location: "body.customerId", Message: "must be 1-100 letters, digits, '.', '_', '@' or '-'"})
+	}
+	ttl := time.Duration(cmp.Or(in.Body.TTLSeconds, 86400)) * time.Second
+	token, expires := h.tokens.Issue(in.Body.CustomerID, ttl, time.Now())
+	return &issueTokenOutput{Body: CustomerToken{CustomerID: in.Body.CustomerID, Token: token, ExpiresAt: expires}}, nil
 }
 
 func toOrder(v store.View) Order {

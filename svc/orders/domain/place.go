@@ -74,6 +74,9 @@ func Place(existing Order, p Placement, catalog map[string]CatalogEntry) (events
 	}, nil
 }
 
+// ValidCustomer reports whether id can name a customer.
+func ValidCustomer(id string) bool { return customerPattern.MatchString(id) }
+
 func validate(p Placement) error {
 	switch {
 	case !customerPattern.MatchString(p.CustomerID):
