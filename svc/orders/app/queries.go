@@ -42,10 +42,10 @@ func (h handlers) watch(ctx context.Context, q WatchOrders) (<-chan store.View, 
 	}), nil
 }
 
-func (h handlers) timeline(ctx context.Context, q GetTimeline) ([]store.Entry, error) {
+func (h handlers) timeline(ctx context.Context, q GetTimeline) (store.History, error) {
 	o, err := h.Store.Get(ctx, q.ID)
 	if err != nil {
-		return nil, err
+		return store.History{}, err
 	}
 	return h.Timeline.For(ctx, o)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/orders/domain"
 )
 
 // Entry is one event of the timeline of an order.
@@ -28,14 +29,26 @@ type Entry struct {
 // that concerns an order: the choreography made visible.
 type Timeline struct {
 	js jetstream.JetStream
+	// maxScan bounds the stock events read for one product of one order:
+	// a hot product has many, and the timeline must stay cheap to serve.
+	maxScan uint64
 }
 
 // NewTimeline reads from js.
-func NewTimeline(js jetstream.JetStream) *Timeline { return &Timeline{js: js} }
+func NewTimeline(js jetstream.JetStream) *Timeline { return &Timeline{js: js, maxScan: 20_000} }
 
-// For returns the order's events in time order. products are the order's
-// products, whose stock events mention it.
-func (t *Timeline) For(ctx context.Context, o View) ([]Entry, error) {
+// History is an order's timeline. Partial says that a product's stock
+// events were too many to read them all within the order's lifetime: some
+// of the order's holds may be missing.
+type History struct {
+	Entries []Entry
+	Partial bool
+}
+
+// For returns the order's events in time order. Its own subjects are read
+// whole (they are few); its products' stock events are read only within
+// the order's lifetime, and at most maxScan of each.
+func (t *Timeline) For(ctx context.Context, o View) (History, error) {
 	type read struct{ stream, filter string }
 	reads := []read{
 		{events.OrdersStream, events.OrderFilter(o.ID)},
@@ -45,45 +58,63 @@ func (t *Timeline) For(ctx context.Context, o View) ([]Entry, error) {
 	for _, it := range o.Items {
 		reads = append(reads, read{events.InventoryStream, events.StockFilter(it.ProductID)})
 	}
-	var out []Entry
+	var h History
 	for _, r := range reads {
 		// One filter per consumer: nats-server 2.15.2 skips the first
 		// message an ordered consumer with several filters and a start
 		// time should deliver.
-		entries, err := t.read(ctx, r.stream, r.filter, o)
+		entries, partial, err := t.read(ctx, r.stream, r.filter, o)
 		if err != nil {
-			return nil, err
+			return History{}, err
 		}
-		out = append(out, entries...)
+		h.Entries, h.Partial = append(h.Entries, entries...), h.Partial || partial
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
-	return out, nil
+	sort.SliceStable(h.Entries, func(i, j int) bool { return h.Entries[i].Time.Before(h.Entries[j].Time) })
+	return h, nil
 }
 
-func (t *Timeline) read(ctx context.Context, stream, filter string, o View) ([]Entry, error) {
+// lifetime is when an order's events can be stored: from its placement to
+// a minute after it ended (its compensations follow it), or until now.
+func lifetime(o View) (from, to time.Time) {
+	from, to = o.CreatedAt.Add(-time.Second), time.Now()
+	ended := domain.Order{Status: o.Status}.Terminal()
+	if end := o.UpdatedAt.Add(time.Minute); ended && end.Before(to) {
+		to = end
+	}
+	return from, to
+}
+
+func (t *Timeline) read(ctx context.Context, stream, filter string, o View) (_ []Entry, partial bool, _ error) {
+	from, to := lifetime(o)
 	c, err := t.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{filter},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-		OptStartTime:   ptr(o.CreatedAt.Add(-time.Second)),
+		OptStartTime:   &from,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("timeline %s: %w", stream, err)
+		return nil, false, fmt.Errorf("timeline %s: %w", stream, err)
 	}
 	info, err := c.Info(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("timeline %s: %w", stream, err)
+		return nil, false, fmt.Errorf("timeline %s: %w", stream, err)
 	}
 	var out []Entry
-	for range info.NumPending {
+	for n := range info.NumPending {
+		if n == t.maxScan {
+			return out, true, nil
+		}
 		m, err := c.Next(jetstream.FetchContext(ctx))
 		if err != nil {
-			return nil, fmt.Errorf("timeline %s: %w", stream, err)
+			return nil, false, fmt.Errorf("timeline %s: %w", stream, err)
+		}
+		if meta, err := m.Metadata(); err == nil && meta.Timestamp.After(to) {
+			break // stored after the order's lifetime: none of its own
 		}
 		if e, ok := entry(m, o.ID); ok {
 			out = append(out, e)
 		}
 	}
-	return out, nil
+	return out, false, nil
 }
 
 func entry(m jetstream.Msg, orderID string) (Entry, bool) {
@@ -105,5 +136,3 @@ func entry(m jetstream.Msg, orderID string) (Entry, bool) {
 		Subject: m.Subject(), Stream: meta.Stream, Sequence: meta.Sequence.Stream, Data: m.Data(),
 	}, true
 }
-
-func ptr[T any](v T) *T { return &v }
