@@ -23,7 +23,9 @@ func (c Caller) Anonymous() bool { return !c.Admin && c.Customer == "" }
 
 // May reports whether the caller may see or act on what belongs to
 // customer: the admin may, and the customer may.
-func (c Caller) May(customer string) bool { return c.Admin || (c.Customer != "" && c.Customer == customer) }
+func (c Caller) May(customer string) bool {
+	return c.Admin || (c.Customer != "" && c.Customer == customer)
+}
 
 type callerKey struct{}
 

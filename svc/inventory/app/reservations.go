@@ -34,7 +34,7 @@ func (h handlers) reserve(ctx context.Context, c Reserve) error {
 	for i, l := range c.Lines {
 		ids[i] = l.ProductID
 	}
-	if err := h.knowProducts(ctx, ids); err != nil {
+	if err := h.beforeRejecting(ctx, c, ids); err != nil {
 		return err
 	}
 	return h.write(ctx, c.Cause, c.OrderID, ids, func(s store.Snapshot) ([]events.Event, error) {
@@ -42,18 +42,24 @@ func (h handlers) reserve(ctx context.Context, c Reserve) error {
 	})
 }
 
-// knowProducts catches up with the catalog once if a product is unknown: a
-// reservation naming it would be rejected, which is a decision, not an
-// error, so the writer's own catch-up would not come into play.
-func (h handlers) knowProducts(ctx context.Context, ids []string) error {
-	snap, err := h.store.Read("", ids...)
+// beforeRejecting catches up with every stream inventory reads when the
+// order would be rejected, so that the rejection is decided on all there
+// is. A rejection writes nothing on the products, so neither JetStream nor
+// the writer would notice state that lags: a product created a moment ago
+// (it would be "unknown"), or a hold of this order that an attempt cut
+// short by a crash wrote just before (it would never be given back).
+// Rejections are rare; catching up costs a stream-info request per stream.
+func (h handlers) beforeRejecting(ctx context.Context, c Reserve, ids []string) error {
+	snap, err := h.store.Read(c.OrderID, ids...)
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if !snap.Shelf.Products[id].Exists() {
-			return h.proj.CatchUp(ctx, events.ProductsStream)
-		}
+	evs := domain.Reserve(snap.Reservation, c.OrderID, c.Lines, snap.Shelf)
+	if len(evs) == 0 {
+		return nil
+	}
+	if _, rejecting := evs[len(evs)-1].(events.ReservationRejected); rejecting {
+		return h.proj.CatchUpAll(ctx)
 	}
 	return nil
 }
