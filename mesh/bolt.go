@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // OpenDB opens (or creates) a service's bbolt file. The file is disposable:
@@ -33,6 +34,9 @@ func OpenDB(path string, durable bool) (db *bolt.DB, dropped bool, err error) {
 		return nil, false, err
 	}
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, false, fmt.Errorf("%s is in use by another process%s: is another shopmesh running on the same --data?", path, holder(path))
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -59,6 +63,16 @@ func CloseDB(db *bolt.DB) error {
 }
 
 func markerPath(path string) string { return path + ".open" }
+
+// holder names the process that has the file open, as its marker says.
+func holder(path string) string {
+	data, err := os.ReadFile(markerPath(path))
+	var m openMarker
+	if err != nil || json.Unmarshal(data, &m) != nil || m.PID == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (pid %d)", m.PID)
+}
 
 // openMarker is what the marker holds: the boot the file was opened in and
 // whether its commits were flushed.

@@ -1,8 +1,10 @@
 package mesh
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -96,4 +98,18 @@ func hasKey(t *testing.T, db *bolt.DB) bool {
 		t.Fatal(err)
 	}
 	return found
+}
+
+func TestOpenDBNamesTheProcessThatHoldsTheFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "s.db")
+	db, _, err := OpenDB(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = CloseDB(db) }()
+	_, _, err = OpenDB(path, false)
+	if want := fmt.Sprintf("in use by another process (pid %d)", os.Getpid()); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second open: %v, want it to say %q", err, want)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,8 +66,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "bearer token for admin operations (empty: a random one, shown at start)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or console (default: console on a terminal, json otherwise)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
-	fs.DurationVar(&c.OrderTTL, "order-ttl", c.OrderTTL, "how long an order waits for payment before it expires")
-	fs.DurationVar(&c.GatewayLatency, "gateway-latency", c.GatewayLatency, "simulated payment gateway latency")
+	fs.Var((*duration)(&c.OrderTTL), "order-ttl", "how long an order waits for payment before it expires")
+	fs.Var((*duration)(&c.GatewayLatency), "gateway-latency", "simulated payment gateway latency")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "OTLP/HTTP endpoint to export traces to, e.g. http://localhost:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of each stream and bucket (3 on a 3-node cluster)")
 	fs.IntVar(&c.MaxOpenOrders, "max-open-orders", c.MaxOpenOrders, "orders in their saga before new ones get 503 (0: as many as end within --order-ttl at the current pace, at least 1000)")
@@ -76,16 +77,19 @@ func (c *config) flags(fs *flag.FlagSet) {
 }
 
 // parseConfig reads flags after applying SHOPMESH_* environment variables,
-// so a flag on the command line wins over the environment.
-func parseConfig(args []string, env func(string) string) (config, error) {
+// so a flag on the command line wins over the environment. A variable set
+// to the empty string sets the flag empty (SHOPMESH_NATS_MONITOR_ADDR=
+// turns monitoring off, as --nats-monitor-addr= does). Flags may come
+// before, between or after the service names.
+func parseConfig(args []string, env func(string) (string, bool)) (config, error) {
 	c := defaultConfig()
-	c.OTLPEndpoint = env("OTEL_EXPORTER_OTLP_ENDPOINT")
+	c.OTLPEndpoint, _ = env("OTEL_EXPORTER_OTLP_ENDPOINT")
 	fs := flag.NewFlagSet("shopmesh run", flag.ContinueOnError)
 	c.flags(fs)
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "SHOPMESH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := env(name); v != "" {
+		if v, set := env(name); set {
 			if err := fs.Set(f.Name, v); err != nil && envErr == nil {
 				envErr = fmt.Errorf("%s: %w", name, err)
 			}
@@ -94,16 +98,28 @@ func parseConfig(args []string, env func(string) string) (config, error) {
 	if envErr != nil {
 		return c, envErr
 	}
-	if err := fs.Parse(args); err != nil {
-		return c, err
+	for {
+		if err := fs.Parse(args); err != nil {
+			return c, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		c.Services, args = append(c.Services, fs.Arg(0)), fs.Args()[1:]
 	}
-	c.Services = fs.Args()
 	return c, c.check()
 }
 
 func (c *config) check() error {
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "console" {
 		return fmt.Errorf("--log-format must be json or console, not %q", c.LogFormat)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		return fmt.Errorf("--log-level must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	// Unknown service names are refused before anything starts.
+	if _, err := selectServices(allServices(*c), c.Services); err != nil {
+		return err
 	}
 	if c.GatewayFailureRate < 0 || c.GatewayFailureRate > 1 {
 		return fmt.Errorf("--gateway-failure-rate must be between 0 and 1")
@@ -129,6 +145,21 @@ func (c *config) check() error {
 	case len(c.AdminToken) < MinAdminToken:
 		return fmt.Errorf("--admin-token must be at least %d characters: it guards the catalog, stock and refunds", MinAdminToken)
 	}
+	return nil
+}
+
+// duration is a flag that says which form it expects when a value is not
+// a duration ("5" is not: "5s" is).
+type duration time.Duration
+
+func (d *duration) String() string { return time.Duration(*d).String() }
+
+func (d *duration) Set(v string) error {
+	parsed, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("use a duration such as 5s, 2m or 1h30m")
+	}
+	*d = duration(parsed)
 	return nil
 }
 

@@ -5,10 +5,13 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/mattn/go-isatty"
@@ -23,14 +26,19 @@ commands:
   dlq [list | redrive SEQ...]  show dead letters, or hand them back to their reaction
   rebuild SERVICE...           drop a stopped service's local state; it is rebuilt at start
   token CUSTOMER               print a customer token (signed with a key from the admin token)
-  help                         show this text
+  version                      print the version, commit and nats-server version
+  help [COMMAND]               show this text, or a command's flags
 
 Run 'shopmesh run -h' for the flags; each is also the environment variable
 SHOPMESH_<FLAG> (e.g. SHOPMESH_HTTP_ADDR).
 `
 
 func main() {
-	if err := dispatch(os.Args[1:], os.Stdout); err != nil {
+	err := dispatch(os.Args[1:], os.Stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// The flags were shown, as asked.
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "shopmesh:", err)
 		os.Exit(1)
 	}
@@ -52,15 +60,45 @@ func dispatch(args []string, stdout io.Writer) error {
 		return rebuildCommand(args[1:], stdout)
 	case "token":
 		return tokenCommand(args[1:], stdout)
+	case "version":
+		return versionCommand(stdout)
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[1] != "help" {
+			return dispatch([]string{args[1], "-h"}, stdout)
+		}
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", args[0], usage)
 }
 
+// versionCommand prints what the binary was built from.
+func versionCommand(stdout io.Writer) error {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return errors.New("no build information in this binary")
+	}
+	commit, modified := "unknown", ""
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			commit = s.Value[:min(12, len(s.Value))]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			modified = " (modified)"
+		}
+	}
+	server := "unknown"
+	for _, d := range info.Deps {
+		if d.Path == "github.com/nats-io/nats-server/v2" {
+			server = d.Version
+		}
+	}
+	fmt.Fprintf(stdout, "shopmesh %s, commit %s%s\n%s, nats-server %s\n", info.Main.Version, commit, modified, info.GoVersion, server)
+	return nil
+}
+
 func runCommand(args []string, stdout io.Writer) error {
-	cfg, err := parseConfig(args, os.Getenv)
+	cfg, err := parseConfig(args, os.LookupEnv)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -104,12 +105,14 @@ func waitReady(t *testing.T, c *meshtest.Client) {
 
 func TestConfigFromEnvironmentAndFlags(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"SHOPMESH_HTTP_ADDR": "0.0.0.0:9000", "SHOPMESH_EPHEMERAL": "true", "SHOPMESH_ORDER_TTL": "2m"}
-	cfg, err := parseConfig([]string{"--http-addr", "127.0.0.1:9100", "orders", "payments"}, func(k string) string { return env[k] })
+	env := map[string]string{"SHOPMESH_HTTP_ADDR": "0.0.0.0:9000", "SHOPMESH_EPHEMERAL": "true", "SHOPMESH_ORDER_TTL": "2m",
+		"SHOPMESH_NATS_MONITOR_ADDR": ""}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, err := parseConfig([]string{"orders", "--http-addr", "127.0.0.1:9100", "payments", "--ephemeral=false"}, lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.HTTPAddr != "127.0.0.1:9100" || !cfg.Ephemeral || cfg.OrderTTL != 2*time.Minute {
+	if cfg.HTTPAddr != "127.0.0.1:9100" || cfg.Ephemeral || cfg.OrderTTL != 2*time.Minute || cfg.NATSMonitorAddr != "" {
 		t.Fatalf("config %+v", cfg)
 	}
 	if len(cfg.Services) != 2 || cfg.AdminToken == "" {
@@ -117,9 +120,25 @@ func TestConfigFromEnvironmentAndFlags(t *testing.T) {
 	}
 	for _, bad := range [][]string{
 		{"--log-format", "xml"}, {"--admin-token", "short"}, {"--max-connections", "-1"}, {"--sync", "sometimes"},
+		{"--log-level", "verbose"}, {"orders", "shipping"},
 	} {
-		if _, err := parseConfig(bad, func(string) string { return "" }); err == nil {
+		if _, err := parseConfig(bad, func(string) (string, bool) { return "", false }); err == nil {
 			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+func TestBadFlagValuesSayWhatIsExpected(t *testing.T) {
+	t.Parallel()
+	none := func(string) (string, bool) { return "", false }
+	cases := map[string][]string{
+		"use a duration such as 5s":                                            {"--order-ttl", "5"},
+		"--log-level must be debug, info, warn or error":                       {"--log-level", "verbose"},
+		`no service "shipping" (known: products, inventory, orders, payments)`: {"products", "--http-addr", ":9000", "shipping"},
+	}
+	for want, args := range cases {
+		if _, err := parseConfig(args, none); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: %v, want it to say %q", args, err, want)
 		}
 	}
 }
@@ -262,4 +281,18 @@ func TestRebuildRefusesAFileInUse(t *testing.T) {
 	s = startTestShop(t, cfg)
 	defer s.close()
 	waitReady(t, meshtest.NewClient(t, s.httpURL))
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	for _, args := range [][]string{{"run", "--help"}, {"help", "load"}, {"dlq", "-h"}, {"rebuild", "--help"}, {"token", "-h"}} {
+		if err := dispatch(args, &out); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%v: %v, want help shown (exit 0)", args, err)
+		}
+	}
+	out.Reset()
+	if err := dispatch([]string{"version"}, &out); err != nil || !strings.Contains(out.String(), "nats-server v2.") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
 }
