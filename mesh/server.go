@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -35,6 +36,11 @@ type ServerOptions struct {
 func StartServer(o ServerOptions) (*server.Server, error) {
 	opts, err := serverOptions(o)
 	if err != nil {
+		return nil, err
+	}
+	// The server reports what stops it only in its logs; find the usual
+	// causes first, and say them at once.
+	if err := checkServer(opts); err != nil {
 		return nil, err
 	}
 	s, err := server.NewServer(opts)
@@ -81,6 +87,43 @@ func serverOptions(o ServerOptions) (*server.Options, error) {
 		opts.HTTPHost, opts.HTTPPort = host, port
 	}
 	return opts, nil
+}
+
+// checkServer finds what would keep the server from starting: an address
+// already taken, a store directory that is a file or cannot be written.
+func checkServer(opts *server.Options) error {
+	if err := checkFree("NATS", opts.Host, opts.Port); err != nil {
+		return err
+	}
+	if opts.HTTPPort != 0 {
+		if err := checkFree("NATS monitoring", opts.HTTPHost, opts.HTTPPort); err != nil {
+			return err
+		}
+	}
+	if opts.StoreDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(opts.StoreDir, 0o755); err != nil {
+		return fmt.Errorf("JetStream storage %s: %w", opts.StoreDir, err)
+	}
+	f, err := os.CreateTemp(opts.StoreDir, ".write-check-")
+	if err != nil {
+		return fmt.Errorf("JetStream storage %s cannot be written: %w", opts.StoreDir, err)
+	}
+	_ = f.Close()
+	return os.Remove(f.Name())
+}
+
+func checkFree(what, host string, port int) error {
+	if port <= 0 {
+		return nil // a random port
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s address %s is not free (another shopmesh or nats-server?): %w", what, addr, err)
+	}
+	return ln.Close()
 }
 
 func splitAddr(addr string) (string, int, error) {
