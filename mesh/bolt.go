@@ -30,15 +30,19 @@ func OpenDB(path string, durable bool) (db *bolt.DB, dropped bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, false, fmt.Errorf("open %s: %w", path, err)
 	}
-	if dropped, err = dropTorn(path); err != nil {
-		return nil, false, err
-	}
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, false, fmt.Errorf("%s is in use by another process%s: is another shopmesh running on the same --data?", path, holder(path))
+	// The file is locked first, so that a file another process has open is
+	// never taken for a torn one and removed under it.
+	db, err = openBolt(path)
+	if err == nil || !errors.Is(err, errInUse) {
+		if dropped, err = dropTorn(path, db, err); err != nil {
+			return nil, false, err
+		}
+		if dropped {
+			db, err = openBolt(path)
+		}
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("open %s: %w", path, err)
+		return nil, false, err
 	}
 	db.NoSync = !durable
 	if err := writeMarker(path, durable); err != nil {
@@ -46,6 +50,19 @@ func OpenDB(path string, durable bool) (db *bolt.DB, dropped bool, err error) {
 		return nil, false, err
 	}
 	return db, dropped, nil
+}
+
+var errInUse = errors.New("in use by another process")
+
+func openBolt(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("%s is %w%s: is another shopmesh running on the same --data?", path, errInUse, holder(path))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
 }
 
 // CloseDB flushes the file to disk and closes it, and removes the marker:
@@ -105,18 +122,23 @@ func writeMarker(path string, durable bool) error {
 }
 
 // dropTorn removes a file left open, with unflushed commits, by a boot that
-// is over, or by one that cannot be told apart from this one.
-func dropTorn(path string) (bool, error) {
+// is over, or by one that cannot be told apart from this one; db (which
+// may be nil, with the error that kept it from opening) is closed first.
+// It reports whether it removed the file.
+func dropTorn(path string, db *bolt.DB, openErr error) (bool, error) {
 	data, err := os.ReadFile(markerPath(path))
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return false, openErr
 	}
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", markerPath(path), err)
 	}
 	var m openMarker
 	if json.Unmarshal(data, &m) == nil && (m.Durable || (m.Boot != "" && m.Boot == bootID())) {
-		return false, nil
+		return false, openErr
+	}
+	if db != nil {
+		_ = db.Close()
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("remove torn %s: %w", path, err)

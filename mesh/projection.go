@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -360,9 +361,12 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 			}
 		}
 		// Whatever the message was, applied, unknown or set aside, its
-		// entity's subjects moved: the next write expects that.
-		if err := entities.Put([]byte(entityOf(env.Subject)), encodeUint(env.Sequence)); err != nil {
-			return nil, err
+		// entity's subjects moved: the next write expects that. Only a
+		// four-token subject is on an entity's subjects ("<entity>.*").
+		if strings.Count(env.Subject, ".") == 3 {
+			if err := entities.Put([]byte(entityOf(env.Subject)), encodeUint(env.Sequence)); err != nil {
+				return nil, err
+			}
 		}
 		positions[env.Stream] = env.Sequence
 	}

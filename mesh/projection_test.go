@@ -1,9 +1,11 @@
 package mesh_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -299,4 +301,50 @@ func TestViewsRefusedByKVArePublishedLater(t *testing.T) {
 		}
 	}
 	t.Fatal("watch ended before the view was published")
+}
+
+// A message on a subject of another length than an entity's four tokens
+// does not move the entity's position: the server does not count it for
+// "<entity>.*" either, and a write after it must still go through.
+func TestOddSubjectLeavesTheEntityWritable(t *testing.T) {
+	t.Parallel()
+	js := withDeadLetters(t)
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
+	ctx := meshtest.Context(t)
+	if _, err := h.increment(ctx, cause(1), "p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "test.counter.p.incremented.x", []byte("garbage")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.proj.CatchUpAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.increment(ctx, cause(2), "p"); err != nil {
+		t.Fatalf("entity p after an odd subject: %v", err)
+	}
+}
+
+// A message too big to copy whole into the dead letters is set aside with
+// its body cut, and the projection goes on.
+func TestHugeUnappliableEventIsSetAsideCut(t *testing.T) {
+	t.Parallel()
+	js := withDeadLetters(t)
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
+	ctx := meshtest.Context(t)
+	body := bytes.Repeat([]byte("x"), int(js.Conn().MaxPayload())-64)
+	if _, err := js.Publish(ctx, "test.counter.q.incremented", body); err != nil {
+		t.Fatal(err)
+	}
+	good, err := mesh.NewPublisher(js, "shopmesh/test", nil).Publish(ctx, mesh.Cause{ID: "good"},
+		mesh.Outgoing{Event: incremented{Counter: "r", Value: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.proj.WaitApplied(ctx, testStream, good); err != nil {
+		t.Fatalf("projection stuck behind a huge message: %v", err)
+	}
+	if got := nextDeadLetter(t, js).Headers().Get(mesh.HeaderDeadTruncated); got != strconv.Itoa(len(body)) {
+		t.Fatalf("dead letter says it was cut from %q bytes, want %d", got, len(body))
+	}
 }

@@ -81,7 +81,8 @@ func (p *Publisher) wrote(err error) {
 }
 
 // Publish writes the events one at a time, in order, each with its own
-// expectation, and returns the stream sequence of the last. An event whose
+// expectation, and returns the stream sequence of the last; on an error,
+// the sequence of the last one written before it (0 if none). An event whose
 // entity an earlier event of the same call wrote expects that event's
 // sequence. An unguarded event of a replayed cause is dropped by JetStream
 // as a duplicate and reports the sequence originally stored; a guarded one
@@ -97,20 +98,21 @@ func (p *Publisher) Publish(ctx context.Context, cause Cause, out ...Outgoing) (
 	if len(out) == 0 {
 		return 0, errors.New("publish: no events")
 	}
-	written := make(map[string]uint64, len(out))
+	at := make(map[string]uint64, len(out)) // where this call left each entity
 	var seq uint64
 	for _, o := range out {
 		if o.Expect != nil {
-			if s, ok := written[o.Expect.Filter]; ok {
+			if s, ok := at[o.Expect.Filter]; ok {
 				o.Expect = &Expect{Filter: o.Expect.Filter, Seq: s}
 			}
 		}
-		var err error
-		if seq, err = p.publishOne(ctx, cause, o); err != nil {
-			return 0, err
+		stored, err := p.publishOne(ctx, cause, o)
+		if err != nil {
+			return seq, err // how far it got: the writer waits for that too
 		}
+		seq = stored
 		if o.Expect != nil {
-			written[o.Expect.Filter] = seq
+			at[o.Expect.Filter] = seq
 		}
 	}
 	return seq, nil

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -295,7 +296,13 @@ const (
 	HeaderDeadSequence = "Shopmesh-Sequence"
 	HeaderDeadSubject  = "Shopmesh-Subject"
 	HeaderDeadConsumer = "Shopmesh-Consumer"
+	// HeaderDeadTruncated is the size of a body cut to maxDeadBody.
+	HeaderDeadTruncated = "Shopmesh-Truncated"
 )
+
+// maxDeadBody is the most of a message's body a dead letter keeps: an
+// event is small, and a huge message must still fit in the dead letters.
+const maxDeadBody = 64 << 10
 
 // deadLetter parks the message with the reason. Only once that is stored is
 // the original terminated; if storing fails it stays for redelivery.
@@ -318,6 +325,11 @@ func (rc *Reactor) deadLetter(m jetstream.Msg, env Envelope, cause error, log ze
 func deadLetterMsg(m jetstream.Msg, env Envelope, source, consumer string, cause error) *nats.Msg {
 	dl := nats.NewMsg(fmt.Sprintf("deadletter.%s.%s", source, consumer))
 	dl.Data = m.Data()
+	if len(dl.Data) > maxDeadBody {
+		// The copy and its headers must fit where the original just fit.
+		dl.Data = dl.Data[:maxDeadBody]
+		dl.Header.Set(HeaderDeadTruncated, strconv.Itoa(len(m.Data())))
+	}
 	for k, v := range m.Headers() {
 		// JetStream's own headers (expectations, batch ids) would be checked
 		// again against the dead-letter stream; keep only the envelope.
@@ -325,7 +337,7 @@ func deadLetterMsg(m jetstream.Msg, env Envelope, source, consumer string, cause
 			dl.Header[k] = v
 		}
 	}
-	dl.Header.Set(HeaderDeadError, cause.Error())
+	dl.Header.Set(HeaderDeadError, cause.Error()[:min(len(cause.Error()), 1024)])
 	dl.Header.Set(HeaderDeadStream, env.Stream)
 	dl.Header.Set(HeaderDeadSequence, fmt.Sprint(env.Sequence))
 	dl.Header.Set(HeaderDeadSubject, m.Subject())

@@ -82,7 +82,7 @@ func (w *Writer) write(ctx context.Context, cause Cause, decide Decision, publis
 		case !errors.Is(err, ErrConflict):
 			return 0, err
 		}
-		if err := w.catchUpAfter(ctx, err); err != nil {
+		if err := w.catchUpAfter(ctx, err, seq); err != nil {
 			return 0, err
 		}
 		caughtUp = true
@@ -94,11 +94,13 @@ func (w *Writer) write(ctx context.Context, cause Cause, decide Decision, publis
 }
 
 // catchUpAfter waits until the projection has applied the event that won
-// the race, which the conflict names; without it, everything stored now.
-func (w *Writer) catchUpAfter(ctx context.Context, err error) error {
+// the race, which the conflict names, and the decision's own events stored
+// before it lost (up to written): decided again, it must see both. Without
+// a named sequence, it waits for everything stored now.
+func (w *Writer) catchUpAfter(ctx context.Context, err error, written uint64) error {
 	var c conflictError
 	if errors.As(err, &c) && c.last > 0 {
-		return w.proj.WaitApplied(ctx, w.stream, c.last)
+		return w.proj.WaitApplied(ctx, w.stream, max(c.last, written))
 	}
 	return w.proj.CatchUp(ctx, w.stream)
 }

@@ -227,3 +227,39 @@ func TestPublisherReportsAStoreThatRefusesWrites(t *testing.T) {
 		t.Fatalf("still unhealthy after a write worked: %v", err)
 	}
 }
+
+// A decision of several events that loses the race on a later one is
+// decided again on state that holds its own earlier events: a decision
+// that gives back what it holds (a reservation that lost to a release)
+// must see the hold it wrote itself.
+func TestDecidedAgainAfterALostRaceSeesItsOwnEvents(t *testing.T) {
+	t.Parallel()
+	for range 20 { // the race needs the projection to lag; try it often
+		js := streamOnNewServer(t)
+		h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
+		ctx := meshtest.Context(t)
+		pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+		won, err := pub.Publish(ctx, mesh.Cause{ID: "release"}, mesh.Outgoing{
+			Event: incremented{Counter: "res", Value: 1}, Expect: &mesh.Expect{Filter: counterFilter("res")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.proj.WaitApplied(ctx, testStream, won); err != nil {
+			t.Fatal(err)
+		}
+		calls, sawOwnHold := 0, false
+		_, err = h.w.Write(ctx, mesh.CausedBy(mesh.Envelope{ID: "placed"}), func() ([]mesh.Outgoing, error) {
+			if calls++; calls == 1 { // a hold, then the reservation's event, from stale state
+				return []mesh.Outgoing{
+					{Event: incremented{Counter: "hold", Value: 1}, Expect: &mesh.Expect{Filter: counterFilter("hold")}},
+					{Event: incremented{Counter: "res", Value: 2}, Expect: &mesh.Expect{Filter: counterFilter("res")}},
+				}, nil
+			}
+			sawOwnHold = readCounter(h.db, "hold").Value == 1
+			return nil, nil
+		})
+		if err != nil || !sawOwnHold {
+			t.Fatalf("decided again without its own hold (err %v)", err)
+		}
+	}
+}

@@ -132,6 +132,6 @@ func (h handlers) expire(ctx context.Context, c ExpireOrder) error {
 		return nil
 	}
 	return h.transition(ctx, c.Cause, c.OrderID, func(o domain.Order) ([]events.Event, error) {
-		return domain.Expire(o), nil
+		return domain.Expire(o, h.Now()), nil
 	})
 }

@@ -85,9 +85,10 @@ func TestLifecycle(t *testing.T) {
 		{"declined after cancel", PaymentDeclined(at(StatusCancelled), "order cancelled before payment"), ""},
 		{"refunded", PaymentRefunded(at(StatusConfirmed)), StatusCancelled},
 		{"refunded after cancel", PaymentRefunded(at(StatusCancelled)), ""},
-		{"deadline while pending", Expire(at(StatusPending)), StatusExpired},
-		{"deadline while awaiting", Expire(at(StatusAwaitingPayment)), StatusExpired},
-		{"deadline after confirm", Expire(at(StatusConfirmed)), ""},
+		{"deadline while pending", Expire(at(StatusPending), time.Now()), StatusExpired},
+		{"deadline while awaiting", Expire(at(StatusAwaitingPayment), time.Now()), StatusExpired},
+		{"deadline after confirm", Expire(at(StatusConfirmed), time.Now()), ""},
+		{"an earlier attempt's deadline", Expire(Order{ID: "o1", Status: StatusPending, ExpiresAt: time.Now().Add(time.Minute)}, time.Now()), ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -36,7 +36,9 @@ func (t *Timers) Schedule(ctx context.Context, orderID string, at time.Time) err
 	// deadline it stands for.
 	m.Header.Set("Nats-Schedule", "@at "+ceilSecond(at).UTC().Format(time.RFC3339))
 	m.Header.Set("Nats-Schedule-Target", events.DeadlineSubject(orderID))
-	m.Header.Set(nats.MsgIdHdr, "timer/"+orderID)
+	// The id names the order and the time: the same placement scheduled
+	// again is a duplicate, another attempt's deadline is a timer of its own.
+	m.Header.Set(nats.MsgIdHdr, fmt.Sprintf("timer/%s/%d", orderID, ceilSecond(at).Unix()))
 	if _, err := t.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("schedule deadline of %s: %w", orderID, err)
 	}
