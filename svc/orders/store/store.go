@@ -197,9 +197,10 @@ func (s *Store) Get(ctx context.Context, id string) (View, error) {
 // then the channel closes.
 func (s *Store) Changes(ctx context.Context, keep func(View) bool) <-chan View {
 	out := make(chan View)
+	changes := s.views.Changes(ctx) // following from now, before this returns
 	go func() {
 		defer close(out)
-		for c := range s.views.Changes(ctx) {
+		for c := range changes {
 			var v View
 			if c.Deleted || json.Unmarshal(c.View, &v) != nil || !keep(v) {
 				continue
