@@ -2,8 +2,10 @@ package mesh_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"github.com/nats-io/nats.go/jetstream"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -156,9 +158,7 @@ func TestWaitForReportsAStoppedProjection(t *testing.T) {
 // its position moved past the message.
 func TestUnappliableEventIsSetAsideAndItsEntityMovesOn(t *testing.T) {
 	t.Parallel()
-	js := withDeadLetters(t)
-	h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
-	ctx := meshtest.Context(t)
+	h, js, ctx := harnessWithDeadLetters(t)
 	if _, err := h.increment(ctx, cause(1), "p"); err != nil {
 		t.Fatal(err)
 	}
@@ -308,9 +308,7 @@ func TestViewsRefusedByKVArePublishedLater(t *testing.T) {
 // "<entity>.*" either, and a write after it must still go through.
 func TestOddSubjectLeavesTheEntityWritable(t *testing.T) {
 	t.Parallel()
-	js := withDeadLetters(t)
-	h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
-	ctx := meshtest.Context(t)
+	h, js, ctx := harnessWithDeadLetters(t)
 	if _, err := h.increment(ctx, cause(1), "p"); err != nil {
 		t.Fatal(err)
 	}
@@ -329,9 +327,7 @@ func TestOddSubjectLeavesTheEntityWritable(t *testing.T) {
 // its body cut, and the projection goes on.
 func TestHugeUnappliableEventIsSetAsideCut(t *testing.T) {
 	t.Parallel()
-	js := withDeadLetters(t)
-	h := startHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
-	ctx := meshtest.Context(t)
+	h, js, ctx := harnessWithDeadLetters(t)
 	body := bytes.Repeat([]byte("x"), int(js.Conn().MaxPayload())-64)
 	if _, err := js.Publish(ctx, "test.counter.q.incremented", body); err != nil {
 		t.Fatal(err)
@@ -347,4 +343,12 @@ func TestHugeUnappliableEventIsSetAsideCut(t *testing.T) {
 	if got := nextDeadLetter(t, js).Headers().Get(mesh.HeaderDeadTruncated); got != strconv.Itoa(len(body)) {
 		t.Fatalf("dead letter says it was cut from %q bytes, want %d", got, len(body))
 	}
+}
+
+// harnessWithDeadLetters is a harness on a new server that has the
+// dead-letter stream, where projections set events aside.
+func harnessWithDeadLetters(t *testing.T) (*harness, jetstream.JetStream, context.Context) {
+	t.Helper()
+	js := withDeadLetters(t)
+	return startHarness(t, js, filepath.Join(t.TempDir(), "a.db")), js, meshtest.Context(t)
 }
