@@ -74,7 +74,7 @@ func Redrive(ctx context.Context, js jetstream.JetStream, seq uint64) error {
 		return fmt.Errorf("redrive %d: %w", seq, ErrSetAside)
 	}
 	req := nats.NewMsg(RedriveSubject(consumer))
-	req.Header, req.Data = raw.Header, raw.Data
+	req.Data = []byte(strconv.FormatUint(seq, 10))
 	reply, err := js.Conn().RequestMsgWithContext(ctx, req)
 	if err != nil {
 		return fmt.Errorf("redrive %d to %s (is the service running?): %w", seq, req.Subject, err)

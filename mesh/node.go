@@ -3,6 +3,7 @@ package mesh
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,6 +15,10 @@ import (
 // connection, where local state lives, the shared HTTP server, logging and
 // metrics. Services receive it in Start and own nothing global.
 type Node struct {
+	// Conns are each service's own connection, as its own NATS user, so
+	// that it may do only what its Plan says. JS serves a service without
+	// one (tests, or a server without users).
+	Conns     map[string]jetstream.JetStream
 	JS        jetstream.JetStream
 	HTTP      *HTTP
 	Metrics   *Metrics
@@ -22,6 +27,14 @@ type Node struct {
 	Storage   Storage
 	DataDir   string
 	Reactions ReactionOptions
+}
+
+// JetStream is service's connection.
+func (n *Node) JetStream(service string) jetstream.JetStream {
+	if js, ok := n.Conns[service]; ok {
+		return js
+	}
+	return n.JS
 }
 
 // Logger returns the node's logger with the service's name on every line.
@@ -37,7 +50,7 @@ func (n *Node) Observer(service string) Observer {
 // Publisher returns a publisher for service's events; while its writes
 // fail (the store is full, or out of file descriptors), /readyz says so.
 func (n *Node) Publisher(service string) *Publisher {
-	p := NewPublisher(n.JS, "shopmesh/"+service, n.Metrics)
+	p := NewPublisher(n.JetStream(service), "shopmesh/"+service, n.Metrics)
 	n.HTTP.ReadyCheck(service+" writes", p.Healthy)
 	return p
 }
@@ -62,7 +75,7 @@ func (n *Node) OpenDB(service string) (*bolt.DB, error) {
 // React starts a reaction of service with the node's delivery options; a
 // message it keeps failing on shows in /readyz.
 func (n *Node) React(ctx context.Context, service string, r Reaction) (*Reactor, error) {
-	rc, err := StartReaction(ctx, n.JS, service, r, n.Reactions, n.Observer(service))
+	rc, err := StartReaction(ctx, n.JetStream(service), service, r, n.Reactions, n.Observer(service))
 	if err != nil {
 		return nil, err
 	}
@@ -73,11 +86,12 @@ func (n *Node) React(ctx context.Context, service string, r Reaction) (*Reactor,
 	return rc, nil
 }
 
-// Bucket provisions a KV read model and starts its in-memory cache.
-func (n *Node) Bucket(ctx context.Context, name string) (*Views, error) {
-	kv, err := ProvisionBucket(ctx, n.JS, n.Storage, name)
+// Bucket binds service's provisioned KV read model and starts its
+// in-memory cache.
+func (n *Node) Bucket(ctx context.Context, service, name string) (*Views, error) {
+	kv, err := n.JetStream(service).KeyValue(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bucket %s (is the mesh provisioned?): %w", name, err)
 	}
 	v := NewViews(kv)
 	if err := v.Watch(ctx); err != nil {
@@ -90,7 +104,10 @@ func (n *Node) Bucket(ctx context.Context, name string) (*Views, error) {
 type Service interface {
 	// Name is the service's name: its subjects' first token and its prefix.
 	Name() string
-	// Start provisions what the service owns, registers its HTTP operations
+	// Plan is what it does on NATS: what provisioning creates for it, and
+	// all its NATS user may do.
+	Plan() Plan
+	// Start binds to what was provisioned, registers its HTTP operations
 	// and reactions on the node, and returns once it is serving.
 	Start(ctx context.Context, n *Node) error
 	// Stop drains reactions, stops projections and closes local state.
@@ -100,7 +117,7 @@ type Service interface {
 // Project starts a projection of streams into db through p, publishing
 // views (which may be nil), and adds it to the node's readiness checks.
 func (n *Node) Project(ctx context.Context, service string, db *bolt.DB, streams []string, p Projector, views *Views) (*Projection, error) {
-	proj := NewProjection(db, n.JS, streams, p, views, n.Logger(service))
+	proj := NewProjection(db, n.JetStream(service), streams, p, views, n.Logger(service))
 	proj.service, proj.metrics = service, n.Metrics
 	if err := proj.Start(ctx); err != nil {
 		return nil, err
@@ -112,16 +129,6 @@ func (n *Node) Project(ctx context.Context, service string, db *bolt.DB, streams
 		return nil
 	})
 	return proj, nil
-}
-
-// Provision creates or updates each stream with the node's storage.
-func (n *Node) Provision(ctx context.Context, specs ...StreamSpec) error {
-	for _, spec := range specs {
-		if err := ProvisionStream(ctx, n.JS, n.Storage, spec); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Parts are what a running service holds, so that every service stops the
@@ -158,10 +165,10 @@ func (p *Parts) Stop() {
 	}
 }
 
-// Open provisions the service's KV read model and opens its bbolt file,
-// which Stop closes.
+// Open binds the service's KV read model and opens its bbolt file, which
+// Stop closes.
 func (p *Parts) Open(ctx context.Context, n *Node, service, bucket string) (*Views, error) {
-	views, err := n.Bucket(ctx, bucket)
+	views, err := n.Bucket(ctx, service, bucket)
 	if err != nil {
 		return nil, err
 	}

@@ -84,3 +84,82 @@ func ProvisionBucket(ctx context.Context, js jetstream.JetStream, st Storage, na
 	}
 	return kv, nil
 }
+
+// Durable is a reaction's consumer: all replicas of a service share it, so
+// each event is handled once per service.
+type Durable struct {
+	Name     string
+	Stream   string
+	Subjects []string
+}
+
+// Plan is everything a service does on NATS, written down before it runs.
+// An operator provisions it (Provision) once; the service's own user may
+// then do exactly what it says and no more (package natsauth), so a
+// service never creates, changes or removes what another one relies on.
+type Plan struct {
+	Service string
+	// Writes is the stream of the service's own events: the only subjects
+	// it may publish.
+	Writes StreamSpec
+	// Reads are the other streams it projects, reacts to or shows.
+	Reads []StreamSpec
+	// Bucket is the KV bucket of its read model; empty for none.
+	Bucket string
+	// Durables are the consumers of its reactions.
+	Durables []Durable
+}
+
+// Streams are every stream the service reads, its own first.
+func (p Plan) Streams() []StreamSpec {
+	return append([]StreamSpec{p.Writes}, p.Reads...)
+}
+
+// Provision creates (or brings up to date) every stream, bucket and
+// durable consumer of the plans, and the dead-letter stream. It needs an
+// operator's rights; it is safe to run again, from any process.
+func Provision(ctx context.Context, js jetstream.JetStream, st Storage, reactions ReactionOptions, plans ...Plan) error {
+	if err := ProvisionDeadLetters(ctx, js, st); err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, p := range plans {
+		for _, spec := range p.Streams() {
+			if done[spec.Name] {
+				continue
+			}
+			done[spec.Name] = true
+			if err := ProvisionStream(ctx, js, st, spec); err != nil {
+				return err
+			}
+		}
+		if p.Bucket != "" {
+			if _, err := ProvisionBucket(ctx, js, st, p.Bucket); err != nil {
+				return err
+			}
+		}
+		for _, d := range p.Durables {
+			if err := ProvisionDurable(ctx, js, d, reactions); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ProvisionDurable creates or updates a reaction's consumer. Its AckWait
+// comes from the options, as the reaction's heartbeats must keep within it.
+func ProvisionDurable(ctx context.Context, js jetstream.JetStream, d Durable, opts ReactionOptions) error {
+	_, err := js.CreateOrUpdateConsumer(ctx, d.Stream, jetstream.ConsumerConfig{
+		Durable:        d.Name,
+		FilterSubjects: d.Subjects,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        opts.withDefaults().AckWait,
+		MaxDeliver:     -1, // retried until handled; see ReactionOptions
+		MaxAckPending:  4096,
+	})
+	if err != nil {
+		return fmt.Errorf("provision consumer %s: %w", d.Name, err)
+	}
+	return nil
+}

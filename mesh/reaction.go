@@ -26,10 +26,8 @@ type Handler func(ctx context.Context, e Envelope) error
 // All replicas of a service share the consumer, so each event is handled
 // once per service.
 type Reaction struct {
-	Name     string
-	Stream   string
-	Subjects []string
-	Handle   Handler
+	Durable
+	Handle Handler
 }
 
 // ReactionOptions tune delivery. The zero value is sensible.
@@ -114,20 +112,14 @@ type stuckMsg struct {
 // handled in the end is forgotten.
 const stuckFor = time.Minute
 
-// StartReaction creates (or updates) the durable consumer and handles its
-// messages until Stop. source names the service for dead letters.
+// StartReaction binds to the reaction's durable consumer, which must have
+// been provisioned (ProvisionDurable), and handles its messages until Stop.
+// source names the service for dead letters.
 func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r Reaction, opts ReactionOptions, o Observer) (*Reactor, error) {
 	opts = opts.withDefaults()
-	c, err := js.CreateOrUpdateConsumer(ctx, r.Stream, jetstream.ConsumerConfig{
-		Durable:        r.Name,
-		FilterSubjects: r.Subjects,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        opts.AckWait,
-		MaxDeliver:     -1, // retried until handled; see ReactionOptions
-		MaxAckPending:  4096,
-	})
+	c, err := js.Consumer(ctx, r.Stream, r.Name)
 	if err != nil {
-		return nil, fmt.Errorf("reaction %s: %w", r.Name, err)
+		return nil, fmt.Errorf("reaction %s (is the mesh provisioned?): %w", r.Name, err)
 	}
 	rc := &Reactor{source: source, js: js, r: r, opts: opts, m: o.Metrics, tr: o.Tracing, consumer: c, log: o.Log.With().Str("consumer", r.Name).Logger(),
 		stuck: map[uint64]stuckMsg{}}
@@ -169,6 +161,30 @@ func (rc *Reactor) dispatch(m jetstream.Msg) {
 func entityOf(subject string) string {
 	parts := strings.SplitN(subject, ".", 4)
 	return strings.Join(parts[:min(3, len(parts))], ".")
+}
+
+// redrive handles the dead letter at seq again, if this reaction wrote it.
+func (rc *Reactor) redrive(seq string) error {
+	n, err := ParseSeq(seq)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dl, err := rc.js.Stream(ctx, DeadLetterStream)
+	if err != nil {
+		return err
+	}
+	raw, err := dl.GetMsg(ctx, n)
+	if err != nil {
+		return err
+	}
+	if want := deadLetterSubject(rc.source, rc.r.Name); raw.Subject != want {
+		return fmt.Errorf("dead letter %d is on %s, not %s", n, raw.Subject, want)
+	}
+	env := fromHeader(raw.Header.Get(HeaderDeadSubject), raw.Header, raw.Data)
+	env.Stream = raw.Header.Get(HeaderDeadStream)
+	return rc.call(env)
 }
 
 // Stop stops fetching, lets the workers finish what they hold and returns.
@@ -323,7 +339,7 @@ func (rc *Reactor) deadLetter(m jetstream.Msg, env Envelope, cause error, log ze
 // (source and consumer) and from where; its id makes a second copy a
 // duplicate.
 func deadLetterMsg(m jetstream.Msg, env Envelope, source, consumer string, cause error) *nats.Msg {
-	dl := nats.NewMsg(fmt.Sprintf("deadletter.%s.%s", source, consumer))
+	dl := nats.NewMsg(deadLetterSubject(source, consumer))
 	dl.Data = m.Data()
 	if len(dl.Data) > maxDeadBody {
 		// The copy and its headers must fit where the original just fit.
@@ -346,21 +362,26 @@ func deadLetterMsg(m jetstream.Msg, env Envelope, source, consumer string, cause
 	return dl
 }
 
-// RedriveSubject is where `shopmesh dlq redrive` sends a dead letter back to
-// the reaction that gave up on it; every replica listens in a queue group,
-// so one of them handles it and replies.
+// deadLetterSubject is where consumer of service source writes what it
+// gives up on: a service may write under its own name only.
+func deadLetterSubject(source, consumer string) string {
+	return fmt.Sprintf("deadletter.%s.%s", source, consumer)
+}
+
+// RedriveSubject is where `shopmesh dlq redrive` asks the reaction that
+// gave up on a dead letter to handle it again; every replica listens in a
+// queue group, so one of them handles it and replies.
 func RedriveSubject(consumer string) string { return "shopmesh.redrive." + consumer }
 
-// serveRedrives handles dead letters sent back by an operator, with the
-// same handler as live messages. The reply is empty on success, or the
-// error text.
+// serveRedrives handles dead letters that an operator hands back, with the
+// same handler as live messages. The request names the letter by its
+// sequence, and the letter is read from the dead-letter stream, where only
+// this service may have written it: a request cannot bring an event of its
+// own. The reply is empty on success, or the error text.
 func (rc *Reactor) serveRedrives(nc *nats.Conn) error {
 	sub, err := nc.QueueSubscribe(RedriveSubject(rc.r.Name), rc.r.Name, func(m *nats.Msg) {
-		env := fromHeader(m.Header.Get(HeaderDeadSubject), m.Header, m.Data)
-		env.Stream = m.Header.Get(HeaderDeadStream)
-		err := rc.call(env)
 		reply := []byte{}
-		if err != nil {
+		if err := rc.redrive(string(m.Data)); err != nil {
 			reply = []byte(err.Error())
 		}
 		_ = m.Respond(reply)

@@ -3,12 +3,14 @@ package mesh_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
@@ -26,7 +28,7 @@ func TestPoisonMessageGoesToDeadLettersWhileOthersFlow(t *testing.T) {
 	attempts := map[string]int{}
 	handled := make(chan string, 10)
 	r := mesh.Reaction{
-		Name: "test-reactor", Stream: testStream, Subjects: []string{"test.counter.*.incremented"},
+		Durable: mesh.Durable{Name: "test-reactor", Stream: testStream, Subjects: []string{"test.counter.*.incremented"}},
 		Handle: func(_ context.Context, e mesh.Envelope) error {
 			mu.Lock()
 			attempts[e.Subject]++
@@ -38,7 +40,7 @@ func TestPoisonMessageGoesToDeadLettersWhileOthersFlow(t *testing.T) {
 			return nil
 		},
 	}
-	rc, err := mesh.StartReaction(ctx, js, "test", r, fastRetries(), mesh.Observer{Log: meshtest.Logger(t)})
+	rc, err := startReaction(t, js, r, fastRetries())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,13 +83,13 @@ func TestPermanentErrorSkipsRetries(t *testing.T) {
 	var calls sync.WaitGroup
 	calls.Add(1)
 	r := mesh.Reaction{
-		Name: "permanent", Stream: testStream, Subjects: []string{"test.>"},
+		Durable: mesh.Durable{Name: "permanent", Stream: testStream, Subjects: []string{"test.>"}},
 		Handle: func(context.Context, mesh.Envelope) error {
 			calls.Done()
 			return mesh.Permanent(errors.New("malformed"))
 		},
 	}
-	rc, err := mesh.StartReaction(ctx, js, "test", r, fastRetries(), mesh.Observer{Log: meshtest.Logger(t)})
+	rc, err := startReaction(t, js, r, fastRetries())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,7 @@ func TestTransientFailuresAreRetriedUntilTheySucceed(t *testing.T) {
 	handled := make(chan struct{})
 	var rc *mesh.Reactor
 	r := mesh.Reaction{
-		Name: "flaky", Stream: testStream, Subjects: []string{"test.>"},
+		Durable: mesh.Durable{Name: "flaky", Stream: testStream, Subjects: []string{"test.>"}},
 		Handle: func(context.Context, mesh.Envelope) error {
 			if n := tries.Add(1); n < 8 {
 				if _, note := rc.Stuck(); note != "" {
@@ -129,7 +131,7 @@ func TestTransientFailuresAreRetriedUntilTheySucceed(t *testing.T) {
 		},
 	}
 	var err error
-	if rc, err = mesh.StartReaction(ctx, js, "test", r, fastRetries(), mesh.Observer{Log: meshtest.Logger(t)}); err != nil {
+	if rc, err = startReaction(t, js, r, fastRetries()); err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Stop()
@@ -193,7 +195,7 @@ func TestDeadLetterCanBeRedriven(t *testing.T) {
 	var healed atomic.Bool
 	handled := make(chan string, 1)
 	r := mesh.Reaction{
-		Name: "redrive-test", Stream: testStream, Subjects: []string{"test.>"},
+		Durable: mesh.Durable{Name: "redrive-test", Stream: testStream, Subjects: []string{"test.>"}},
 		Handle: func(_ context.Context, e mesh.Envelope) error {
 			if !healed.Load() {
 				return mesh.Permanent(errors.New("not yet"))
@@ -202,7 +204,7 @@ func TestDeadLetterCanBeRedriven(t *testing.T) {
 			return nil
 		},
 	}
-	rc, err := mesh.StartReaction(ctx, js, "test", r, fastRetries(), mesh.Observer{Log: meshtest.Logger(t)})
+	rc, err := startReaction(t, js, r, fastRetries())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +217,22 @@ func TestDeadLetterCanBeRedriven(t *testing.T) {
 	if err := mesh.Redrive(ctx, js, meta.Sequence.Stream); !errors.Is(err, mesh.ErrRedriveFailed) {
 		t.Fatalf("redrive while still failing: %v", err)
 	}
+	// A redrive names a letter that the reaction's own service wrote; a
+	// letter written under another service's name is not handled.
+	forged := nats.NewMsg("deadletter.intruder.redrive-test")
+	forged.Header.Set(mesh.HeaderDeadSubject, "test.counter.forged.incremented")
+	forged.Data = []byte(`{"counter":"forged"}`)
+	ack, err := js.PublishMsg(ctx, forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := js.Conn().Request(mesh.RedriveSubject("redrive-test"), []byte(strconv.FormatUint(ack.Sequence, 10)), 5*time.Second)
+	if err != nil || !strings.Contains(string(reply.Data), "not deadletter.test.redrive-test") {
+		t.Fatalf("redrive of another's letter answered %v %q", err, reply.Data)
+	}
+	if dl, err := js.Stream(ctx, mesh.DeadLetterStream); err != nil || dl.DeleteMsg(ctx, ack.Sequence) != nil {
+		t.Fatalf("forged letter not removed: %v", err)
+	}
 	healed.Store(true)
 	if err := mesh.Redrive(ctx, js, meta.Sequence.Stream); err != nil {
 		t.Fatal(err)
@@ -226,4 +244,13 @@ func TestDeadLetterCanBeRedriven(t *testing.T) {
 	if err != nil || len(left) != 0 {
 		t.Fatalf("dead letters after redrive: %v %v", left, err)
 	}
+}
+
+// startReaction provisions r's consumer, as an operator would, and starts it.
+func startReaction(t *testing.T, js jetstream.JetStream, r mesh.Reaction, opts mesh.ReactionOptions) (*mesh.Reactor, error) {
+	t.Helper()
+	if err := mesh.ProvisionDurable(meshtest.Context(t), js, r.Durable, opts); err != nil {
+		return nil, err
+	}
+	return mesh.StartReaction(meshtest.Context(t), js, "test", r, opts, mesh.Observer{Log: meshtest.Logger(t)})
 }

@@ -29,6 +29,9 @@ type ServerOptions struct {
 	// every two minutes, and a machine that loses power can lose writes
 	// that were acknowledged.
 	SyncAlways bool
+	// Users, when set, are the only clients the server accepts (package
+	// natsauth makes them). A ConfigFile brings its own.
+	Users []*server.User
 }
 
 // StartServer starts an embedded NATS server with JetStream and waits until
@@ -60,7 +63,7 @@ func serverOptions(o ServerOptions) (*server.Options, error) {
 	if o.ConfigFile != "" {
 		var err error
 		if opts, err = server.ProcessConfigFile(o.ConfigFile); err != nil {
-			return nil, fmt.Errorf("nats config %s: %w", o.ConfigFile, err)
+			return nil, fmt.Errorf("nats config %s (are its SHOPMESH_NATS_*_PASSWORD variables set? see .env): %w", o.ConfigFile, err)
 		}
 	}
 	opts.JetStream = true
@@ -71,6 +74,9 @@ func serverOptions(o ServerOptions) (*server.Options, error) {
 	}
 	if o.SyncAlways {
 		opts.SyncAlways = true
+	}
+	if len(o.Users) > 0 {
+		opts.Users = o.Users
 	}
 	if o.Addr != "" {
 		host, port, err := splitAddr(o.Addr)

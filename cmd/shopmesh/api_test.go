@@ -104,10 +104,14 @@ func TestOrderAndPaymentQueries(t *testing.T) {
 	m.http.Do(http.MethodGet, "/orders/NOPE", nil, nil).Problem(http.StatusNotFound)
 	m.http.Do(http.MethodGet, "/orders/NOPE/timeline", nil, nil).Problem(http.StatusNotFound)
 
-	ps := m.payments(declined)
-	if len(ps) != 1 || ps[0].Status != "declined" {
-		t.Fatalf("payments of the declined order: %+v", ps)
-	}
+	// Payments' read model follows its stream, which orders may be ahead of.
+	var ps []payment
+	eventually(t, 5*time.Second, func() error {
+		if ps = m.payments(declined); len(ps) != 1 || ps[0].Status != "declined" {
+			return fmt.Errorf("payments of the declined order: %+v", ps)
+		}
+		return nil
+	})
 	var p payment
 	m.http.Do(http.MethodGet, "/payments/"+ps[0].ID, nil, nil).Expect(http.StatusOK).Decode(&p)
 	if p.OrderID != declined {

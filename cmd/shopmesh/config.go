@@ -23,6 +23,7 @@ type config struct {
 	Ephemeral          bool
 	NATSURL            string
 	NATSConfig         string
+	NATSContext        string
 	AdminToken         string
 	LogFormat          string
 	LogLevel           string
@@ -50,6 +51,7 @@ func defaultConfig() config {
 		NATSAddr:        "127.0.0.1:4222",
 		NATSMonitorAddr: "127.0.0.1:8222",
 		Data:            "./data",
+		NATSContext:     "shopmesh",
 		LogLevel:        "info",
 		OrderTTL:        15 * time.Minute,
 	}
@@ -63,6 +65,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Ephemeral, "ephemeral", c.Ephemeral, "keep everything in memory and temporary files; nothing is left behind")
 	fs.StringVar(&c.NATSURL, "nats", c.NATSURL, "comma-separated URLs of an external NATS server or cluster (then nothing is embedded)")
 	fs.StringVar(&c.NATSConfig, "nats-config", c.NATSConfig, "nats-server configuration file for the embedded server")
+	fs.StringVar(&c.NATSContext, "nats-context", c.NATSContext, "nats CLI context to write for the embedded server's operator user (empty: none)")
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "bearer token for admin operations (empty: a random one, shown at start)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or console (default: console on a terminal, json otherwise)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/events"
 )
@@ -231,15 +230,11 @@ func (f *follower) forget(id string) {
 // rawPublishRate measures plain JetStream publishes on the server at
 // natsURL, in a scratch stream stored like the shop's ORDERS stream.
 func rawPublishRate(ctx context.Context, natsURL string, writers int) (float64, error) {
-	nc, err := nats.Connect(natsURL, nats.Name("shopmesh load"))
+	js, closeConn, err := connectOperator(natsURL, "shopmesh-load")
 	if err != nil {
 		return 0, err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return 0, err
-	}
+	defer closeConn()
 	orders, err := js.Stream(ctx, events.OrdersStream)
 	if err != nil {
 		return 0, fmt.Errorf("the shop's %s stream: %w", events.OrdersStream, err)

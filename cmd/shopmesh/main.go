@@ -24,6 +24,8 @@ commands:
   run [flags] [service...]     start the shop (all services unless some are named)
   load [flags]                 place orders against a running shop and measure them
   dlq [list | redrive SEQ...]  show dead letters, or hand them back to their reaction
+  provision                    create streams, buckets and consumers on an external NATS (operator)
+  nats-users                   print the NATS users and permissions of every service
   rebuild SERVICE...           drop a stopped service's local state; it is rebuilt at start
   token CUSTOMER               print a customer token (signed with a key from the admin token)
   version                      print the version, commit and nats-server version
@@ -56,6 +58,10 @@ func dispatch(args []string, stdout io.Writer) error {
 		return loadCommand(args[1:], stdout)
 	case "dlq":
 		return dlqCommand(args[1:], stdout)
+	case "provision":
+		return provisionCommand(args[1:], stdout)
+	case "nats-users":
+		return natsUsersCommand(args[1:], stdout)
 	case "rebuild":
 		return rebuildCommand(args[1:], stdout)
 	case "token":

@@ -3,10 +3,14 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/mesh/natsauth"
 )
 
 // TestTwoReplicasOfEveryService runs two shops, each with all four services
@@ -15,8 +19,7 @@ import (
 // is handled once per service, and optimistic concurrency keeps their
 // concurrent writes safe. Orders go to both replicas at once.
 func TestTwoReplicasOfEveryService(t *testing.T) {
-	t.Parallel()
-	server := meshtest.Server(t)
+	server := operatedServer(t)
 	replica := func() *mall {
 		cfg := sagaConfig(t)
 		cfg.NATSURL = server.ClientURL()
@@ -61,8 +64,7 @@ func TestTwoReplicasOfEveryService(t *testing.T) {
 // TestServicesSplitAcrossProcesses runs the catalog and inventory in one
 // shop and orders and payments in another: services meet only in NATS.
 func TestServicesSplitAcrossProcesses(t *testing.T) {
-	t.Parallel()
-	server := meshtest.Server(t)
+	server := operatedServer(t)
 	process := func(services ...string) *mall {
 		cfg := sagaConfig(t)
 		cfg.NATSURL, cfg.Services = server.ClientURL(), services
@@ -79,4 +81,32 @@ func TestServicesSplitAcrossProcesses(t *testing.T) {
 	if s := warehouse.stock(mug); s.OnHand != 1 || s.Reserved != 0 {
 		t.Fatalf("stock after the order: %+v", s)
 	}
+}
+
+// operatedServer is an external NATS server as an operator sets one up:
+// a user per service, passwords in the environment (so the test cannot run
+// in parallel), and the mesh provisioned by the provision command.
+func operatedServer(t *testing.T) *server.Server {
+	t.Helper()
+	plans := allPlans(defaultConfig())
+	creds := natsauth.Generate(natsauth.UserNames(plans))
+	for user, pw := range creds {
+		t.Setenv(natsauth.PasswordVar(user), pw)
+	}
+	s, err := mesh.StartServer(mesh.ServerOptions{Addr: "127.0.0.1:0", StoreDir: t.TempDir(), Users: natsauth.Users(plans, creds)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	var out strings.Builder
+	if err := provisionCommand([]string{"--nats", s.ClientURL()}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "orders: streams, bucket \"orders\" and 3 consumers ready") {
+		t.Fatalf("provision said:\n%s", out.String())
+	}
+	return s
 }

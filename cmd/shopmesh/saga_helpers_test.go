@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/mesh/natsauth"
 )
 
 // mall is a running shop seen from a test: HTTP for what customers and
@@ -47,7 +49,7 @@ func (m *mall) connect() {
 	// customer_test.go checks what customers may do on their own.
 	m.http = meshtest.NewClient(m.t, m.shop.httpURL)
 	m.http.Header = meshtest.Admin()
-	nc, err := nats.Connect(m.shop.natsURL)
+	nc, err := nats.Connect(m.shop.natsURL, operator(m.shop))
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -269,4 +271,14 @@ func (m *mall) logState() {
 			m.t.Logf("consumer %s: pending %d, in flight %d, redelivered %d", info.Name, info.NumPending, info.NumAckPending, info.NumRedelivered)
 		}
 	}
+}
+
+// operator connects as the shop's operator user, who may do anything: its
+// password is the shop's own, or, for an external server, the environment's.
+func operator(s *shop) nats.Option {
+	pw, ok := s.creds[natsauth.Admin]
+	if !ok {
+		pw = os.Getenv(natsauth.PasswordVar(natsauth.Admin))
+	}
+	return nats.UserInfo(natsauth.Admin, pw)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/natsauth"
 	"github.com/shopmesh/shopmesh/svc/inventory"
 	"github.com/shopmesh/shopmesh/svc/orders"
 	"github.com/shopmesh/shopmesh/svc/payments"
@@ -41,7 +42,8 @@ type shop struct {
 	cfg      config
 	log      zerolog.Logger
 	server   *server.Server
-	nc       *nats.Conn
+	creds    natsauth.Credentials
+	conns    []*nats.Conn
 	node     *mesh.Node
 	services []mesh.Service
 	http     *http.Server
@@ -58,7 +60,7 @@ func startShop(ctx context.Context, cfg config, log zerolog.Logger) (*shop, erro
 	s := &shop{cfg: cfg, log: log}
 	// Watches and consumers live on this context until close ends them.
 	ctx, s.cancel = context.WithCancel(ctx)
-	steps := []func(context.Context) error{s.startNATS, s.connect, s.startServices, s.serveHTTP}
+	steps := []func(context.Context) error{s.startNATS, s.provision, s.connect, s.startServices, s.serveHTTP}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			s.close()
@@ -80,42 +82,108 @@ func (s *shop) dataDir(sub string) (string, error) {
 	return dir, nil
 }
 
+// startNATS starts the embedded server, whose users are the services and
+// the operator, each allowed only what its plan says. Without a
+// configuration file their passwords are made up now and the operator's
+// is left in a nats CLI context; with one, they come from the environment,
+// as for an external server.
 func (s *shop) startNATS(context.Context) error {
+	var err error
 	if s.cfg.NATSURL != "" {
 		s.natsURL = s.cfg.NATSURL
-		return nil
+		s.creds, err = natsauth.FromEnv(serviceNames(s.cfg))
+		return err
 	}
-	dir, err := s.dataDir("jetstream")
+	plans := allPlans(s.cfg)
+	opts := mesh.ServerOptions{
+		Addr: s.cfg.NATSAddr, MonitorAddr: s.cfg.NATSMonitorAddr, ConfigFile: s.cfg.NATSConfig,
+		SyncAlways: s.cfg.syncAlways(),
+	}
+	if s.cfg.NATSConfig != "" {
+		s.creds, err = natsauth.FromEnv(natsauth.UserNames(plans))
+	} else {
+		s.creds = natsauth.Generate(natsauth.UserNames(plans))
+		opts.Users = natsauth.Users(plans, s.creds)
+	}
 	if err != nil {
 		return err
 	}
-	s.server, err = mesh.StartServer(mesh.ServerOptions{
-		Addr: s.cfg.NATSAddr, MonitorAddr: s.cfg.NATSMonitorAddr, StoreDir: dir, ConfigFile: s.cfg.NATSConfig,
-		SyncAlways: s.cfg.syncAlways(),
+	if opts.StoreDir, err = s.dataDir("jetstream"); err != nil {
+		return err
+	}
+	if s.server, err = mesh.StartServer(opts); err != nil {
+		return err
+	}
+	s.natsURL = s.server.ClientURL()
+	return s.writeNATSContext()
+}
+
+// writeNATSContext leaves the operator's way in where the nats CLI and
+// the shopmesh tools look for it.
+func (s *shop) writeNATSContext() error {
+	if s.cfg.NATSContext == "" {
+		return nil
+	}
+	path, err := natsauth.WriteContext(s.cfg.NATSContext, natsauth.Context{
+		Description: "the shopmesh run started " + time.Now().Format(time.RFC3339) + " (operator user)",
+		URL:         s.natsURL, User: natsauth.Admin, Password: s.creds[natsauth.Admin],
 	})
 	if err != nil {
 		return err
 	}
-	s.natsURL = s.server.ClientURL()
+	s.log.Debug().Str("path", path).Msg("nats CLI context written")
 	return nil
 }
 
-func (s *shop) connect(ctx context.Context) error {
-	var opts []nats.Option
-	if s.server != nil {
-		opts = append(opts, nats.InProcessServer(s.server))
+// storage is where streams, buckets and local state are kept.
+func (s *shop) storage() mesh.Storage {
+	return mesh.Storage{Memory: s.cfg.Ephemeral, Replicas: s.cfg.StreamReplicas, Sync: s.cfg.syncAlways()}
+}
+
+// provision creates every service's streams, buckets and consumers as the
+// operator, once, before any service starts. Against an external server
+// that is the operator's separate step (shopmesh provision).
+func (s *shop) provision(ctx context.Context) error {
+	if s.server == nil {
+		return nil
 	}
-	var err error
-	if s.nc, err = mesh.Connect(s.natsURL, "shopmesh", opts...); err != nil {
-		return err
-	}
-	js, err := jetstream.New(s.nc)
+	nc, err := s.dial("shopmesh-provision", natsauth.Admin)
 	if err != nil {
 		return err
 	}
-	storage := mesh.Storage{Memory: s.cfg.Ephemeral, Replicas: s.cfg.StreamReplicas, Sync: s.cfg.syncAlways()}
-	if err := mesh.ProvisionDeadLetters(ctx, js, storage); err != nil {
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
 		return err
+	}
+	return mesh.Provision(ctx, js, s.storage(), s.cfg.reactions, allPlans(s.cfg)...)
+}
+
+// dial connects as user, in process when the server is embedded.
+func (s *shop) dial(name, user string) (*nats.Conn, error) {
+	opts := natsauth.Options(user, s.creds)
+	if s.server != nil {
+		opts = append(opts, nats.InProcessServer(s.server))
+	}
+	return mesh.Connect(s.natsURL, name, opts...)
+}
+
+// connect gives each service a connection of its own, as its own user.
+func (s *shop) connect(ctx context.Context) error {
+	chosen, err := selectServices(allServices(s.cfg), s.cfg.Services)
+	if err != nil {
+		return err
+	}
+	conns := map[string]jetstream.JetStream{}
+	for _, svc := range chosen {
+		nc, err := s.dial("shopmesh-"+svc.Name(), svc.Name())
+		if err != nil {
+			return err
+		}
+		s.conns = append(s.conns, nc)
+		if conns[svc.Name()], err = jetstream.New(nc); err != nil {
+			return err
+		}
 	}
 	dir, err := s.dataDir("state")
 	if err != nil {
@@ -127,16 +195,38 @@ func (s *shop) connect(ctx context.Context) error {
 	}
 	obs := mesh.Observer{Log: s.log, Metrics: mesh.NewMetrics(), Tracing: s.tracing}
 	s.node = &mesh.Node{
-		JS: js, HTTP: mesh.NewHTTP(obs, s.cfg.AdminToken), Metrics: obs.Metrics, Tracing: obs.Tracing,
-		Log: s.log, Storage: storage, DataDir: dir, Reactions: s.cfg.reactions,
+		Conns: conns, HTTP: mesh.NewHTTP(obs, s.cfg.AdminToken), Metrics: obs.Metrics, Tracing: obs.Tracing,
+		Log: s.log, Storage: s.storage(), DataDir: dir, Reactions: s.cfg.reactions,
 	}
 	s.node.HTTP.ReadyCheck("nats", func() error {
-		if st := s.nc.Status(); st != nats.CONNECTED {
-			return fmt.Errorf("connection %s", st)
+		for _, nc := range s.conns {
+			if st := nc.Status(); st != nats.CONNECTED {
+				return fmt.Errorf("connection %s %s", nc.Opts.Name, st)
+			}
 		}
 		return nil
 	})
 	return nil
+}
+
+// serviceNames are the names of the services this process runs.
+func serviceNames(c config) []string {
+	chosen, _ := selectServices(allServices(c), c.Services) // checked by parseConfig
+	names := make([]string, len(chosen))
+	for i, svc := range chosen {
+		names[i] = svc.Name()
+	}
+	return names
+}
+
+// allPlans are the plans of every service, which the server's users are
+// made from even when this process runs only some of them.
+func allPlans(c config) []mesh.Plan {
+	var plans []mesh.Plan
+	for _, svc := range allServices(c) {
+		plans = append(plans, svc.Plan())
+	}
+	return plans
 }
 
 func (s *shop) newTracing(ctx context.Context) (*mesh.Tracing, error) {
@@ -230,8 +320,8 @@ func (s *shop) close() {
 		s.services[i].Stop()
 	}
 	s.cancel()
-	if s.nc != nil {
-		_ = s.nc.Drain()
+	for _, nc := range s.conns {
+		_ = nc.Drain()
 	}
 	_ = s.tracing.Shutdown(context.Background())
 	if s.server != nil {

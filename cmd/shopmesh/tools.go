@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -21,13 +22,13 @@ import (
 // dlqCommand lists dead letters or hands one back to its reaction.
 func dlqCommand(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("shopmesh dlq", flag.ContinueOnError)
-	url := fs.String("nats", envDefault("SHOPMESH_NATS", "nats://127.0.0.1:4222"), "NATS URL")
+	url := fs.String("nats", envDefault("SHOPMESH_NATS", ""), "NATS URLs (default: the shopmesh nats context)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	js, closeConn, err := connectTool(*url)
+	js, closeConn, err := connectOperator(*url, "shopmesh-dlq")
 	if err != nil {
 		return err
 	}
@@ -66,19 +67,6 @@ func redrive(ctx context.Context, js jetstream.JetStream, seqs []string, stdout 
 		fmt.Fprintf(stdout, "dead letter %d handled and removed\n", seq)
 	}
 	return nil
-}
-
-func connectTool(url string) (jetstream.JetStream, func(), error) {
-	nc, err := mesh.Connect(url, "shopmesh-tool")
-	if err != nil {
-		return nil, nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	return js, nc.Close, nil
 }
 
 // rebuildCommand deletes services' bbolt files so that their next start
@@ -149,6 +137,13 @@ func tokenCommand(args []string, stdout io.Writer) error {
 func envDefault(name, fallback string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
+	}
+	return fallback
+}
+
+func envInt(name string, fallback int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
 	}
 	return fallback
 }

@@ -103,3 +103,16 @@ func Context(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// Start provisions svc's plan on n's server, as an operator would, starts
+// svc on n and stops it when the test ends.
+func Start(t testing.TB, n *mesh.Node, svc mesh.Service) {
+	t.Helper()
+	if err := mesh.Provision(Context(t), n.JS, n.Storage, n.Reactions, svc.Plan()); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(Context(t), n); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Stop)
+}

@@ -26,16 +26,25 @@ func New() *Service { return &Service{} }
 // Name implements mesh.Service.
 func (s *Service) Name() string { return Name }
 
+// onOrders is the reaction that reserves, commits and releases stock.
+var onOrders = mesh.Durable{Name: "inventory-on-orders", Stream: events.OrdersStream, Subjects: app.OrderEvents}
+
+// bucket holds the stock read model.
+const bucket = "stock"
+
+// Plan implements mesh.Service: inventory projects the catalog and
+// reacts to orders.
+func (s *Service) Plan() mesh.Plan {
+	return mesh.Plan{
+		Service: Name, Writes: mesh.StreamSpec(events.InventoryStreamSpec),
+		Reads:  []mesh.StreamSpec{mesh.StreamSpec(events.ProductsStreamSpec), mesh.StreamSpec(events.OrdersStreamSpec)},
+		Bucket: bucket, Durables: []mesh.Durable{onOrders},
+	}
+}
+
 // Start implements mesh.Service.
 func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
-	// Inventory also reads the catalog and orders: whoever starts first
-	// creates a stream, so no service depends on another having started.
-	err := n.Provision(ctx, mesh.StreamSpec(events.InventoryStreamSpec),
-		mesh.StreamSpec(events.ProductsStreamSpec), mesh.StreamSpec(events.OrdersStreamSpec))
-	if err != nil {
-		return err
-	}
-	views, err := s.Open(ctx, n, Name, "stock")
+	views, err := s.Open(ctx, n, Name, bucket)
 	if err != nil {
 		return err
 	}
@@ -52,7 +61,5 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 		Prefix: "/inventory", Title: "ShopMesh inventory",
 		Description: "Stock per product, and the reservations that hold it for orders. Changes need the admin token.",
 	}), a)
-	return s.React(ctx, n, Name, mesh.Reaction{
-		Name: "inventory-on-orders", Stream: events.OrdersStream, Subjects: app.OrderEvents, Handle: a.OnOrder,
-	})
+	return s.React(ctx, n, Name, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})
 }

@@ -28,10 +28,7 @@ func start(t *testing.T) *shop {
 	t.Helper()
 	n := meshtest.Node(t)
 	svc := inventory.New()
-	if err := svc.Start(meshtest.Context(t), n); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Stop)
+	meshtest.Start(t, n, svc)
 	return &shop{t: t, js: n.JS, http: meshtest.Serve(t, n)}
 }
 

@@ -38,14 +38,32 @@ func New(cfg Config) *Service { return &Service{cfg: cfg} }
 // Name implements mesh.Service.
 func (s *Service) Name() string { return Name }
 
+// The reactions of orders: to inventory's answers, to payments' outcomes
+// and to its own deadlines.
+var (
+	onInventory = mesh.Durable{Name: "orders-on-inventory", Stream: events.InventoryStream, Subjects: app.InventoryEvents}
+	onPayments  = mesh.Durable{Name: "orders-on-payments", Stream: events.PaymentsStream, Subjects: app.PaymentEvents}
+	onDeadlines = mesh.Durable{Name: "orders-timers", Stream: events.OrdersStream, Subjects: app.DeadlineEvents}
+)
+
+// bucket holds the orders' read model.
+const bucket = "orders"
+
+// Plan implements mesh.Service: orders reads every other stream, for its
+// reactions, its catalog replica and the timeline.
+func (s *Service) Plan() mesh.Plan {
+	return mesh.Plan{
+		Service: Name, Writes: mesh.StreamSpec(events.OrdersStreamSpec),
+		Reads: []mesh.StreamSpec{
+			mesh.StreamSpec(events.ProductsStreamSpec), mesh.StreamSpec(events.InventoryStreamSpec), mesh.StreamSpec(events.PaymentsStreamSpec),
+		},
+		Bucket: bucket, Durables: []mesh.Durable{onInventory, onPayments, onDeadlines},
+	}
+}
+
 // Start implements mesh.Service.
 func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
-	err := n.Provision(ctx, mesh.StreamSpec(events.OrdersStreamSpec), mesh.StreamSpec(events.ProductsStreamSpec),
-		mesh.StreamSpec(events.InventoryStreamSpec), mesh.StreamSpec(events.PaymentsStreamSpec))
-	if err != nil {
-		return err
-	}
-	views, err := s.Open(ctx, n, Name, "orders")
+	views, err := s.Open(ctx, n, Name, bucket)
 	if err != nil {
 		return err
 	}
@@ -61,15 +79,15 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	go admission.Run(ctx)
 	a := app.New(app.Deps{
 		Store: st, Writer: mesh.NewWriter(n.Publisher(Name), s.Proj, events.OrdersStream), Proj: s.Proj,
-		Timers: store.NewTimers(n.JS), Timeline: store.NewTimeline(n.JS), Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
+		Timers: store.NewTimers(n.JetStream(Name)), Timeline: store.NewTimeline(n.JetStream(Name)), Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
 	}, n.Observer(Name))
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders",
 		Description: "Place, follow and cancel orders; see every event of an order on its timeline.",
 	}), a, n.HTTP.CustomerTokens())
 	return s.React(ctx, n, Name,
-		mesh.Reaction{Name: "orders-on-inventory", Stream: events.InventoryStream, Subjects: app.InventoryEvents, Handle: a.OnInventory},
-		mesh.Reaction{Name: "orders-on-payments", Stream: events.PaymentsStream, Subjects: app.PaymentEvents, Handle: a.OnPayment},
-		mesh.Reaction{Name: "orders-timers", Stream: events.OrdersStream, Subjects: app.DeadlineEvents, Handle: a.OnDeadline},
+		mesh.Reaction{Durable: onInventory, Handle: a.OnInventory},
+		mesh.Reaction{Durable: onPayments, Handle: a.OnPayment},
+		mesh.Reaction{Durable: onDeadlines, Handle: a.OnDeadline},
 	)
 }

@@ -28,13 +28,24 @@ func New(g *gateway.Gateway) *Service { return &Service{gateway: g} }
 // Name implements mesh.Service.
 func (s *Service) Name() string { return Name }
 
+// onOrders is the reaction that charges placed orders and refunds ended ones.
+var onOrders = mesh.Durable{Name: "payments-on-orders", Stream: events.OrdersStream, Subjects: app.OrderEvents}
+
+// bucket holds the payments' read model.
+const bucket = "payments"
+
+// Plan implements mesh.Service.
+func (s *Service) Plan() mesh.Plan {
+	return mesh.Plan{
+		Service: Name, Writes: mesh.StreamSpec(events.PaymentsStreamSpec),
+		Reads:  []mesh.StreamSpec{mesh.StreamSpec(events.OrdersStreamSpec)},
+		Bucket: bucket, Durables: []mesh.Durable{onOrders},
+	}
+}
+
 // Start implements mesh.Service.
 func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
-	err := n.Provision(ctx, mesh.StreamSpec(events.PaymentsStreamSpec), mesh.StreamSpec(events.OrdersStreamSpec))
-	if err != nil {
-		return err
-	}
-	views, err := s.Open(ctx, n, Name, "payments")
+	views, err := s.Open(ctx, n, Name, bucket)
 	if err != nil {
 		return err
 	}
@@ -50,7 +61,5 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 		Prefix: "/payments", Title: "ShopMesh payments",
 		Description: "Payments of orders against a simulated gateway; refunds need the admin token.",
 	}), a)
-	return s.React(ctx, n, Name, mesh.Reaction{
-		Name: "payments-on-orders", Stream: events.OrdersStream, Subjects: app.OrderEvents, Handle: a.OnOrder,
-	})
+	return s.React(ctx, n, Name, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})
 }

@@ -27,12 +27,17 @@ func New() *Service { return &Service{} }
 // Name implements mesh.Service.
 func (s *Service) Name() string { return Name }
 
+// Plan implements mesh.Service: the catalog reads only its own stream.
+func (s *Service) Plan() mesh.Plan {
+	return mesh.Plan{Service: Name, Writes: mesh.StreamSpec(events.ProductsStreamSpec), Bucket: bucket}
+}
+
+// bucket holds the catalog's read model.
+const bucket = "catalog"
+
 // Start implements mesh.Service.
 func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
-	if err := n.Provision(ctx, mesh.StreamSpec(events.ProductsStreamSpec)); err != nil {
-		return err
-	}
-	views, err := s.Open(ctx, n, Name, "catalog")
+	views, err := s.Open(ctx, n, Name, bucket)
 	if err != nil {
 		return err
 	}

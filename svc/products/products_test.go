@@ -17,10 +17,7 @@ func start(t *testing.T) (*meshtest.Client, func() int) {
 	t.Helper()
 	n := meshtest.Node(t)
 	svc := products.New()
-	if err := svc.Start(meshtest.Context(t), n); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Stop)
+	meshtest.Start(t, n, svc)
 	c := meshtest.Serve(t, n)
 	// count validates every event in the stream against its schema and
 	// returns how many there are.

@@ -15,9 +15,12 @@ func TestTimelineOfABusyProductIsBounded(t *testing.T) {
 	t.Parallel()
 	n := meshtest.Node(t)
 	ctx := meshtest.Context(t)
-	if err := n.Provision(ctx, mesh.StreamSpec(events.OrdersStreamSpec), mesh.StreamSpec(events.InventoryStreamSpec),
-		mesh.StreamSpec(events.PaymentsStreamSpec)); err != nil {
-		t.Fatal(err)
+	streams := []mesh.StreamSpec{mesh.StreamSpec(events.OrdersStreamSpec), mesh.StreamSpec(events.InventoryStreamSpec),
+		mesh.StreamSpec(events.PaymentsStreamSpec)}
+	for _, spec := range streams {
+		if err := mesh.ProvisionStream(ctx, n.JS, n.Storage, spec); err != nil {
+			t.Fatal(err)
+		}
 	}
 	publish := func(service string, e mesh.Event) {
 		cause := mesh.Cause{ID: e.EventSubject() + time.Now().String()}

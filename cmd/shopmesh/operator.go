@@ -1,0 +1,107 @@
+package main
+
+//go:generate go run . nats-users -o ../../deploy/nats/users.conf
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/natsauth"
+)
+
+// provisionCommand creates every service's streams, buckets and durable
+// consumers on an external server or cluster, as the operator. Services
+// started with --nats only bind to them: their users may not create them.
+func provisionCommand(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("shopmesh provision", flag.ContinueOnError)
+	natsURL := fs.String("nats", envDefault("SHOPMESH_NATS", ""), "NATS URLs (default: the shopmesh nats context)")
+	replicas := fs.Int("stream-replicas", envInt("SHOPMESH_STREAM_REPLICAS", 1), "replicas of each stream and bucket (3 on a 3-node cluster)")
+	memory := fs.Bool("memory", false, "keep streams and buckets in memory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *replicas < 1 || *replicas > 5 {
+		return fmt.Errorf("--stream-replicas must be 1 to 5")
+	}
+	js, closeConn, err := connectOperator(*natsURL, "shopmesh-provision")
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	plans := allPlans(defaultConfig())
+	st := mesh.Storage{Memory: *memory, Replicas: *replicas}
+	if err := mesh.Provision(ctx, js, st, mesh.ReactionOptions{}, plans...); err != nil {
+		return err
+	}
+	for _, p := range plans {
+		fmt.Fprintf(stdout, "%s: streams, bucket %q and %d consumers ready\n", p.Service, p.Bucket, len(p.Durables))
+	}
+	return nil
+}
+
+// natsUsersCommand prints the nats-server users of every service, as
+// deploy/nats/users.conf holds them (go generate writes that file).
+func natsUsersCommand(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("shopmesh nats-users", flag.ContinueOnError)
+	out := fs.String("o", "", "write to this file instead of standard output")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	conf := natsauth.Config(allPlans(defaultConfig()))
+	if *out == "" {
+		_, err := io.WriteString(stdout, conf)
+		return err
+	}
+	return os.WriteFile(*out, []byte(conf), 0o644)
+}
+
+// connectOperator connects a tool as the operator. The password comes
+// from SHOPMESH_NATS_ADMIN_PASSWORD, or else from the nats context that
+// `shopmesh run` wrote for its embedded server, which also gives the URL
+// when there is none.
+func connectOperator(natsURL, name string) (jetstream.JetStream, func(), error) {
+	c, found, err := natsauth.ReadContext(envDefault("SHOPMESH_NATS_CONTEXT", "shopmesh"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if natsURL == "" {
+		natsURL = "nats://127.0.0.1:4222"
+		if found {
+			natsURL = c.URL
+		}
+	}
+	var opts []nats.Option
+	switch pw := os.Getenv(natsauth.PasswordVar(natsauth.Admin)); {
+	case pw != "":
+		opts = append(opts, nats.UserInfo(natsauth.Admin, pw))
+	case found && c.URL == natsURL:
+		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	case !hasUser(natsURL):
+		return nil, nil, fmt.Errorf("no operator password for %s: set %s, or start `shopmesh run`, which writes a nats context", natsURL, natsauth.PasswordVar(natsauth.Admin))
+	}
+	nc, err := mesh.Connect(natsURL, name, append(opts, nats.MaxReconnects(2))...)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return js, nc.Close, nil
+}
+
+func hasUser(natsURL string) bool {
+	u, err := url.Parse(natsURL)
+	return err == nil && u.User != nil
+}
