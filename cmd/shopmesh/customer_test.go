@@ -21,7 +21,8 @@ func (m *mall) customer(id string) *meshtest.Client {
 }
 
 // Customers place, read, list, follow and cancel their own orders only;
-// without a token nothing about orders is served.
+// without a token nothing about orders is served, and payments only to
+// the admin.
 func TestCustomersSeeAndCancelOnlyTheirOwnOrders(t *testing.T) {
 	t.Parallel()
 	cfg := sagaConfig(t)
@@ -63,6 +64,11 @@ func TestCustomersSeeAndCancelOnlyTheirOwnOrders(t *testing.T) {
 		anonymous.Do(http.MethodGet, path, nil, nil).Problem(http.StatusUnauthorized)
 	}
 	anonymous.Do(http.MethodPost, "/orders", body("alice"), nil).Problem(http.StatusUnauthorized)
+	// Payments are the back office's: customers follow theirs through the order.
+	for _, who := range []*meshtest.Client{anonymous, alice} {
+		who.Do(http.MethodGet, "/payments?orderId="+mine.ID, nil, nil).Problem(http.StatusUnauthorized)
+		who.Do(http.MethodGet, "/payments/any", nil, nil).Problem(http.StatusUnauthorized)
+	}
 	forged := meshtest.NewClient(t, m.shop.httpURL)
 	forged.Header = http.Header{"Authorization": {"Bearer smc1.eyJzdWIiOiJhbGljZSIsImV4cCI6OTk5OTk5OTk5OX0.AAAA"}}
 	forged.Do(http.MethodGet, "/orders/"+mine.ID, nil, nil).Problem(http.StatusUnauthorized)

@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/mesh/natsauth"
 )
 
 func TestSagaHappyPath(t *testing.T) {
@@ -298,4 +300,63 @@ func TestPoisonMessagesWedgeNothing(t *testing.T) {
 	if len(setAside) != 2 {
 		t.Errorf("dead letters %v, want only the malformed event's", setAside)
 	}
+}
+
+// A capture that does not pay its order, even from the payments service's
+// own user (the only one that may write payments' events), confirms
+// nothing: orders sets it aside with its reason. Payments takes its own
+// stream as fact, so it charges no more; the order expires unpaid, and
+// payments gives the forged amount back, keeping the money invariant
+// (issue 7's fifth finding, reproduced).
+func TestCaptureThatDoesNotPayItsOrderIsSetAside(t *testing.T) {
+	t.Parallel()
+	cfg := sagaConfig(t)
+	cfg.GatewayLatency = time.Second // the order waits for its payment meanwhile
+	cfg.OrderTTL = 3 * time.Second
+	m := openMall(t, cfg)
+	mug := m.product("MUG", 450, 10)
+	id := m.place("forged-capture", "tok_visa", line{mug, 2})
+	m.await(id, is("awaiting_payment"))
+
+	nc, err := nats.Connect(m.shop.natsURL, natsauth.Options(events.PaymentsService, m.shop.creds)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := meshtest.Context(t)
+	pub := mesh.NewPublisher(js, "shopmesh/payments", nil)
+	for _, forged := range []events.PaymentCaptured{
+		{PaymentID: "pay_forged", OrderID: id, Amount: events.Money{Amount: 1, Currency: "EUR"}},
+		{PaymentID: "pay_nowhere", OrderID: "NO-SUCH-ORDER", Amount: events.Money{Amount: 900, Currency: "EUR"}},
+	} {
+		if _, err := pub.Publish(ctx, mesh.Cause{ID: forged.PaymentID}, mesh.Outgoing{Event: forged}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, func() error {
+		dead, err := mesh.DeadLetters(ctx, m.js)
+		if err != nil {
+			return err
+		}
+		reasons := 0
+		for _, d := range dead {
+			if d.Consumer == "orders-on-payments" && strings.Contains(d.Error, "capture does not pay its order") {
+				reasons++
+			}
+		}
+		if reasons != 2 {
+			return fmt.Errorf("dead letters %+v, want both forged captures", dead)
+		}
+		return nil
+	})
+	if o := m.awaitTerminal(id); o.Status != "expired" {
+		t.Fatalf("order paid by a forged capture: %+v", o)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if ps := m.payments(id); len(ps) != 1 || ps[0].Status != "refunded" || ps[0].Amount.Amount != 1 {
+			return fmt.Errorf("payments of the order: %+v, want the forged cent refunded", ps)
+		}
+		return nil
+	})
 }

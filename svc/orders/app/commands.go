@@ -50,6 +50,7 @@ type RecordPayment struct {
 	OrderID   string
 	Outcome   string
 	PaymentID string
+	Amount    events.Money
 	Reason    string
 }
 
@@ -115,7 +116,11 @@ func (h handlers) recordPayment(ctx context.Context, c RecordPayment) error {
 	return h.transition(ctx, c.Cause, c.OrderID, func(o domain.Order) ([]events.Event, error) {
 		switch c.Outcome {
 		case PaymentCaptured:
-			return domain.PaymentCaptured(o, c.PaymentID), nil
+			evs, err := domain.PaymentCaptured(o, c.PaymentID, c.Amount)
+			if err != nil {
+				return nil, mesh.Permanent(err) // set aside, with its reason
+			}
+			return evs, nil
 		case PaymentDeclined:
 			return domain.PaymentDeclined(o, c.Reason), nil
 		case PaymentRefunded:

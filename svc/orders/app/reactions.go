@@ -45,7 +45,7 @@ func (a Application) OnPayment(ctx context.Context, e mesh.Envelope) error {
 	cmd := RecordPayment{Cause: mesh.CausedBy(e)}
 	switch ev := ev.(type) {
 	case events.PaymentCaptured:
-		cmd.OrderID, cmd.Outcome, cmd.PaymentID = ev.OrderID, PaymentCaptured, ev.PaymentID
+		cmd.OrderID, cmd.Outcome, cmd.PaymentID, cmd.Amount = ev.OrderID, PaymentCaptured, ev.PaymentID, ev.Amount
 	case events.PaymentDeclined:
 		cmd.OrderID, cmd.Outcome, cmd.Reason = ev.OrderID, PaymentDeclined, ev.Reason
 	case events.PaymentRefunded:

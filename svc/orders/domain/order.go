@@ -5,6 +5,7 @@ package domain
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/shopmesh/shopmesh/events"
@@ -25,6 +26,11 @@ var (
 	ErrNotFound            = errors.New("order not found")
 	ErrNotCancellable      = errors.New("order has already ended")
 	ErrIdempotencyMismatch = errors.New("idempotency key was used for a different order")
+	// ErrCaptureMismatch is a capture that cannot pay the order it names:
+	// the order is unknown, or the amount is not its total. It is never
+	// applied; the order stays unpaid, and an expired order's money is
+	// refunded by payments (ADR 4).
+	ErrCaptureMismatch = errors.New("capture does not pay its order")
 	// ErrAlreadyPlaced means the same request was placed before: success
 	// for a retry.
 	ErrAlreadyPlaced = errors.New("order already placed")
@@ -82,11 +88,17 @@ func ReservationRejected(o Order, reason string, products []string) []events.Eve
 
 // PaymentCaptured confirms an order awaiting payment. A capture for an
 // order that already ended is refunded by payments, not confirmed here.
-func PaymentCaptured(o Order, paymentID string) []events.Event {
-	if o.Status != StatusAwaitingPayment {
-		return nil
+func PaymentCaptured(o Order, paymentID string, amount events.Money) ([]events.Event, error) {
+	switch {
+	case o.ID == "":
+		return nil, fmt.Errorf("%w: no such order", ErrCaptureMismatch)
+	case amount != o.Total:
+		return nil, fmt.Errorf("%w: captured %d %s of a total of %d %s", ErrCaptureMismatch,
+			amount.Amount, amount.Currency, o.Total.Amount, o.Total.Currency)
+	case o.Status != StatusAwaitingPayment:
+		return nil, nil
 	}
-	return []events.Event{events.OrderConfirmed{OrderID: o.ID, PaymentID: paymentID}}
+	return []events.Event{events.OrderConfirmed{OrderID: o.ID, PaymentID: paymentID}}, nil
 }
 
 // PaymentDeclined cancels an order whose payment failed.

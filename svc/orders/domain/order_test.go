@@ -69,7 +69,16 @@ func TestPlace(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
-	at := func(status string) Order { return Order{ID: "o1", Status: status} }
+	at := func(status string) Order {
+		return Order{ID: "o1", Status: status, Total: events.Money{Amount: 900, Currency: "EUR"}}
+	}
+	captured := func(o Order) []events.Event {
+		evs, err := PaymentCaptured(o, "pay_o1", events.Money{Amount: 900, Currency: "EUR"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
 	cases := []struct {
 		name string
 		got  []events.Event
@@ -79,8 +88,8 @@ func TestLifecycle(t *testing.T) {
 		{"reserved twice", ReservationAccepted(at(StatusAwaitingPayment)), ""},
 		{"out of stock", ReservationRejected(at(StatusPending), "out of stock", []string{"p"}), StatusRejected},
 		{"rejected after cancel", ReservationRejected(at(StatusCancelled), "x", nil), ""},
-		{"paid", PaymentCaptured(at(StatusAwaitingPayment), "pay_o1"), StatusConfirmed},
-		{"paid after expiry", PaymentCaptured(at(StatusExpired), "pay_o1"), ""},
+		{"paid", captured(at(StatusAwaitingPayment)), StatusConfirmed},
+		{"paid after expiry", captured(at(StatusExpired)), ""},
 		{"declined", PaymentDeclined(at(StatusAwaitingPayment), "card declined"), StatusCancelled},
 		{"declined after cancel", PaymentDeclined(at(StatusCancelled), "order cancelled before payment"), ""},
 		{"refunded", PaymentRefunded(at(StatusConfirmed)), StatusCancelled},
@@ -131,6 +140,31 @@ func TestCancel(t *testing.T) {
 			}
 			if err == nil && evs[0].(events.OrderCancelled).WasConfirmed != c.confirmed {
 				t.Fatalf("wasConfirmed wrong for %s", c.status)
+			}
+		})
+	}
+}
+
+// A capture is applied only to the order it pays, and only for its total:
+// anything else is set aside, never taken as payment.
+func TestCaptureMustPayItsOrder(t *testing.T) {
+	t.Parallel()
+	order := Order{ID: "o1", Status: StatusAwaitingPayment, Total: events.Money{Amount: 900, Currency: "EUR"}}
+	cases := []struct {
+		name   string
+		order  Order
+		amount events.Money
+	}{
+		{"one cent", order, events.Money{Amount: 1, Currency: "EUR"}},
+		{"too much", order, events.Money{Amount: 901, Currency: "EUR"}},
+		{"another currency", order, events.Money{Amount: 900, Currency: "GBP"}},
+		{"no such order", Order{}, events.Money{Amount: 900, Currency: "EUR"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			evs, err := PaymentCaptured(c.order, "pay_o1", c.amount)
+			if !errors.Is(err, ErrCaptureMismatch) || len(evs) != 0 {
+				t.Fatalf("decided %v, %v; want ErrCaptureMismatch", evs, err)
 			}
 		})
 	}

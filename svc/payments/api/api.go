@@ -47,11 +47,12 @@ func Register(api huma.API, a app.Application) {
 	tags := []string{"payments"}
 	huma.Register(api, huma.Operation{
 		OperationID: "get-payment", Method: http.MethodGet, Path: "/payments/{id}", Summary: "Read a payment",
-		Tags: tags, Errors: []int{http.StatusNotFound},
+		Description: "Payments are the back office's: a customer follows theirs through the order.",
+		Tags:        tags, Errors: []int{http.StatusUnauthorized, http.StatusNotFound}, Security: mesh.AdminSecurity,
 	}, h.get)
 	huma.Register(api, huma.Operation{
 		OperationID: "list-payments", Method: http.MethodGet, Path: "/payments", Summary: "Payments of an order",
-		Tags: tags,
+		Tags: tags, Errors: []int{http.StatusUnauthorized}, Security: mesh.AdminSecurity,
 	}, h.list)
 	huma.Register(api, huma.Operation{
 		OperationID: "refund-payment", Method: http.MethodPost, Path: "/payments/{id}/refund", Summary: "Refund a captured payment",
