@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -92,6 +93,9 @@ func NewProjection(db *bolt.DB, js jetstream.JetStream, streams []string, p Proj
 // events until ctx ends or Stop is called.
 func (p *Projection) Start(ctx context.Context) error {
 	ctx, p.cancel = context.WithCancel(ctx)
+	if err := p.checkOrigins(ctx); err != nil {
+		return err
+	}
 	if err := p.loadPositions(); err != nil {
 		return err
 	}
@@ -120,6 +124,84 @@ func (p *Projection) Stop() {
 	if p.done != nil {
 		<-p.done
 	}
+}
+
+// bucketOrigins holds when each projected stream was created: a stream of
+// the same name created at another time is another stream.
+var bucketOrigins = []byte("_origins")
+
+// checkOrigins empties the local state when it was not projected from
+// these streams: it is ahead of a stream, or it comes from a stream created
+// at another time (a data directory used with another server, a stream
+// deleted and made again). The projection then rebuilds it, and says why.
+func (p *Projection) checkOrigins(ctx context.Context) error {
+	infos := make(map[string]*jetstream.StreamInfo, len(p.streams))
+	for _, name := range p.streams {
+		s, err := p.js.Stream(ctx, name)
+		if err != nil {
+			return fmt.Errorf("projection stream %s: %w", name, err)
+		}
+		infos[name] = s.CachedInfo()
+	}
+	return p.db.Update(func(tx *bolt.Tx) error {
+		if why := foreignState(tx, infos); why != "" {
+			p.log.Warn().Str("why", why).Msg("local state is not from these streams; rebuilding it from them")
+			if err := emptyState(tx); err != nil {
+				return err
+			}
+		}
+		origins, err := tx.CreateBucketIfNotExists(bucketOrigins)
+		if err != nil {
+			return err
+		}
+		for name, info := range infos {
+			if err := origins.Put([]byte(name), []byte(info.Created.UTC().Format(time.RFC3339Nano))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// foreignState says why the state in tx cannot come from the streams, or
+// returns "".
+func foreignState(tx *bolt.Tx, infos map[string]*jetstream.StreamInfo) string {
+	for name, info := range infos {
+		if applied := Position(tx, name); applied > info.State.LastSeq {
+			return fmt.Sprintf("it has applied %s up to %d, but the stream ends at %d", name, applied, info.State.LastSeq)
+		}
+		created := info.Created.UTC().Format(time.RFC3339Nano)
+		if b := tx.Bucket(bucketOrigins); b != nil {
+			if was := b.Get([]byte(name)); was != nil && string(was) != created {
+				return fmt.Sprintf("it comes from a %s stream created at %s; this one was created at %s", name, was, created)
+			}
+		}
+	}
+	return ""
+}
+
+// emptyState empties every bucket but the schema version's, keeping the
+// buckets, which the service made at start and expects to find.
+func emptyState(tx *bolt.Tx) error {
+	var names [][]byte
+	err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		if !bytes.Equal(name, bucketMeta) {
+			names = append(names, append([]byte(nil), name...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := tx.DeleteBucket(n); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (p *Projection) loadPositions() error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/nats-io/nats.go/jetstream"
 	"path/filepath"
 	"strconv"
@@ -351,4 +352,46 @@ func harnessWithDeadLetters(t *testing.T) (*harness, jetstream.JetStream, contex
 	t.Helper()
 	js := withDeadLetters(t)
 	return startHarness(t, js, filepath.Join(t.TempDir(), "a.db")), js, meshtest.Context(t)
+}
+
+// Local state that belongs to other streams (a data directory used with
+// another server, or a stream deleted and made again) is rebuilt from the
+// streams at start: when it is ahead of the new stream, and when it is not
+// but the stream was created at another time.
+func TestStateOfOtherStreamsIsRebuilt(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	ctx := meshtest.Context(t)
+	path := filepath.Join(t.TempDir(), "a.db")
+	h := startHarness(t, js, path)
+	for i := range 5 {
+		if _, err := h.increment(ctx, cause(i), "b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.stop()
+	for round, others := range []int{0, 20} { // the new stream behind the state, then past it
+		if err := js.DeleteStream(ctx, testStream); err != nil {
+			t.Fatal(err)
+		}
+		newStream(t, js)
+		pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+		for i := range others {
+			if _, err := pub.Publish(ctx, mesh.Cause{ID: fmt.Sprint("other-", i)}, mesh.Outgoing{Event: incremented{Counter: fmt.Sprint("other-", i), Value: 1}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		again := startHarness(t, js, path)
+		last, err := again.increment(ctx, fmt.Sprint("again-", round), "b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := again.proj.WaitFor(ctx, testStream, last); err != nil {
+			t.Fatal(err)
+		}
+		if st := readCounter(again.db, "b"); st.Value != 1 {
+			t.Fatalf("round %d: counter on a stream made again %+v, want 1", round, st)
+		}
+		again.stop()
+	}
 }

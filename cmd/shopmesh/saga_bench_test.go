@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
 )
@@ -35,6 +36,7 @@ func benchSaga(b *testing.B, mode func(*config)) {
 	cfg := defaultConfig()
 	cfg.HTTPAddr, cfg.NATSAddr, cfg.NATSMonitorAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Data, cfg.AdminToken = b.TempDir(), meshtest.AdminToken
+	cfg.NATSContext = "" // leave the nats CLI's contexts alone
 	mode(&cfg)
 	s, err := startShop(meshtest.Context(b), cfg, meshtest.Logger(b))
 	if err != nil {
@@ -44,7 +46,7 @@ func benchSaga(b *testing.B, mode func(*config)) {
 	c := meshtest.NewClient(b, s.httpURL)
 	c.Header = meshtest.Admin() // placing for the customers it names
 	products := benchProducts(b, c, 8)
-	confirmed := watchConfirmations(b, s.node.JS)
+	confirmed := watchConfirmations(b, s.node.JetStream("orders"))
 
 	monitor := "http://" + s.server.MonitorAddr().String()
 	before, cpuBefore := benchCosts(b, s.httpURL, monitor), cpuTime()
@@ -69,7 +71,7 @@ func benchSaga(b *testing.B, mode func(*config)) {
 	if cfg.Ephemeral {
 		storage = jetstream.MemoryStorage
 	}
-	raw, err := measureRawPublishes(meshtest.Context(b), s.node.JS, storage, customers, 20_000)
+	raw, err := measureRawPublishes(meshtest.Context(b), operatorJS(b, s), storage, customers, 20_000)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -185,4 +187,19 @@ func placeAndAwait(b *testing.B, c *meshtest.Client, confirmed *confirmations, p
 		b.Error(err)
 	}
 	return time.Since(start)
+}
+
+// operatorJS connects to the shop's server as its operator, who may
+// create the scratch stream of raw publishes.
+func operatorJS(b *testing.B, s *shop) jetstream.JetStream {
+	nc, err := nats.Connect(s.natsURL, operator(s))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return js
 }

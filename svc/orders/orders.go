@@ -71,7 +71,10 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Project(ctx, n, Name, []string{events.OrdersStream, events.ProductsStream}, st, views); err != nil {
+	// The projection reads every stream of the saga: the order's timeline
+	// indexes every event about it, whichever service wrote it.
+	streams := []string{events.OrdersStream, events.ProductsStream, events.InventoryStream, events.PaymentsStream}
+	if err := s.Project(ctx, n, Name, streams, st, views); err != nil {
 		return err
 	}
 	admission := mesh.NewAdmission(Name, st.Backlog, n.Metrics)
@@ -79,7 +82,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	go admission.Run(ctx)
 	a := app.New(app.Deps{
 		Store: st, Writer: mesh.NewWriter(n.Publisher(Name), s.Proj, events.OrdersStream), Proj: s.Proj,
-		Timers: store.NewTimers(n.JetStream(Name)), Timeline: store.NewTimeline(n.JetStream(Name)), Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
+		Timers: store.NewTimers(n.JetStream(Name)), Timeline: store.NewTimeline(n.JetStream(Name), st), Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
 	}, n.Observer(Name))
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders",

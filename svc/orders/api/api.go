@@ -280,7 +280,6 @@ type timelineOutput struct {
 	Body struct {
 		OrderID string        `json:"orderId"`
 		Events  []store.Entry `json:"events"`
-		Partial bool          `json:"partial,omitempty" doc:"The order's products had too many stock events to read them all: some of its holds may be missing."`
 	}
 }
 
@@ -288,12 +287,12 @@ func (h handlers) timeline(ctx context.Context, in *OrderPath) (*timelineOutput,
 	if _, err := h.read(ctx, in.ID); err != nil {
 		return nil, err // not the caller's to see
 	}
-	history, err := h.app.Queries.Timeline.Handle(ctx, app.GetTimeline{ID: in.ID})
+	entries, err := h.app.Queries.Timeline.Handle(ctx, app.GetTimeline{ID: in.ID})
 	if err != nil {
 		return nil, problem(err)
 	}
 	out := &timelineOutput{}
-	out.Body.OrderID, out.Body.Events, out.Body.Partial = in.ID, history.Entries, history.Partial
+	out.Body.OrderID, out.Body.Events = in.ID, entries
 	return out, nil
 }
 

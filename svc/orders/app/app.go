@@ -31,7 +31,7 @@ type Commands struct {
 type Queries struct {
 	Get      mesh.QueryHandler[GetOrder, store.View]
 	List     mesh.QueryHandler[ListOrders, store.Page]
-	Timeline mesh.QueryHandler[GetTimeline, store.History]
+	Timeline mesh.QueryHandler[GetTimeline, []store.Entry]
 	Watch    mesh.QueryHandler[WatchOrders, <-chan store.View]
 }
 
@@ -63,7 +63,7 @@ func New(d Deps, o mesh.Observer) Application {
 		Queries: Queries{
 			Get:      mesh.ObservedQuery("orders.get", o, mesh.QueryFunc[GetOrder, store.View](h.get)),
 			List:     mesh.ObservedQuery("orders.list", o, mesh.QueryFunc[ListOrders, store.Page](h.list)),
-			Timeline: mesh.ObservedQuery("orders.timeline", o, mesh.QueryFunc[GetTimeline, store.History](h.timeline)),
+			Timeline: mesh.ObservedQuery("orders.timeline", o, mesh.QueryFunc[GetTimeline, []store.Entry](h.timeline)),
 			Watch:    mesh.ObservedQuery("orders.watch", o, mesh.QueryFunc[WatchOrders, <-chan store.View](h.watch)),
 		},
 	}

@@ -42,10 +42,9 @@ func (h handlers) watch(ctx context.Context, q WatchOrders) (<-chan store.View, 
 	}), nil
 }
 
-func (h handlers) timeline(ctx context.Context, q GetTimeline) (store.History, error) {
-	o, err := h.Store.Get(ctx, q.ID)
-	if err != nil {
-		return store.History{}, err
+func (h handlers) timeline(ctx context.Context, q GetTimeline) ([]store.Entry, error) {
+	if _, err := h.Store.Get(ctx, q.ID); err != nil {
+		return nil, err
 	}
-	return h.Timeline.For(ctx, o)
+	return h.Timeline.For(ctx, q.ID)
 }

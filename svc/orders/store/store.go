@@ -1,6 +1,7 @@
 // Package store keeps the orders service's local state: a bbolt file
-// projected from the ORDERS stream (orders, a time index) and the PRODUCTS
-// stream (the catalog replica that prices orders), and the orders KV read
+// projected from the ORDERS stream (orders, a time index), the PRODUCTS
+// stream (the catalog replica that prices orders) and every event of every
+// service by the order it concerns (the timeline), and the orders KV read
 // model.
 package store
 
@@ -33,7 +34,7 @@ var (
 
 // schemaVersion changes whenever the buckets or what they hold change; a
 // file of another version is rebuilt from the streams at start.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // Store reads and projects orders.
 type Store struct {
@@ -43,7 +44,7 @@ type Store struct {
 
 // New wraps the service's bbolt file and its order views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
-	if err := mesh.PrepareState(db, schemaVersion, bucketCatalog, bucketOrders, bucketByTime, bucketByCustomer, bucketOpen, bucketCount); err != nil {
+	if err := mesh.PrepareState(db, schemaVersion, bucketCatalog, bucketOrders, bucketByTime, bucketByCustomer, bucketOpen, bucketCount, bucketTimeline); err != nil {
 		return nil, fmt.Errorf("orders store: %w", err)
 	}
 	return &Store{db: db, views: views}, nil
@@ -55,16 +56,29 @@ func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 	if err != nil || ev == nil {
 		return nil, err
 	}
+	if err := indexEvent(tx, e); err != nil {
+		return nil, err
+	}
 	id := events.IDOf(e.Subject)
+	switch e.Stream {
+	case events.ProductsStream:
+		return nil, applyProduct(tx, id, ev)
+	case events.OrdersStream:
+		return applyOrder(tx, id, ev, e)
+	}
+	return nil, nil // inventory's and payments' events are only on the timeline
+}
+
+func applyProduct(tx *bolt.Tx, id string, ev events.Event) error {
 	switch ev := ev.(type) {
 	case events.ProductCreated:
-		return nil, putCatalog(tx, id, ev.ProductFields)
+		return putCatalog(tx, id, ev.ProductFields)
 	case events.ProductUpdated:
-		return nil, putCatalog(tx, id, ev.ProductFields)
+		return putCatalog(tx, id, ev.ProductFields)
 	case events.ProductDeleted:
-		return nil, mesh.PutJSON(tx.Bucket(bucketCatalog), id, domain.CatalogEntry{Deleted: true})
+		return mesh.PutJSON(tx.Bucket(bucketCatalog), id, domain.CatalogEntry{Deleted: true})
 	}
-	return applyOrder(tx, id, ev, e)
+	return nil
 }
 
 func putCatalog(tx *bolt.Tx, id string, f events.ProductFields) error {

@@ -2,17 +2,22 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
-	"github.com/shopmesh/shopmesh/svc/orders/domain"
+	bolt "go.etcd.io/bbolt"
 )
+
+// bucketTimeline indexes every event of the saga by the order it concerns:
+// order id, 0, stream, 0, then the stream sequence.
+var bucketTimeline = []byte("timeline")
 
 // Entry is one event of the timeline of an order.
 type Entry struct {
@@ -25,114 +30,93 @@ type Entry struct {
 	Data     json.RawMessage `json:"data"`
 }
 
-// Timeline reads, straight from the streams, every event of every service
-// that concerns an order: the choreography made visible.
-type Timeline struct {
-	js jetstream.JetStream
-	// maxScan bounds the stock events read for one product of one order:
-	// a hot product has many, and the timeline must stay cheap to serve.
-	maxScan uint64
+// indexEvent notes e under the order it concerns, if any. Every event of
+// the saga names its order in its body, whatever its service: the holds on
+// a product's stock as much as the order's own events.
+func indexEvent(tx *bolt.Tx, e mesh.Envelope) error {
+	var body struct {
+		OrderID string `json:"orderId"`
+	}
+	if json.Unmarshal(e.Data, &body) != nil || body.OrderID == "" {
+		return nil
+	}
+	key := append(timelinePrefix(body.OrderID), e.Stream...)
+	key = binary.BigEndian.AppendUint64(append(key, 0), e.Sequence)
+	return tx.Bucket(bucketTimeline).Put(key, nil)
 }
 
-// NewTimeline reads from js.
-func NewTimeline(js jetstream.JetStream) *Timeline { return &Timeline{js: js, maxScan: 20_000} }
+func timelinePrefix(orderID string) []byte { return append([]byte(orderID), 0) }
 
-// History is an order's timeline. Partial says that a product's stock
-// events were too many to read them all within the order's lifetime: some
-// of the order's holds may be missing.
-type History struct {
-	Entries []Entry
-	Partial bool
+// eventRef names one message of one stream.
+type eventRef struct {
+	stream string
+	seq    uint64
 }
 
-// For returns the order's events in time order. Its own subjects are read
-// whole (they are few); its products' stock events are read only within
-// the order's lifetime, and at most maxScan of each.
-func (t *Timeline) For(ctx context.Context, o View) (History, error) {
-	type read struct{ stream, filter string }
-	reads := []read{
-		{events.OrdersStream, events.OrderFilter(o.ID)},
-		{events.InventoryStream, events.ReservationFilter(o.ID)},
-		{events.PaymentsStream, events.PaymentFilter(o.ID)},
-	}
-	for _, it := range o.Items {
-		reads = append(reads, read{events.InventoryStream, events.StockFilter(it.ProductID)})
-	}
-	var h History
-	for _, r := range reads {
-		// One filter per consumer: nats-server 2.15.2 skips the first
-		// message an ordered consumer with several filters and a start
-		// time should deliver.
-		entries, partial, err := t.read(ctx, r.stream, r.filter, o)
-		if err != nil {
-			return History{}, err
+// timelineRefs are the messages indexed under orderID.
+func (s *Store) timelineRefs(orderID string) ([]eventRef, error) {
+	var refs []eventRef
+	prefix := timelinePrefix(orderID)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketTimeline).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, _ = c.Next() {
+			rest := k[len(prefix):]
+			if len(rest) < 9 {
+				continue
+			}
+			refs = append(refs, eventRef{stream: string(rest[:len(rest)-9]), seq: binary.BigEndian.Uint64(rest[len(rest)-8:])})
 		}
-		h.Entries, h.Partial = append(h.Entries, entries...), h.Partial || partial
-	}
-	sort.SliceStable(h.Entries, func(i, j int) bool { return h.Entries[i].Time.Before(h.Entries[j].Time) })
-	return h, nil
-}
-
-// lifetime is when an order's events can be stored: from its placement to
-// a minute after it ended (its compensations follow it), or until now.
-func lifetime(o View) (from, to time.Time) {
-	from, to = o.CreatedAt.Add(-time.Second), time.Now()
-	ended := domain.Order{Status: o.Status}.Terminal()
-	if end := o.UpdatedAt.Add(time.Minute); ended && end.Before(to) {
-		to = end
-	}
-	return from, to
-}
-
-func (t *Timeline) read(ctx context.Context, stream, filter string, o View) (_ []Entry, partial bool, _ error) {
-	from, to := lifetime(o)
-	c, err := t.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter},
-		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-		OptStartTime:   &from,
+		return nil
 	})
-	if err != nil {
-		return nil, false, fmt.Errorf("timeline %s: %w", stream, err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("timeline %s: %w", stream, err)
-	}
-	var out []Entry
-	for n := range info.NumPending {
-		if n == t.maxScan {
-			return out, true, nil
-		}
-		m, err := c.Next(jetstream.FetchContext(ctx))
-		if err != nil {
-			return nil, false, fmt.Errorf("timeline %s: %w", stream, err)
-		}
-		if meta, err := m.Metadata(); err == nil && meta.Timestamp.After(to) {
-			break // stored after the order's lifetime: none of its own
-		}
-		if e, ok := entry(m, o.ID); ok {
-			out = append(out, e)
-		}
-	}
-	return out, false, nil
+	return refs, err
 }
 
-func entry(m jetstream.Msg, orderID string) (Entry, bool) {
-	meta, err := m.Metadata()
+// Timeline serves every event of every service that concerns an order, the
+// choreography made visible. It reads the order's index and fetches each
+// event by its sequence: the cost is the order's own events, however busy
+// its products are.
+type Timeline struct {
+	js    jetstream.JetStream
+	store *Store
+}
+
+// NewTimeline reads the index of st and the events from js.
+func NewTimeline(js jetstream.JetStream, st *Store) *Timeline { return &Timeline{js: js, store: st} }
+
+// For returns the order's events in time order.
+func (t *Timeline) For(ctx context.Context, orderID string) ([]Entry, error) {
+	refs, err := t.store.timelineRefs(orderID)
 	if err != nil {
-		return Entry{}, false
+		return nil, err
 	}
-	if strings.HasPrefix(m.Subject(), "inventory.stock.") {
-		var body struct {
-			OrderID string `json:"orderId"`
+	streams := map[string]jetstream.Stream{}
+	entries := make([]Entry, 0, len(refs))
+	for _, r := range refs {
+		if streams[r.stream] == nil {
+			if streams[r.stream], err = t.js.Stream(ctx, r.stream); err != nil {
+				return nil, fmt.Errorf("timeline %s: %w", r.stream, err)
+			}
 		}
-		if json.Unmarshal(m.Data(), &body) != nil || body.OrderID != orderID {
-			return Entry{}, false
+		m, err := streams[r.stream].GetMsg(ctx, r.seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // removed by an operator since
 		}
+		if err != nil {
+			return nil, fmt.Errorf("timeline %s seq %d: %w", r.stream, r.seq, err)
+		}
+		entries = append(entries, entry(m, r))
 	}
-	at, _ := time.Parse(time.RFC3339Nano, m.Headers().Get(mesh.HeaderTime))
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Time.Before(entries[j].Time) })
+	return entries, nil
+}
+
+func entry(m *jetstream.RawStreamMsg, r eventRef) Entry {
+	at, err := time.Parse(time.RFC3339Nano, m.Header.Get(mesh.HeaderTime))
+	if err != nil {
+		at = m.Time
+	}
 	return Entry{
-		Time: at, Service: strings.SplitN(m.Subject(), ".", 2)[0], Type: m.Headers().Get(mesh.HeaderType),
-		Subject: m.Subject(), Stream: meta.Stream, Sequence: meta.Sequence.Stream, Data: m.Data(),
-	}, true
+		Time: at, Service: strings.SplitN(m.Subject, ".", 2)[0], Type: m.Header.Get(mesh.HeaderType),
+		Subject: m.Subject, Stream: r.stream, Sequence: r.seq, Data: m.Data,
+	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -9,43 +10,80 @@ import (
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
 )
 
-// A product's stock events are read within the order's lifetime only, and
-// at most maxScan of them; past that the timeline says it is partial.
-func TestTimelineOfABusyProductIsBounded(t *testing.T) {
+// An order's timeline holds its own events from every service, its holds
+// on a busy product among them, and nothing of the other orders on that
+// product: it is read from the order's index, event by event, not by
+// scanning the product's history. An event removed since is left out.
+func TestTimelineIsReadFromTheOrdersIndex(t *testing.T) {
 	t.Parallel()
 	n := meshtest.Node(t)
 	ctx := meshtest.Context(t)
-	streams := []mesh.StreamSpec{mesh.StreamSpec(events.OrdersStreamSpec), mesh.StreamSpec(events.InventoryStreamSpec),
-		mesh.StreamSpec(events.PaymentsStreamSpec)}
+	streams := []mesh.StreamSpec{mesh.StreamSpec(events.OrdersStreamSpec), mesh.StreamSpec(events.ProductsStreamSpec),
+		mesh.StreamSpec(events.InventoryStreamSpec), mesh.StreamSpec(events.PaymentsStreamSpec)}
 	for _, spec := range streams {
 		if err := mesh.ProvisionStream(ctx, n.JS, n.Storage, spec); err != nil {
 			t.Fatal(err)
 		}
 	}
-	publish := func(service string, e mesh.Event) {
+	publish := func(service string, e mesh.Event) uint64 {
 		cause := mesh.Cause{ID: e.EventSubject() + time.Now().String()}
-		if _, err := n.Publisher(service).Publish(ctx, cause, mesh.Outgoing{Event: e}); err != nil {
+		seq, err := n.Publisher(service).Publish(ctx, cause, mesh.Outgoing{Event: e})
+		if err != nil {
 			t.Fatal(err)
 		}
+		return seq
 	}
-	placed := time.Now()
 	publish(events.OrdersService, events.OrderPlaced{OrderID: "o1", CustomerID: "alice"})
-	for i := range 8 { // other orders' holds on the same product
+	for i := range 200 { // other orders' holds on the same product
 		publish(events.InventoryService, events.StockReserved{ProductID: "p", OrderID: "other", Quantity: int64(i + 1)})
 	}
 	publish(events.InventoryService, events.StockReserved{ProductID: "p", OrderID: "o1", Quantity: 1})
-	order := View{ID: "o1", Status: "pending", CreatedAt: placed, Items: []events.OrderItem{{ProductID: "p"}}}
+	accepted := publish(events.InventoryService, events.ReservationAccepted{OrderID: "o1"})
+	publish(events.PaymentsService, events.PaymentCaptured{PaymentID: "pay", OrderID: "o1", Amount: events.Money{Amount: 1, Currency: "EUR"}})
 
-	whole := &Timeline{js: n.JS, maxScan: 100}
-	h, err := whole.For(ctx, order)
+	st := projected(t, n)
+	got, err := NewTimeline(n.JS, st).For(ctx, "o1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.Partial || len(h.Entries) != 2 || h.Entries[1].Subject != "inventory.stock.p.reserved" {
-		t.Fatalf("timeline %+v, want placed and its own hold", h)
+	want := []string{"orders.order.o1.placed", "inventory.stock.p.reserved", "inventory.reservation.o1.accepted", "payments.payment.o1.captured"}
+	if len(got) != len(want) {
+		t.Fatalf("timeline %+v, want %v", got, want)
 	}
-	capped := &Timeline{js: n.JS, maxScan: 5}
-	if h, err := capped.For(ctx, order); err != nil || !h.Partial {
-		t.Fatalf("timeline past maxScan %+v %v, want partial", h, err)
+	for i, e := range got {
+		if e.Subject != want[i] {
+			t.Fatalf("event %d is %s, want %s", i, e.Subject, want[i])
+		}
 	}
+
+	inventory, _ := n.JS.Stream(ctx, events.InventoryStream)
+	if err := inventory.DeleteMsg(ctx, accepted); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := NewTimeline(n.JS, st).For(ctx, "o1"); err != nil || len(got) != 3 {
+		t.Fatalf("timeline after a removal %+v %v, want the other three", got, err)
+	}
+}
+
+// projected projects the four streams into a store, as the service does.
+func projected(t *testing.T, n *mesh.Node) *Store {
+	t.Helper()
+	db, _, err := mesh.OpenDB(filepath.Join(t.TempDir(), "orders.db"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mesh.CloseDB(db) })
+	st, err := New(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := mesh.NewProjection(db, n.JS, []string{events.OrdersStream, events.ProductsStream, events.InventoryStream, events.PaymentsStream}, st, nil, n.Log)
+	if err := p.Start(meshtest.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	if err := p.CatchUpAll(meshtest.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
