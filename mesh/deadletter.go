@@ -58,6 +58,10 @@ var ErrRedriveFailed = errors.New("redrive failed")
 // that can read it (an upcaster) rebuilds the state from the streams.
 var ErrSetAside = errors.New("a projection set this event aside and has moved past it; it is kept to be read, not redriven")
 
+// ErrNoDeadLetter is a redrive of a letter that is not in the stream:
+// never there, or handled and removed already.
+var ErrNoDeadLetter = errors.New("no such dead letter")
+
 // Redrive hands dead letter seq back to its reaction (a running replica of
 // the service handles it) and removes it once handled.
 func Redrive(ctx context.Context, js jetstream.JetStream, seq uint64) error {
@@ -66,6 +70,9 @@ func Redrive(ctx context.Context, js jetstream.JetStream, seq uint64) error {
 		return fmt.Errorf("redrive %d: %w", seq, err)
 	}
 	raw, err := s.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return fmt.Errorf("%w: %d (shopmesh dlq list shows the letters there are)", ErrNoDeadLetter, seq)
+	}
 	if err != nil {
 		return fmt.Errorf("redrive %d: %w", seq, err)
 	}

@@ -244,6 +244,9 @@ func TestDeadLetterCanBeRedriven(t *testing.T) {
 	if err != nil || len(left) != 0 {
 		t.Fatalf("dead letters after redrive: %v %v", left, err)
 	}
+	if err := mesh.Redrive(ctx, js, meta.Sequence.Stream); !errors.Is(err, mesh.ErrNoDeadLetter) {
+		t.Fatalf("redrive of a letter already handled: %v", err)
+	}
 }
 
 // startReaction provisions r's consumer, as an operator would, and starts it.

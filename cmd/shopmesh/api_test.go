@@ -119,9 +119,35 @@ func TestOrderAndPaymentQueries(t *testing.T) {
 	}
 	m.http.Do(http.MethodPost, "/payments/"+p.ID+"/refund", nil, meshtest.Admin()).Problem(http.StatusConflict)
 	m.http.Do(http.MethodGet, "/payments/pay_NOPE", nil, nil).Problem(http.StatusNotFound)
-	m.http.Do(http.MethodGet, "/payments", nil, nil).Problem(http.StatusUnprocessableEntity)
 	if got := m.payments("NOPE"); len(got) != 0 {
 		t.Fatalf("payments of an unknown order: %+v", got)
 	}
+	// All payments, a page at a time, and by status.
+	var all []payment
+	eventually(t, 5*time.Second, func() error {
+		all = nil
+		for cursor := ""; ; {
+			var p struct {
+				Items      []payment
+				NextCursor string
+			}
+			m.http.Do(http.MethodGet, "/payments?limit=2&cursor="+cursor, nil, nil).Expect(http.StatusOK).Decode(&p)
+			all = append(all, p.Items...)
+			if cursor = p.NextCursor; cursor == "" {
+				break
+			}
+		}
+		if len(all) != 6 {
+			return fmt.Errorf("%d payments listed, want 6", len(all))
+		}
+		return nil
+	})
+	var declinedOnly struct{ Items []payment }
+	m.http.Do(http.MethodGet, "/payments?status=declined", nil, nil).Expect(http.StatusOK).Decode(&declinedOnly)
+	if len(declinedOnly.Items) != 1 || declinedOnly.Items[0].OrderID != declined {
+		t.Fatalf("declined payments %+v", declinedOnly.Items)
+	}
+	m.http.Do(http.MethodGet, "/payments?status=lost", nil, nil).Problem(http.StatusUnprocessableEntity)
+	m.http.Do(http.MethodGet, "/payments?cursor=***", nil, nil).Problem(http.StatusBadRequest)
 	m.checkInvariants(map[string]int64{mug: 100})
 }

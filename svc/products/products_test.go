@@ -80,13 +80,20 @@ func TestProductLifecycle(t *testing.T) {
 
 	c.Do(http.MethodPut, "/products/"+p.ID, changed, h).Problem(http.StatusPreconditionFailed)
 	c.Do(http.MethodDelete, "/products/"+p.ID, nil, h).Problem(http.StatusPreconditionFailed)
-	h.Set("If-Match", `"2"`)
+	// A tag that is not one of ours, or weak, never matches (RFC 9110).
+	for _, tag := range []string{`"abc"`, `abc`, `W/"2"`, `"0"`} {
+		h.Set("If-Match", tag)
+		c.Do(http.MethodDelete, "/products/"+p.ID, nil, h).Problem(http.StatusPreconditionFailed)
+	}
+	h.Set("If-Match", `W/"1", "2"`) // a list: its strong tag is the one
+	c.Do(http.MethodPut, "/products/"+p.ID, changed, h).Expect(http.StatusOK)
+	h.Set("If-Match", `"3"`)
 	c.Do(http.MethodDelete, "/products/"+p.ID, nil, h).Expect(http.StatusNoContent)
 	c.Do(http.MethodGet, "/products/"+p.ID, nil, nil).Problem(http.StatusNotFound)
 	c.Do(http.MethodDelete, "/products/"+p.ID, nil, meshtest.Admin()).Problem(http.StatusNotFound)
 
-	if n := count(); n != 4 {
-		t.Fatalf("%d events in PRODUCTS, want 4 (created, updated, created, deleted)", n)
+	if n := count(); n != 5 {
+		t.Fatalf("%d events in PRODUCTS, want 5 (created, updated, created, updated, deleted)", n)
 	}
 }
 

@@ -51,8 +51,9 @@ func Register(api huma.API, a app.Application) {
 		Tags:        tags, Errors: []int{http.StatusUnauthorized, http.StatusNotFound}, Security: mesh.AdminSecurity,
 	}, h.get)
 	huma.Register(api, huma.Operation{
-		OperationID: "list-payments", Method: http.MethodGet, Path: "/payments", Summary: "Payments of an order",
-		Tags: tags, Errors: []int{http.StatusUnauthorized}, Security: mesh.AdminSecurity,
+		OperationID: "list-payments", Method: http.MethodGet, Path: "/payments", Summary: "List payments",
+		Description: "Payments by order id, a page at a time; filter by order or by status.",
+		Tags:        tags, Errors: []int{http.StatusBadRequest, http.StatusUnauthorized}, Security: mesh.AdminSecurity,
 	}, h.list)
 	huma.Register(api, huma.Operation{
 		OperationID: "refund-payment", Method: http.MethodPost, Path: "/payments/{id}/refund", Summary: "Refund a captured payment",
@@ -71,24 +72,32 @@ func (h handlers) get(ctx context.Context, in *PaymentPath) (*paymentOutput, err
 	return &paymentOutput{ETag: fmt.Sprintf(`"%d"`, p.Version), Body: toPayment(p)}, nil
 }
 
+type listInput struct {
+	OrderID string `query:"orderId" maxLength:"64" pattern:"^[0-9A-Za-z_-]*$" doc:"Only the payment of this order (an order has one)."`
+	Status  string `query:"status" enum:"captured,declined,refunded" doc:"Only payments in this status."`
+	Cursor  string `query:"cursor" maxLength:"200" doc:"Opaque cursor from the previous page's nextCursor."`
+	Limit   int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
+}
+
 type listOutput struct {
 	Body struct {
-		Items []Payment `json:"items"`
+		Items      []Payment `json:"items"`
+		NextCursor string    `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 	}
 }
 
-func (h handlers) list(ctx context.Context, in *struct {
-	OrderID string `query:"orderId" required:"true" minLength:"1" maxLength:"64" pattern:"^[0-9A-Za-z_-]+$"`
-}) (*listOutput, error) {
-	ps, err := h.app.Queries.ByOrder.Handle(ctx, app.PaymentsOfOrder{OrderID: in.OrderID})
+func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {
+	q := app.ListPayments{OrderID: in.OrderID, Status: in.Status, Cursor: in.Cursor, Limit: in.Limit}
+	page, err := h.app.Queries.List.Handle(ctx, q)
 	if err != nil {
 		return nil, problem(err)
 	}
 	out := &listOutput{}
-	out.Body.Items = make([]Payment, 0, len(ps))
-	for _, p := range ps {
+	out.Body.Items = make([]Payment, 0, len(page.Items))
+	for _, p := range page.Items {
 		out.Body.Items = append(out.Body.Items, toPayment(p))
 	}
+	out.Body.NextCursor = page.NextCursor
 	return out, nil
 }
 
@@ -112,6 +121,8 @@ func problem(err error) error {
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		return huma.Error404NotFound("no such payment")
+	case errors.Is(err, mesh.ErrBadCursor):
+		return huma.Error400BadRequest(err.Error())
 	case errors.Is(err, domain.ErrNotRefundable):
 		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, mesh.ErrConflict):

@@ -32,8 +32,8 @@ type Commands struct {
 
 // Queries read payments.
 type Queries struct {
-	Get     mesh.QueryHandler[GetPayment, domain.Payment]
-	ByOrder mesh.QueryHandler[PaymentsOfOrder, []domain.Payment]
+	Get  mesh.QueryHandler[GetPayment, domain.Payment]
+	List mesh.QueryHandler[ListPayments, store.Page]
 }
 
 // New builds the application with logging and metrics around every handler.
@@ -46,8 +46,8 @@ func New(s *store.Store, w *mesh.Writer, g Gateway, o mesh.Observer) Application
 			Refund: mesh.Observed("payments.refund", o, mesh.CommandFunc[RefundPayment](h.refund)),
 		},
 		Queries: Queries{
-			Get:     mesh.ObservedQuery("payments.get", o, mesh.QueryFunc[GetPayment, domain.Payment](h.get)),
-			ByOrder: mesh.ObservedQuery("payments.by_order", o, mesh.QueryFunc[PaymentsOfOrder, []domain.Payment](h.byOrder)),
+			Get:  mesh.ObservedQuery("payments.get", o, mesh.QueryFunc[GetPayment, domain.Payment](h.get)),
+			List: mesh.ObservedQuery("payments.list", o, mesh.QueryFunc[ListPayments, store.Page](h.list)),
 		},
 	}
 }
@@ -83,8 +83,14 @@ type RefundPayment struct {
 // GetPayment reads one payment.
 type GetPayment struct{ ID string }
 
-// PaymentsOfOrder reads the payments of an order (at most one).
-type PaymentsOfOrder struct{ OrderID string }
+// ListPayments reads a page of payments, by order id; an empty OrderID or
+// Status matches all.
+type ListPayments struct {
+	OrderID string
+	Status  string
+	Cursor  string
+	Limit   int
+}
 
 func (h handlers) charge(ctx context.Context, c ChargeOrder) error {
 	p, _, err := h.store.Read(c.OrderID)
@@ -142,10 +148,6 @@ func (h handlers) get(ctx context.Context, q GetPayment) (domain.Payment, error)
 	return h.store.Get(ctx, q.ID)
 }
 
-func (h handlers) byOrder(_ context.Context, q PaymentsOfOrder) ([]domain.Payment, error) {
-	p, _, err := h.store.Read(q.OrderID)
-	if err != nil || !p.Exists() {
-		return []domain.Payment{}, err
-	}
-	return []domain.Payment{p}, nil
+func (h handlers) list(_ context.Context, q ListPayments) (store.Page, error) {
+	return h.store.List(store.Filter{OrderID: q.OrderID, Status: q.Status}, q.Cursor, q.Limit)
 }

@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -66,6 +67,51 @@ func (s *Store) Read(orderID string) (domain.Payment, mesh.Positions, error) {
 // Get returns a payment by id from the read model.
 func (s *Store) Get(ctx context.Context, id string) (domain.Payment, error) {
 	return mesh.Lookup[domain.Payment](ctx, s.views, id, domain.ErrNotFound)
+}
+
+// Page is one page of a payment list.
+type Page = mesh.Page[domain.Payment]
+
+// Filter narrows a payment list; empty fields match everything.
+type Filter struct {
+	OrderID string
+	Status  string
+}
+
+// List returns up to limit payments matching f after cursor, by order id.
+func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
+	after, err := mesh.CursorKey(cursor)
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Items: []domain.Payment{}}
+	if f.OrderID != "" { // an order has one payment: no scan
+		p, _, err := s.Read(f.OrderID)
+		if err == nil && f.matches(p) && len(after) == 0 {
+			page.Items = append(page.Items, p)
+		}
+		return page, err
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketPayments).Cursor()
+		for k, v := mesh.SeekAfter(c, after); k != nil; k, v = c.Next() {
+			var p domain.Payment
+			if json.Unmarshal(v, &p) != nil || !f.matches(p) {
+				continue
+			}
+			if len(page.Items) == limit {
+				page.NextCursor = mesh.Cursor([]byte(page.Items[limit-1].OrderID))
+				return nil
+			}
+			page.Items = append(page.Items, p)
+		}
+		return nil
+	})
+	return page, err
+}
+
+func (f Filter) matches(p domain.Payment) bool {
+	return p.Exists() && (f.OrderID == "" || p.OrderID == f.OrderID) && (f.Status == "" || p.Status == f.Status)
 }
 
 // OrderOf returns the order id a payment id belongs to.

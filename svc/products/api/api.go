@@ -144,11 +144,7 @@ func (h handlers) update(ctx context.Context, in *struct {
 	IfMatchHeader
 	Body ProductFields
 }) (*productOutput, error) {
-	version, err := parseIfMatch(in.IfMatch)
-	if err != nil {
-		return nil, problem(err)
-	}
-	cmd := app.UpdateProduct{RequestID: newID(), ID: in.ID, Draft: toDraft(in.Body), IfVersion: version}
+	cmd := app.UpdateProduct{RequestID: newID(), ID: in.ID, Draft: toDraft(in.Body), IfVersion: parseIfMatch(in.IfMatch)}
 	if err := h.app.Commands.Update.Handle(ctx, cmd); err != nil {
 		return nil, problem(err)
 	}
@@ -159,11 +155,7 @@ func (h handlers) delete(ctx context.Context, in *struct {
 	IDPath
 	IfMatchHeader
 }) (*struct{}, error) {
-	version, err := parseIfMatch(in.IfMatch)
-	if err != nil {
-		return nil, problem(err)
-	}
-	cmd := app.DeleteProduct{RequestID: newID(), ID: in.ID, IfVersion: version}
+	cmd := app.DeleteProduct{RequestID: newID(), ID: in.ID, IfVersion: parseIfMatch(in.IfMatch)}
 	if err := h.app.Commands.Delete.Handle(ctx, cmd); err != nil {
 		return nil, problem(err)
 	}

@@ -12,8 +12,6 @@ import (
 	"github.com/shopmesh/shopmesh/svc/products/domain"
 )
 
-var errBadIfMatch = errors.New(`If-Match must be an ETag such as "3"`)
-
 // problem is the one place where the catalog's errors become HTTP problems.
 func problem(err error) error {
 	var field *domain.FieldError
@@ -28,8 +26,6 @@ func problem(err error) error {
 		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, domain.ErrStaleVersion):
 		return huma.Error412PreconditionFailed(err.Error())
-	case errors.Is(err, errBadIfMatch):
-		return huma.Error400BadRequest(err.Error(), &huma.ErrorDetail{Location: "header.If-Match", Message: err.Error()})
 	case errors.Is(err, mesh.ErrBadCursor):
 		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
 	case errors.Is(err, mesh.ErrConflict):
@@ -41,17 +37,31 @@ func problem(err error) error {
 
 func etag(version int64) string { return fmt.Sprintf(`"%d"`, version) }
 
-// parseIfMatch returns the version an If-Match header names; 0 means any.
-func parseIfMatch(h string) (int64, error) {
-	h = strings.TrimPrefix(strings.TrimSpace(h), "W/")
+// noVersion is what an If-Match naming none of this service's entity tags
+// asks for: it can never match, so the write fails with 412 (RFC 9110,
+// 13.1.1), whatever the tag's form.
+const noVersion = -1
+
+// parseIfMatch returns the version an If-Match header names: 0 for none or
+// "*" (any), the first strong tag in it that is one of ours, or noVersion.
+// A weak tag never matches, as If-Match compares strongly. (A list naming
+// two of our versions is taken at its first: clients send one tag, the
+// ETag they read.)
+func parseIfMatch(h string) int64 {
+	h = strings.TrimSpace(h)
 	if h == "" || h == "*" {
-		return 0, nil
+		return 0
 	}
-	v, err := strconv.ParseInt(strings.Trim(h, `"`), 10, 64)
-	if err != nil || v <= 0 {
-		return 0, errBadIfMatch
+	for _, tag := range strings.Split(h, ",") {
+		tag = strings.TrimSpace(tag)
+		if !strings.HasPrefix(tag, `"`) || !strings.HasSuffix(tag, `"`) {
+			continue
+		}
+		if v, err := strconv.ParseInt(strings.Trim(tag, `"`), 10, 64); err == nil && v > 0 {
+			return v
+		}
 	}
-	return v, nil
+	return noVersion
 }
 
 func toMoney(p Price) events.Money { return events.Money{Amount: p.Amount, Currency: p.Currency} }
