@@ -76,7 +76,7 @@ func logCommand(ctx context.Context, log zerolog.Logger, name string, err error,
 	if e, ok := ctx.Value(eventKey{}).(Envelope); ok {
 		ev = ev.Str("correlation_id", e.CorrelationID).Str("caused_by", e.Subject)
 	}
-	ev.Str("command", name).Str("trace_id", TraceID(ctx)).Dur("duration", took).Msg("command")
+	ev.Str("command", name).Str("trace_id", TraceID(ctx)).Float64("duration_ms", Millis(took)).Msg("command")
 }
 
 // ObservedQuery wraps a query handler with metrics.

@@ -317,20 +317,34 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// requestLevel logs a server error as an error, a change at info, and
+// reads and probes at debug: clients that poll must not flood the log. A
+// /readyz 503 says "not ready yet", which is not an error.
+func requestLevel(r *http.Request, status int) zerolog.Level {
+	probe := strings.HasPrefix(r.URL.Path, "/healthz") || strings.HasPrefix(r.URL.Path, "/readyz")
+	switch {
+	case probe:
+		return zerolog.DebugLevel
+	case status >= 500:
+		return zerolog.ErrorLevel
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return zerolog.DebugLevel
+	}
+	return zerolog.InfoLevel
+}
+
+// Millis is d in milliseconds, to three decimals: log fields name their
+// unit (duration_ms), and keep what a fast operation took.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
 func (h *HTTP) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		h.metrics.observeHTTP(r.Method, r.Pattern, rec.status, time.Since(start))
-		level := zerolog.DebugLevel
-		if rec.status >= 500 {
-			level = zerolog.ErrorLevel
-		} else if !strings.HasPrefix(r.URL.Path, "/healthz") && !strings.HasPrefix(r.URL.Path, "/readyz") {
-			level = zerolog.InfoLevel
-		}
-		h.log.WithLevel(level).Str("method", r.Method).Str("path", r.URL.Path).Str("trace_id", TraceID(r.Context())).
-			Int("status", rec.status).Int("bytes", rec.bytes).Dur("duration", time.Since(start)).Msg("http")
+		h.log.WithLevel(requestLevel(r, rec.status)).Str("method", r.Method).Str("path", r.URL.Path).Str("trace_id", TraceID(r.Context())).
+			Int("status", rec.status).Int("bytes", rec.bytes).Float64("duration_ms", Millis(time.Since(start))).Msg("http")
 	})
 }
 

@@ -293,7 +293,7 @@ func (p *Projection) applyUntilDone(ctx context.Context, batch []jetstream.Msg) 
 		if err == nil {
 			return applied, nil
 		}
-		p.log.Error().Err(err).Dur("retry_in", wait).Msg("projection cannot commit; trying again")
+		p.log.Error().Err(err).Float64("retry_in_ms", Millis(wait)).Msg("projection cannot commit; trying again")
 		select {
 		case <-ctx.Done():
 			return appliedBatch{}, ctx.Err()

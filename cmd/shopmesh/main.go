@@ -9,10 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
@@ -133,9 +136,13 @@ func newLogger(cfg config, stdout io.Writer) (zerolog.Logger, error) {
 	if err != nil {
 		return zerolog.Logger{}, fmt.Errorf("--log-level: %w", err)
 	}
+	// RFC 3339 with milliseconds, in UTC: log lines from several processes
+	// sort and compare.
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
+	zerolog.TimestampFunc = func() time.Time { return time.Now().UTC() }
 	out := stdout
 	if cfg.LogFormat == "console" || (cfg.LogFormat == "" && isTerminal(stdout)) {
-		out = zerolog.ConsoleWriter{Out: stdout, TimeFormat: "15:04:05"}
+		out = zerolog.ConsoleWriter{Out: stdout, TimeFormat: "15:04:05.000"}
 	}
 	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
 }
@@ -153,9 +160,12 @@ func announce(stdout io.Writer, log zerolog.Logger, s *shop) {
 		printBanner(stdout, s)
 		return
 	}
-	ev := log.Info().Str("http", s.httpURL).Str("nats", s.natsURL).Str("data", s.cfg.Data).Bool("ephemeral", s.cfg.Ephemeral)
+	ev := log.Info().Str("http", s.httpURL).Str("nats", redacted(s.natsURL)).Str("data", s.cfg.Data).Bool("ephemeral", s.cfg.Ephemeral)
 	if s.cfg.tokenGenerated {
 		ev = ev.Str("admin_token", s.cfg.AdminToken)
+	}
+	if s.cfg.NATSContext != "" && s.server != nil {
+		ev = ev.Str("nats_context", s.cfg.NATSContext)
 	}
 	ev.Msg("shopmesh is running")
 }
@@ -165,6 +175,10 @@ func printBanner(w io.Writer, s *shop) {
 	if s.cfg.Ephemeral {
 		data = "(ephemeral: memory and temporary files)"
 	}
+	nats := redacted(s.natsURL)
+	if s.cfg.NATSContext != "" && s.server != nil {
+		nats += "   (nats --context " + s.cfg.NATSContext + ")"
+	}
 	fmt.Fprintf(w, `
   ShopMesh is running
     HTTP         %s
@@ -172,8 +186,30 @@ func printBanner(w io.Writer, s *shop) {
     NATS         %s
     data         %s
     admin token  %s
+%s
+`, s.httpURL, s.httpURL, nats, data, shownToken(s.cfg), sharedTokenNote(s.cfg))
+}
 
-`, s.httpURL, s.httpURL, s.natsURL, data, shownToken(s.cfg))
+// sharedTokenNote reminds a process of a distributed shop that every
+// process needs the same admin token: customer tokens are signed with a
+// key derived from it.
+func sharedTokenNote(c config) string {
+	if c.NATSURL == "" || !c.tokenGenerated {
+		return ""
+	}
+	return "    Every process of this shop needs this same token: give it with\n" +
+		"    --admin-token or SHOPMESH_ADMIN_TOKEN to the others.\n"
+}
+
+// redacted is a list of NATS URLs with any password hidden.
+func redacted(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // shownToken is the admin token as the banner shows it: whole if it was

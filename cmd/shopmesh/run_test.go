@@ -164,6 +164,26 @@ func TestAnnounceIsOneEventAndHidesAGivenToken(t *testing.T) {
 	}
 }
 
+// The banner never shows a NATS password, and a process of a distributed
+// shop with a made-up admin token says that the others need it too.
+func TestBannerHidesPasswordsAndSharesTheToken(t *testing.T) {
+	t.Parallel()
+	cfg := config{AdminToken: "a-token-of-16-chars", tokenGenerated: true, NATSURL: "nats://orders:s3cret@a:4222,nats://b:4222"}
+	var banner strings.Builder
+	printBanner(&banner, &shop{cfg: cfg, httpURL: "http://x", natsURL: cfg.NATSURL})
+	if strings.Contains(banner.String(), "s3cret") || !strings.Contains(banner.String(), "nats://orders:xxxxx@a:4222,nats://b:4222") {
+		t.Fatalf("banner shows a password, or not the URLs:\n%s", banner.String())
+	}
+	if !strings.Contains(banner.String(), "Every process of this shop needs this same token") {
+		t.Fatalf("banner does not say the token is shared:\n%s", banner.String())
+	}
+	var event strings.Builder
+	announce(&event, zerolog.New(&event), &shop{cfg: cfg, httpURL: "http://x", natsURL: cfg.NATSURL})
+	if strings.Contains(event.String(), "s3cret") {
+		t.Fatalf("announcement shows a password: %s", event.String())
+	}
+}
+
 // The project's nats.conf, with the dev passwords of .env, runs the shop,
 // refuses anonymous clients, and keeps each service to its own subjects.
 func TestRunWithTheProjectNATSConfig(t *testing.T) {
