@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/swaggest/swgui/v5emb"
 	"go.opentelemetry.io/otel/trace"
@@ -363,4 +366,30 @@ func (h *HTTP) traceRequests(next http.Handler) http.Handler {
 			span.SetName(r.Pattern)
 		}
 	})
+}
+
+// Retryable says err is JetStream not answering now (a write conflict
+// that kept losing; a server down, a stream electing its leader, a store
+// full or too slow): nothing was decided, and the same request may be sent
+// again. A request given up on while JetStream was away (its context
+// canceled) is one too.
+func Retryable(err error) bool {
+	for _, transient := range []error{
+		ErrConflict, ErrWrite, context.DeadlineExceeded, context.Canceled,
+		nats.ErrTimeout, nats.ErrNoResponders, nats.ErrConnectionReconnecting, jetstream.ErrNoStreamResponse,
+	} {
+		if errors.Is(err, transient) {
+			return true
+		}
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == http.StatusServiceUnavailable
+}
+
+// Unavailable is the problem for a Retryable error of service: 503, with
+// a Retry-After, so that clients retry (with the same idempotency key)
+// instead of treating it as a failure of their own.
+func Unavailable(service string) error {
+	return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable(service+" cannot take writes right now; try again"),
+		http.Header{"Retry-After": {"1"}})
 }

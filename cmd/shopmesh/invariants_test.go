@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -45,12 +46,16 @@ func (m *mall) awaitIdle() {
 		for _, stream := range []string{events.OrdersStream, events.InventoryStream, events.PaymentsStream} {
 			s, err := m.js.Stream(ctx, stream)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", stream, err)
 			}
-			for info := range s.ListConsumers(ctx).Info() {
+			consumers := s.ListConsumers(ctx)
+			for info := range consumers.Info() {
 				if info.Config.Durable != "" && (info.NumPending > 0 || info.NumAckPending > 0) {
 					return errorf("consumer %s: %d pending, %d in flight", info.Name, info.NumPending, info.NumAckPending)
 				}
+			}
+			if err := consumers.Err(); err != nil {
+				return fmt.Errorf("consumers of %s: %w", stream, err)
 			}
 		}
 		return nil

@@ -33,7 +33,10 @@ func testConfig(t *testing.T) config {
 
 func startTestShop(t *testing.T, cfg config) *shop {
 	t.Helper()
-	s, err := startShop(meshtest.Context(t), cfg, meshtest.Logger(t))
+	// The shop lives as long as the test, however long that is.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s, err := startShop(ctx, cfg, meshtest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,8 +25,8 @@ func problem(err error) error {
 		return huma.Error422UnprocessableEntity("invalid adjustment", &huma.ErrorDetail{Location: "body.reason", Message: err.Error()})
 	case errors.Is(err, mesh.ErrBadCursor):
 		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
-	case errors.Is(err, mesh.ErrConflict):
-		return huma.Error503ServiceUnavailable("inventory is busy; try again")
+	case mesh.Retryable(err):
+		return mesh.Unavailable("inventory")
 	}
 	return huma.Error500InternalServerError("internal error")
 }

@@ -37,8 +37,8 @@ func problem(err error) error {
 		})
 	case errors.Is(err, mesh.ErrBadCursor):
 		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
-	case errors.Is(err, mesh.ErrConflict):
-		return huma.Error503ServiceUnavailable("orders are busy; try again")
+	case mesh.Retryable(err):
+		return mesh.Unavailable("orders")
 	}
 	return huma.Error500InternalServerError("internal error")
 }

@@ -125,8 +125,8 @@ func problem(err error) error {
 		return huma.Error400BadRequest(err.Error())
 	case errors.Is(err, domain.ErrNotRefundable):
 		return huma.Error409Conflict(err.Error())
-	case errors.Is(err, mesh.ErrConflict):
-		return huma.Error503ServiceUnavailable("payments are busy; try again")
+	case mesh.Retryable(err):
+		return mesh.Unavailable("payments")
 	}
 	return huma.Error500InternalServerError("internal error")
 }

@@ -28,8 +28,8 @@ func problem(err error) error {
 		return huma.Error412PreconditionFailed(err.Error())
 	case errors.Is(err, mesh.ErrBadCursor):
 		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
-	case errors.Is(err, mesh.ErrConflict):
-		return huma.Error503ServiceUnavailable("the catalog is busy; try again")
+	case mesh.Retryable(err):
+		return mesh.Unavailable("the catalog")
 	}
 	// The cause is logged by the command pipeline, not shown to callers.
 	return huma.Error500InternalServerError("internal error")
