@@ -50,6 +50,7 @@ type HTTP struct {
 	tracing  *Tracing
 	token    string
 	services []ServiceDoc
+	asyncAPI bool
 	checks   map[string]func() error
 	notes    map[string]func() string
 	// customers checks the customer tokens.
@@ -296,15 +297,20 @@ var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
 li{margin:.6rem 0}small{color:#666}</style></head><body>
 <h1>ShopMesh</h1>
 <p>An e-commerce shop built from services that talk only through NATS JetStream events.</p>
-<ul>{{range .}}<li><b>{{.Title}}</b> <small>{{.Prefix}}</small><br>{{.Description}}<br>
+<ul>{{range .Services}}<li><b>{{.Title}}</b> <small>{{.Prefix}}</small><br>{{.Description}}<br>
 <a href="{{.Prefix}}/docs">try it</a> · <a href="{{.Prefix}}/openapi.json">openapi.json</a> · <a href="{{.Prefix}}/openapi.yaml">openapi.yaml</a></li>{{end}}
 </ul>
+{{if .AsyncAPI}}<p><b>Events</b>: what every service publishes and reacts to, through which durable consumer:
+<a href="/asyncapi.json">asyncapi.json</a> · <a href="/asyncapi.yaml">asyncapi.yaml</a></p>{{end}}
 <p><a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a></p>
 </body></html>`))
 
 func (h *HTTP) landing(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = landingPage.Execute(w, h.services)
+	_ = landingPage.Execute(w, struct {
+		Services []ServiceDoc
+		AsyncAPI bool
+	}{h.services, h.asyncAPI})
 }
 
 type statusRecorder struct {

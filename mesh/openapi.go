@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/yaml"
 )
 
 // The OpenAPI documents are the services' contract with their callers and
@@ -247,4 +249,24 @@ func tidyErrorModel(registry huma.Registry) {
 			p.Examples = ex
 		}
 	}
+}
+
+// AsyncAPI serves the mesh's AsyncAPI document (JSON) at /asyncapi.json,
+// as YAML at /asyncapi.yaml, and links both from the landing page.
+func (h *HTTP) AsyncAPI(doc []byte) {
+	var b bytes.Buffer
+	if err := yaml.Convert(&b, bytes.NewReader(doc)); err != nil {
+		h.log.Error().Err(err).Msg("asyncapi.yaml not served")
+	} else {
+		h.serveBytes("/asyncapi.yaml", "application/yaml", b.Bytes())
+	}
+	h.serveBytes("/asyncapi.json", "application/json", doc)
+	h.asyncAPI = true
+}
+
+func (h *HTTP) serveBytes(path, contentType string, data []byte) {
+	h.mux.HandleFunc("GET "+path, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		_, _ = w.Write(data)
+	})
 }
