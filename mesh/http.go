@@ -40,6 +40,9 @@ type ServiceDoc struct {
 	Prefix      string
 	Title       string
 	Description string
+	// Problems are examples of the service's errors, shown under every
+	// operation's response of their status unless it has its own.
+	Problems []Problem
 }
 
 // HTTP is the one HTTP server every service mounts its API on.
@@ -50,6 +53,7 @@ type HTTP struct {
 	tracing  *Tracing
 	token    string
 	services []ServiceDoc
+	asyncAPI bool
 	checks   map[string]func() error
 	notes    map[string]func() string
 	// customers checks the customer tokens.
@@ -86,14 +90,16 @@ func (h *HTTP) ReadyCheck(name string, check func() error) { h.checks[name] = ch
 func (h *HTTP) ReadyNote(name string, note func() string) { h.notes[name] = note }
 
 // API creates a service's Huma API with its own OpenAPI document
-// (prefix/openapi.json and .yaml) and an offline try-it page (prefix/docs)
-// whose scripts are embedded in the binary. Operations use full paths that
-// start with the prefix, so the document shows the real URLs.
+// (prefix/openapi.json and .yaml, see serveSpec) and an offline try-it
+// page (prefix/docs) whose scripts are embedded in the binary. Operations
+// use full paths that start with the prefix, so the document shows the
+// real URLs.
 func (h *HTTP) API(doc ServiceDoc) huma.API {
 	h.services = append(h.services, doc)
 	cfg := huma.DefaultConfig(doc.Title, "1.0.0")
 	cfg.Info.Description = doc.Description
-	cfg.OpenAPIPath = doc.Prefix + "/openapi"
+	// The document is served by serveSpec, with the request's server.
+	cfg.OpenAPIPath = ""
 	cfg.SchemasPath = "/schemas" + doc.Prefix // outside the API paths, like the docs
 	cfg.DocsPath = ""
 	// No "$schema" link in every body: responses stay plain JSON.
@@ -105,9 +111,12 @@ func (h *HTTP) API(doc ServiceDoc) huma.API {
 	}
 	api := humago.New(h.mux, cfg)
 	api.UseMiddleware(h.authorize(api))
+	tidyErrorModel(api.OpenAPI().Components.Schemas)
+	h.serveSpec(doc.Prefix, api)
 	h.serveDocs(doc)
 	grp := huma.NewGroup(api)
 	grp.UseSimpleModifier(func(op *huma.Operation) { op.MaxBodyBytes = MaxBodyBytes })
+	grp.UseSimpleModifier(documentErrors(doc.Problems))
 	return grp
 }
 
@@ -141,12 +150,16 @@ func (h *HTTP) authorize(api huma.API) func(huma.Context, func(huma.Context)) {
 			return
 		}
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="shopmesh"`)
-		msg := "a valid admin bearer token is required"
-		if allowsCustomers(security) {
-			msg = "a valid customer token (or the admin token) is required"
-		}
-		_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, msg)
+		_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, unauthorized(security))
 	}
+}
+
+// unauthorized says which token an operation with security needs.
+func unauthorized(security []map[string][]string) string {
+	if allowsCustomers(security) {
+		return "a valid customer token (or the admin token) is required"
+	}
+	return "a valid admin bearer token is required"
 }
 
 func allowsCustomers(security []map[string][]string) bool {
@@ -184,7 +197,7 @@ func readBodies(next http.Handler) http.Handler {
 			return
 		}
 		if ct := r.Header.Get("Content-Type"); len(data) > 0 && !isJSON(ct) {
-			WriteProblem(w, http.StatusUnsupportedMediaType, fmt.Sprintf("the body must be application/json, not %q", ct))
+			WriteProblem(w, http.StatusUnsupportedMediaType, notJSON(ct))
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(data))
@@ -204,6 +217,10 @@ func bodyProblem(err error) (int, string) {
 		return http.StatusRequestTimeout, "the body did not arrive in time"
 	}
 	return http.StatusBadRequest, "the body ended before it was complete"
+}
+
+func notJSON(contentType string) string {
+	return fmt.Sprintf("the body must be application/json, not %q", contentType)
 }
 
 // isJSON accepts application/json and application/*+json, with parameters.
@@ -283,15 +300,20 @@ var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
 li{margin:.6rem 0}small{color:#666}</style></head><body>
 <h1>ShopMesh</h1>
 <p>An e-commerce shop built from services that talk only through NATS JetStream events.</p>
-<ul>{{range .}}<li><b>{{.Title}}</b> <small>{{.Prefix}}</small><br>{{.Description}}<br>
+<ul>{{range .Services}}<li><b>{{.Title}}</b> <small>{{.Prefix}}</small><br>{{.Description}}<br>
 <a href="{{.Prefix}}/docs">try it</a> · <a href="{{.Prefix}}/openapi.json">openapi.json</a> · <a href="{{.Prefix}}/openapi.yaml">openapi.yaml</a></li>{{end}}
 </ul>
+{{if .AsyncAPI}}<p><b>Events</b>: what every service publishes and reacts to, through which durable consumer:
+<a href="/asyncapi.json">asyncapi.json</a> · <a href="/asyncapi.yaml">asyncapi.yaml</a></p>{{end}}
 <p><a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a></p>
 </body></html>`))
 
 func (h *HTTP) landing(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = landingPage.Execute(w, h.services)
+	_ = landingPage.Execute(w, struct {
+		Services []ServiceDoc
+		AsyncAPI bool
+	}{h.services, h.asyncAPI})
 }
 
 type statusRecorder struct {

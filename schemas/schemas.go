@@ -1,8 +1,9 @@
 // Package schemas holds the JSON Schema of every event and the AsyncAPI
 // document of the mesh, generated from the Go contracts in package events
-// and checked in, so that services written in other languages can validate
-// what they read. Run `go generate ./...` after
-// changing an event; a test fails while the files are out of date.
+// (and, for the AsyncAPI document's receivers, the services' plans) and
+// checked in, so that services written in other languages can validate
+// what they read. Run `go generate ./...` after changing an event or a
+// plan; a test fails while the files are out of date.
 package schemas
 
 //go:generate go run ./gen
@@ -28,7 +29,9 @@ var files embed.FS
 // FileName is the schema file of an event type.
 func FileName(eventType string) string { return eventType + ".json" }
 
-// Generate returns the schema document of every event, keyed by file name.
+// Generate returns the schema document of every event, keyed by file
+// name. The AsyncAPI document is generated apart (AsyncAPI), as it needs
+// the services' plans.
 func Generate() (map[string][]byte, error) {
 	out := make(map[string][]byte)
 	for _, e := range events.All() {
@@ -38,11 +41,6 @@ func Generate() (map[string][]byte, error) {
 		}
 		out[FileName(e.EventType())] = data
 	}
-	doc, err := AsyncAPI()
-	if err != nil {
-		return nil, err
-	}
-	out[AsyncAPIFile] = doc
 	return out, nil
 }
 
@@ -59,7 +57,7 @@ func generate(e events.Event) ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
-// Checked returns the checked-in schema files, keyed by file name.
+// Checked returns the checked-in event schema files, keyed by file name.
 func Checked() (map[string][]byte, error) {
 	entries, err := files.ReadDir(".")
 	if err != nil {
@@ -67,7 +65,7 @@ func Checked() (map[string][]byte, error) {
 	}
 	out := make(map[string][]byte)
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".json") && (strings.HasPrefix(e.Name(), "shopmesh.") || e.Name() == AsyncAPIFile) {
+		if strings.HasSuffix(e.Name(), ".json") && strings.HasPrefix(e.Name(), "shopmesh.") {
 			if out[e.Name()], err = files.ReadFile(e.Name()); err != nil {
 				return nil, err
 			}
@@ -75,6 +73,9 @@ func Checked() (map[string][]byte, error) {
 	}
 	return out, nil
 }
+
+// CheckedAsyncAPI returns the checked-in AsyncAPI document.
+func CheckedAsyncAPI() ([]byte, error) { return files.ReadFile(AsyncAPIFile) }
 
 // Validator checks event bodies against the checked-in schemas.
 type Validator struct {
@@ -90,9 +91,6 @@ func NewValidator() (*Validator, error) {
 	c := validator.NewCompiler()
 	v := &Validator{byType: make(map[string]*validator.Schema)}
 	for name, data := range checked {
-		if name == AsyncAPIFile {
-			continue
-		}
 		doc, err := validator.UnmarshalJSON(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("schema %s: %w", name, err)

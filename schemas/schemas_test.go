@@ -54,3 +54,35 @@ func TestValidatorRejectsWrongBodies(t *testing.T) {
 		})
 	}
 }
+
+// A reaction whose filter matches no channel would be missing from the
+// document: generating it fails instead.
+func TestAsyncAPIRefusesAFilterWithoutAChannel(t *testing.T) {
+	ok := Receiver{Service: "orders", Durable: "orders-timers", Stream: "ORDERS", Subjects: []string{"orders.deadline.*"}}
+	if _, err := AsyncAPI([]Receiver{ok}); err != nil {
+		t.Fatal(err)
+	}
+	bad := Receiver{Service: "orders", Durable: "orders-odd", Stream: "ORDERS", Subjects: []string{"orders.nothing.*"}}
+	if _, err := AsyncAPI([]Receiver{bad}); err == nil {
+		t.Fatal("a filter matching no channel was accepted")
+	}
+}
+
+func TestSubjectMatches(t *testing.T) {
+	cases := []struct {
+		filter, subject string
+		want            bool
+	}{
+		{"orders.order.*.placed", "orders.order.ID.placed", true},
+		{"orders.order.*.placed", "orders.order.ID.confirmed", false},
+		{"orders.>", "orders.order.ID.placed", true},
+		{"orders.deadline.*", "orders.deadline.ID", true},
+		{"orders.deadline.*", "orders.deadline.ID.x", false},
+		{"orders.*", "orders", false},
+	}
+	for _, c := range cases {
+		if got := subjectMatches(c.filter, c.subject); got != c.want {
+			t.Errorf("subjectMatches(%q, %q) = %v", c.filter, c.subject, got)
+		}
+	}
+}

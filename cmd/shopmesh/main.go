@@ -29,6 +29,7 @@ commands:
   dlq [list | redrive SEQ...]  show dead letters, or hand them back to their reaction
   provision                    create streams, buckets and consumers on an external NATS (operator)
   nats-users                   print the NATS users and permissions of every service
+  asyncapi                     print the AsyncAPI document: every event, its senders and receivers
   rebuild SERVICE...           drop a stopped service's local state; it is rebuilt at start
   token CUSTOMER               print a customer token (signed with a key from the admin token)
   version                      print the version, commit and nats-server version
@@ -65,6 +66,8 @@ func dispatch(args []string, stdout io.Writer) error {
 		return provisionCommand(args[1:], stdout)
 	case "nats-users":
 		return natsUsersCommand(args[1:], stdout)
+	case "asyncapi":
+		return asyncAPICommand(args[1:], stdout)
 	case "rebuild":
 		return rebuildCommand(args[1:], stdout)
 	case "token":

@@ -198,6 +198,11 @@ func (s *shop) connect(ctx context.Context) error {
 		Conns: conns, HTTP: mesh.NewHTTP(obs, s.cfg.AdminToken), Metrics: obs.Metrics, Tracing: obs.Tracing,
 		Log: s.log, Storage: s.storage(), DataDir: dir, Reactions: s.cfg.reactions,
 	}
+	doc, err := asyncAPI(s.cfg)
+	if err != nil {
+		return err
+	}
+	s.node.HTTP.AsyncAPI(doc)
 	s.node.HTTP.ReadyCheck("nats", func() error {
 		for _, nc := range s.conns {
 			if st := nc.Status(); st != nats.CONNECTED {

@@ -58,7 +58,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	}
 	a := app.New(st, mesh.NewWriter(n.Publisher(Name), s.Proj, events.InventoryStream), s.Proj, n.Observer(Name))
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
-		Prefix: "/inventory", Title: "ShopMesh inventory",
+		Prefix: "/inventory", Title: "ShopMesh inventory", Problems: api.Problems,
 		Description: "Stock per product, and the reservations that hold it for orders. Changes need the admin token.",
 	}), a)
 	return s.React(ctx, n, Name, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})

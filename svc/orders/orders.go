@@ -85,7 +85,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 		Timers: store.NewTimers(n.JetStream(Name)), Timeline: store.NewTimeline(n.JetStream(Name), st), Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
 	}, n.Observer(Name))
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
-		Prefix: "/orders", Title: "ShopMesh orders",
+		Prefix: "/orders", Title: "ShopMesh orders", Problems: api.Problems,
 		Description: "Place, follow and cancel orders; see every event of an order on its timeline.",
 	}), a, n.HTTP.CustomerTokens())
 	return s.React(ctx, n, Name,

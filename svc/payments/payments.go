@@ -58,7 +58,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	}
 	a := app.New(st, mesh.NewWriter(n.Publisher(Name), s.Proj, events.PaymentsStream), s.gateway, n.Observer(Name))
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
-		Prefix: "/payments", Title: "ShopMesh payments",
+		Prefix: "/payments", Title: "ShopMesh payments", Problems: api.Problems,
 		Description: "Payments of orders against a simulated gateway; refunds need the admin token.",
 	}), a)
 	return s.React(ctx, n, Name, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})

@@ -51,7 +51,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	w := mesh.NewWriter(n.Publisher(Name), s.Proj, events.ProductsStream)
 	a := app.New(st, w, n.Observer(Name))
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
-		Prefix: "/products", Title: "ShopMesh products",
+		Prefix: "/products", Title: "ShopMesh products", Problems: api.Problems,
 		Description: "The catalog: products with sku, name, description and price. Writes need the admin token.",
 	}), a)
 	return nil

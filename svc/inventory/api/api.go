@@ -16,11 +16,11 @@ import (
 
 // Stock is a product's count as readers see it.
 type Stock struct {
-	ProductID string `json:"productId"`
+	ProductID string `json:"productId" example:"01JQ3Z8M6W5T2V9R4K7XPN0B1C"`
 	OnHand    int64  `json:"onHand" doc:"Units in the warehouse."`
 	Reserved  int64  `json:"reserved" doc:"Units held for orders awaiting payment."`
 	Available int64  `json:"available" doc:"Units that can still be ordered: onHand - reserved."`
-	Version   int64  `json:"version"`
+	Version   int64  `json:"version" doc:"Increases with every change; the ETag."`
 }
 
 type stockOutput struct {
@@ -30,7 +30,31 @@ type stockOutput struct {
 
 // ProductPath is the product id in an operation's path.
 type ProductPath struct {
-	ProductID string `path:"productId" pattern:"^[0-9A-Za-z_-]{1,64}$"`
+	ProductID string `path:"productId" pattern:"^[0-9A-Za-z_-]{1,64}$" doc:"The product's id, from GET /products."`
+}
+
+// Problems are examples of inventory's errors, for its document.
+var Problems = []mesh.Problem{
+	{Status: http.StatusNotFound, Detail: "no such product"},
+	{Status: http.StatusConflict, Detail: domain.ErrBelowReserved.Error() + ": 5 reserved, 4 would be on hand"},
+	{Status: http.StatusServiceUnavailable, Detail: "inventory is busy; try again"},
+}
+
+// StockCount is the count on hand to set.
+type StockCount struct {
+	OnHand int64 `json:"onHand" minimum:"0" maximum:"1000000000" doc:"Units in the warehouse."`
+}
+
+// StockAdjustment changes the count on hand by a delta.
+type StockAdjustment struct {
+	Delta  int64  `json:"delta" minimum:"-1000000000" maximum:"1000000000" doc:"Positive restocks, negative writes off."`
+	Reason string `json:"reason" minLength:"1" maxLength:"200" example:"restock from supplier"`
+}
+
+// StockPage is one page of products running low.
+type StockPage struct {
+	Items      []Stock `json:"items"`
+	NextCursor string  `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 }
 
 // Register adds inventory's operations to api.
@@ -38,22 +62,32 @@ func Register(api huma.API, a app.Application) {
 	h := handlers{app: a}
 	tags := []string{"inventory"}
 	huma.Register(api, huma.Operation{
-		OperationID: "get-stock", Method: http.MethodGet, Path: "/inventory/{productId}",
-		Summary: "Read a product's stock", Tags: tags, Errors: []int{http.StatusNotFound},
+		OperationID: "getStock", Method: http.MethodGet, Path: "/inventory/{productId}", Summary: "Read a product's stock",
+		Description: "How many units of a product are on hand, held for orders awaiting payment, and available to " +
+			"order. Every product of the catalog has stock, 0 until it is set.",
+		Tags: tags, Errors: []int{http.StatusNotFound},
 	}, h.get)
 	huma.Register(api, huma.Operation{
-		OperationID: "set-stock", Method: http.MethodPut, Path: "/inventory/{productId}",
-		Summary: "Set the count on hand", Security: mesh.AdminSecurity, Tags: tags,
-		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict},
+		OperationID: "setStock", Method: http.MethodPut, Path: "/inventory/{productId}", Summary: "Set the count on hand",
+		Description: "Sets the units on hand after a count (admin). It may not fall below what orders hold (409). " +
+			"Setting the count it already has changes nothing.",
+		Security: mesh.AdminSecurity, Tags: tags, RequestBody: mesh.Example("Ten on hand", StockCount{OnHand: 10}),
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
 	}, h.set)
 	huma.Register(api, huma.Operation{
-		OperationID: "adjust-stock", Method: http.MethodPost, Path: "/inventory/{productId}/adjustments",
-		Summary: "Restock or write off", Security: mesh.AdminSecurity, Tags: tags,
-		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict},
+		OperationID: "adjustStock", Method: http.MethodPost, Path: "/inventory/{productId}/adjustments", Summary: "Restock or write off",
+		Description: "Adds units to those on hand (a positive delta) or writes some off (a negative one), with a " +
+			"reason (admin). A write-off may not take on hand below what orders hold (409).",
+		Security: mesh.AdminSecurity, Tags: tags,
+		RequestBody: mesh.Example("Five restocked", StockAdjustment{Delta: 5, Reason: "restock from supplier"}),
+		Metadata: mesh.Problems(mesh.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid adjustment",
+			Errors: []*huma.ErrorDetail{{Location: "body.delta", Message: "must not be 0"}}}),
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
 	}, h.adjust)
 	huma.Register(api, huma.Operation{
-		OperationID: "list-low-stock", Method: http.MethodGet, Path: "/inventory",
-		Summary: "List products running low", Tags: tags, Errors: []int{http.StatusBadRequest},
+		OperationID: "listLowStock", Method: http.MethodGet, Path: "/inventory", Summary: "List products running low",
+		Description: "The products with fewer units available than belowAvailable, a page at a time: what to restock.",
+		Tags:        tags, Errors: []int{http.StatusBadRequest},
 	}, h.low)
 }
 
@@ -69,9 +103,7 @@ func (h handlers) get(ctx context.Context, in *ProductPath) (*stockOutput, error
 
 func (h handlers) set(ctx context.Context, in *struct {
 	ProductPath
-	Body struct {
-		OnHand int64 `json:"onHand" minimum:"0" maximum:"1000000000"`
-	}
+	Body StockCount
 }) (*stockOutput, error) {
 	cmd := app.SetStock{RequestID: ulid.Make().String(), ProductID: in.ProductID, OnHand: in.Body.OnHand}
 	if err := h.app.Commands.SetStock.Handle(ctx, cmd); err != nil && !errors.Is(err, domain.ErrNoChange) {
@@ -82,10 +114,7 @@ func (h handlers) set(ctx context.Context, in *struct {
 
 func (h handlers) adjust(ctx context.Context, in *struct {
 	ProductPath
-	Body struct {
-		Delta  int64  `json:"delta" minimum:"-1000000000" maximum:"1000000000" doc:"Positive restocks, negative writes off."`
-		Reason string `json:"reason" minLength:"1" maxLength:"200" example:"restock from supplier"`
-	}
+	Body StockAdjustment
 }) (*stockOutput, error) {
 	cmd := app.AdjustStock{RequestID: ulid.Make().String(), ProductID: in.ProductID, Delta: in.Body.Delta, Reason: in.Body.Reason}
 	if err := h.app.Commands.AdjustStock.Handle(ctx, cmd); err != nil {
@@ -96,15 +125,12 @@ func (h handlers) adjust(ctx context.Context, in *struct {
 
 type lowInput struct {
 	BelowAvailable int64  `query:"belowAvailable" minimum:"1" default:"10" doc:"Lists products with fewer units available than this."`
-	Cursor         string `query:"cursor" maxLength:"200"`
-	Limit          int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
+	Cursor         string `query:"cursor" maxLength:"200" doc:"Opaque cursor from the previous page's nextCursor."`
+	Limit          int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Products per page."`
 }
 
 type lowOutput struct {
-	Body struct {
-		Items      []Stock `json:"items"`
-		NextCursor string  `json:"nextCursor,omitempty"`
-	}
+	Body StockPage
 }
 
 func (h handlers) low(ctx context.Context, in *lowInput) (*lowOutput, error) {

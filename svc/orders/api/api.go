@@ -49,8 +49,8 @@ type Order struct {
 
 // OrderLine is a product and quantity in a new order.
 type OrderLine struct {
-	ProductID string `json:"productId" minLength:"1" maxLength:"64" pattern:"^[0-9A-Za-z_-]+$"`
-	Quantity  int64  `json:"quantity" minimum:"1" maximum:"1000"`
+	ProductID string `json:"productId" minLength:"1" maxLength:"64" pattern:"^[0-9A-Za-z_-]+$" doc:"A product's id, from GET /products." example:"01JQ3Z8M6W5T2V9R4K7XPN0B1C"`
+	Quantity  int64  `json:"quantity" minimum:"1" maximum:"1000" example:"2"`
 }
 
 // NewOrder is what a customer sends to place an order.
@@ -68,8 +68,31 @@ type orderOutput struct {
 
 // OrderPath is the order id in an operation's path.
 type OrderPath struct {
-	ID string `path:"id" pattern:"^[0-9A-Za-z_-]{1,64}$"`
+	ID string `path:"id" pattern:"^[0-9A-Za-z_-]{1,64}$" doc:"The order's id, from POST /orders or GET /orders."`
 }
+
+// exampleProduct is a product id as the catalog makes them (a ULID). No
+// shop has it: the operations that take one say where to get a real one.
+const exampleProduct = "01JQ3Z8M6W5T2V9R4K7XPN0B1C"
+
+// Problems are examples of the orders service's errors, for its document.
+var Problems = []mesh.Problem{
+	{Status: http.StatusNotFound, Detail: "no such order"},
+	{Status: http.StatusConflict, Detail: domain.ErrNotCancellable.Error()},
+	{Status: http.StatusServiceUnavailable, Detail: "orders are busy; try again"},
+}
+
+// placeProblems are the ways placing an order fails.
+var placeProblems = mesh.Problems(
+	mesh.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid order", Errors: []*huma.ErrorDetail{
+		{Location: "body.items[0].productId", Message: "no such product: " + exampleProduct}}},
+	mesh.Problem{Status: http.StatusUnprocessableEntity, Detail: domain.ErrIdempotencyMismatch.Error(), Errors: []*huma.ErrorDetail{
+		{Location: "header.Idempotency-Key", Message: "already used for an order with a different body"}}},
+	mesh.Problem{Status: http.StatusForbidden, Detail: "a customer places orders for themselves only"},
+	mesh.Problem{Status: http.StatusServiceUnavailable, Detail: "the shop is busy: 1200 orders are open and about 1 end " +
+		"per second, so a new one could not be paid before it expires; try again in 30 s"},
+	mesh.Problem{Status: http.StatusServiceUnavailable, Detail: "orders are busy; try again"},
+)
 
 // Register adds the orders operations to api; tokens issues customer
 // tokens.
@@ -77,46 +100,65 @@ func Register(api huma.API, a app.Application, tokens *mesh.CustomerTokens) {
 	h := handlers{app: a, tokens: tokens}
 	tags := []string{"orders"}
 	huma.Register(api, huma.Operation{
-		OperationID: "place-order", Method: http.MethodPost, Path: "/orders", Summary: "Place an order",
-		Description:   "Accepted orders are pending; follow them with GET /orders/{id} until a terminal status. Send an Idempotency-Key to retry safely.",
-		DefaultStatus: http.StatusAccepted, Tags: tags, Errors: []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
-		Security: mesh.CustomerSecurity,
+		OperationID: "placeOrder", Method: http.MethodPost, Path: "/orders", Summary: "Place an order",
+		Description: "Places an order for the customer of the token (with the admin token, for the customerId in the " +
+			"body). Each line names a product by its id: take one from GET /products (an item's `id`) and put it in " +
+			"place of the example's, which no shop has, and give the product stock with PUT /inventory/{productId}. " +
+			"The order is accepted as pending; follow it with GET /orders/{id} or GET /orders/changes until a " +
+			"terminal status (confirmed, rejected, cancelled or expired). Send an Idempotency-Key to retry safely: " +
+			"a retry with the same key returns the same order.",
+		DefaultStatus: http.StatusAccepted, Tags: tags, Security: mesh.CustomerSecurity,
+		RequestBody: mesh.Example("Two of a product for alice, paid by card", NewOrder{CustomerID: "alice",
+			Items: []OrderLine{{ProductID: exampleProduct, Quantity: 2}}, PaymentToken: "tok_visa"}),
+		Metadata: placeProblems,
+		Errors:   []int{http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, h.place)
 	huma.Register(api, huma.Operation{
-		OperationID: "get-order", Method: http.MethodGet, Path: "/orders/{id}", Summary: "Read an order",
-		Description: "A customer reads only their own orders; the admin reads any.",
-		Tags:        tags, Errors: []int{http.StatusNotFound}, Security: mesh.CustomerSecurity,
+		OperationID: "getOrder", Method: http.MethodGet, Path: "/orders/{id}", Summary: "Read an order",
+		Description: "One order, with its status and why it ended. A customer reads only their own orders (another's " +
+			"is 404, as if it did not exist); the admin reads any.",
+		Tags: tags, Errors: []int{http.StatusNotFound}, Security: mesh.CustomerSecurity,
 	}, h.get)
 	huma.Register(api, huma.Operation{
-		OperationID: "list-orders", Method: http.MethodGet, Path: "/orders", Summary: "List orders, newest first",
-		Description: "A customer lists their own orders; the admin lists anyone's.",
-		Tags:        tags, Errors: []int{http.StatusBadRequest, http.StatusForbidden}, Security: mesh.CustomerSecurity,
+		OperationID: "listOrders", Method: http.MethodGet, Path: "/orders", Summary: "List orders, newest first",
+		Description: "Orders a page at a time, newest first, optionally of one status. A customer lists their own " +
+			"orders (naming another customer is 403); the admin lists anyone's, or one customer's with customerId.",
+		Tags: tags, Errors: []int{http.StatusBadRequest, http.StatusForbidden}, Security: mesh.CustomerSecurity,
+		Metadata: mesh.Problems(mesh.Problem{Status: http.StatusForbidden, Detail: "a customer lists their own orders only"}),
 	}, h.list)
 	huma.Register(api, huma.Operation{
-		OperationID: "cancel-order", Method: http.MethodPost, Path: "/orders/{id}/cancel", Summary: "Cancel an order",
-		Description: "Releases the stock of an unpaid order; a confirmed order is refunded. A customer cancels only their own orders.",
-		Tags:        tags, Errors: []int{http.StatusNotFound, http.StatusConflict}, Security: mesh.CustomerSecurity,
+		OperationID: "cancelOrder", Method: http.MethodPost, Path: "/orders/{id}/cancel", Summary: "Cancel an order",
+		Description: "Cancels an order that has not ended: the stock of an unpaid order is released, a confirmed " +
+			"order is refunded. An order that has already ended is 409. A customer cancels only their own orders.",
+		Tags: tags, Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
+		Security: mesh.CustomerSecurity,
 	}, h.cancel)
 	huma.Register(api, huma.Operation{
-		OperationID: "order-timeline", Method: http.MethodGet, Path: "/orders/{id}/timeline",
-		Summary: "Every event of every service about an order", Tags: tags, Errors: []int{http.StatusNotFound},
-		Security: mesh.CustomerSecurity,
+		OperationID: "getOrderTimeline", Method: http.MethodGet, Path: "/orders/{id}/timeline",
+		Summary: "Every event of every service about an order",
+		Description: "The order's saga as it happened: every event of orders, inventory and payments about this " +
+			"order, in the order they were stored, with their subjects and bodies. A customer sees only their own orders'.",
+		Tags: tags, Errors: []int{http.StatusNotFound}, Security: mesh.CustomerSecurity,
 	}, h.timeline)
 	sse.Register(api, huma.Operation{
-		OperationID: "watch-orders", Method: http.MethodGet, Path: "/orders/changes",
+		OperationID: "watchOrders", Method: http.MethodGet, Path: "/orders/changes",
 		Summary: "Orders as they change, live (Server-Sent Events)",
 		Description: "First a `watching` event, once changes are followed; then an `order` event with the whole order " +
 			"each time one changes, for every order or those of one `id` or `customerId`. A client that falls far behind " +
 			"is disconnected rather than slowing the shop down; reconnect and read the orders you follow once with GET /orders/{id}. " +
 			"A customer follows only their own orders.",
-		Tags: tags, Security: mesh.CustomerSecurity,
+		Tags: tags, Security: mesh.CustomerSecurity, Errors: []int{http.StatusUnauthorized},
 	}, map[string]any{"watching": Watching{}, "order": Order{}}, h.watch)
 	huma.Register(api, huma.Operation{
-		OperationID: "issue-customer-token", Method: http.MethodPost, Path: "/orders/customer-tokens",
+		OperationID: "issueCustomerToken", Method: http.MethodPost, Path: "/orders/customer-tokens",
 		Summary: "Issue a customer token (demo identity provider)",
-		Description: "Signs a bearer token for a customer with a key derived from the admin token. Customers place, read, " +
-			"list, follow and cancel only their own orders with it.",
-		Tags: tags, Security: mesh.AdminSecurity, Errors: []int{http.StatusUnprocessableEntity},
+		Description: "Signs a bearer token for a customer with a key derived from the admin token (admin). Customers " +
+			"place, read, list, follow and cancel only their own orders with it: send it as Authorization: Bearer <token>.",
+		Tags: tags, Security: mesh.AdminSecurity,
+		RequestBody: mesh.Example("A day for alice", CustomerTokenRequest{CustomerID: "alice", TTLSeconds: 86400}),
+		Metadata: mesh.Problems(mesh.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid customer",
+			Errors: []*huma.ErrorDetail{{Location: "body.customerId", Message: "must be 1-100 letters, digits, '.', '_', '@' or '-'"}}}),
+		Errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity},
 	}, h.issueToken)
 }
 
@@ -231,17 +273,20 @@ func (h handlers) read(ctx context.Context, id string) (*orderOutput, error) {
 }
 
 type listInput struct {
-	CustomerID string `query:"customerId" maxLength:"100"`
-	Status     string `query:"status" enum:"pending,awaiting_payment,confirmed,rejected,cancelled,expired"`
-	Cursor     string `query:"cursor" maxLength:"200"`
-	Limit      int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
+	CustomerID string `query:"customerId" maxLength:"100" doc:"Only this customer's orders (the admin's filter; a customer's own orders anyway)."`
+	Status     string `query:"status" enum:"pending,awaiting_payment,confirmed,rejected,cancelled,expired" doc:"Only orders in this status."`
+	Cursor     string `query:"cursor" maxLength:"200" doc:"Opaque cursor from the previous page's nextCursor."`
+	Limit      int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Orders per page."`
+}
+
+// OrderPage is one page of orders.
+type OrderPage struct {
+	Items      []Order `json:"items"`
+	NextCursor string  `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 }
 
 type listOutput struct {
-	Body struct {
-		Items      []Order `json:"items"`
-		NextCursor string  `json:"nextCursor,omitempty"`
-	}
+	Body OrderPage
 }
 
 func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {
@@ -276,11 +321,25 @@ func (h handlers) cancel(ctx context.Context, in *OrderPath) (*orderOutput, erro
 	return h.read(ctx, in.ID)
 }
 
+// Timeline is every event about an order, in the order they were stored.
+type Timeline struct {
+	OrderID string          `json:"orderId"`
+	Events  []TimelineEvent `json:"events"`
+}
+
+// TimelineEvent is one event of an order's timeline.
+type TimelineEvent struct {
+	Time     time.Time       `json:"time" doc:"When the event was stored."`
+	Service  string          `json:"service" doc:"The service that published it."`
+	Type     string          `json:"type" doc:"Its CloudEvents type." example:"shopmesh.orders.order.placed.v1"`
+	Subject  string          `json:"subject" doc:"Its NATS subject."`
+	Stream   string          `json:"stream"`
+	Sequence uint64          `json:"sequence" doc:"Its sequence in the stream."`
+	Data     json.RawMessage `json:"data" doc:"Its body, as the event's JSON Schema (schemas/) describes it."`
+}
+
 type timelineOutput struct {
-	Body struct {
-		OrderID string        `json:"orderId"`
-		Events  []store.Entry `json:"events"`
-	}
+	Body Timeline
 }
 
 func (h handlers) timeline(ctx context.Context, in *OrderPath) (*timelineOutput, error) {
@@ -291,8 +350,10 @@ func (h handlers) timeline(ctx context.Context, in *OrderPath) (*timelineOutput,
 	if err != nil {
 		return nil, problem(err)
 	}
-	out := &timelineOutput{}
-	out.Body.OrderID, out.Body.Events = in.ID, entries
+	out := &timelineOutput{Body: Timeline{OrderID: in.ID, Events: make([]TimelineEvent, len(entries))}}
+	for i, e := range entries {
+		out.Body.Events[i] = TimelineEvent(e)
+	}
 	return out, nil
 }
 
@@ -303,11 +364,14 @@ type CustomerToken struct {
 	ExpiresAt  time.Time `json:"expiresAt"`
 }
 
+// CustomerTokenRequest asks for a customer's token.
+type CustomerTokenRequest struct {
+	CustomerID string `json:"customerId" minLength:"1" maxLength:"100" example:"alice"`
+	TTLSeconds int    `json:"ttlSeconds,omitempty" minimum:"60" maximum:"2592000" default:"86400" doc:"How long the token is valid, in seconds (a day unless given)."`
+}
+
 type issueTokenInput struct {
-	Body struct {
-		CustomerID string `json:"customerId" minLength:"1" maxLength:"100" example:"alice"`
-		TTLSeconds int    `json:"ttlSeconds,omitempty" minimum:"60" maximum:"2592000" default:"86400" doc:"How long the token is valid, in seconds (a day unless given)."`
-	}
+	Body CustomerTokenRequest
 }
 
 type issueTokenOutput struct{ Body CustomerToken }

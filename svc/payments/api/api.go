@@ -38,7 +38,14 @@ type paymentOutput struct {
 
 // PaymentPath is the payment id in an operation's path.
 type PaymentPath struct {
-	ID string `path:"id" pattern:"^[0-9A-Za-z_-]{1,80}$"`
+	ID string `path:"id" pattern:"^[0-9A-Za-z_-]{1,80}$" doc:"The payment's id, from GET /payments or an order's paymentId."`
+}
+
+// Problems are examples of the payments service's errors, for its document.
+var Problems = []mesh.Problem{
+	{Status: http.StatusNotFound, Detail: "no such payment"},
+	{Status: http.StatusConflict, Detail: domain.ErrNotRefundable.Error()},
+	{Status: http.StatusServiceUnavailable, Detail: "payments are busy; try again"},
 }
 
 // Register adds the payments operations to api.
@@ -46,19 +53,24 @@ func Register(api huma.API, a app.Application) {
 	h := handlers{app: a}
 	tags := []string{"payments"}
 	huma.Register(api, huma.Operation{
-		OperationID: "get-payment", Method: http.MethodGet, Path: "/payments/{id}", Summary: "Read a payment",
-		Description: "Payments are the back office's: a customer follows theirs through the order.",
-		Tags:        tags, Errors: []int{http.StatusUnauthorized, http.StatusNotFound}, Security: mesh.AdminSecurity,
+		OperationID: "getPayment", Method: http.MethodGet, Path: "/payments/{id}", Summary: "Read a payment",
+		Description: "One payment: captured, declined or refunded, with its amount and the gateway's reason (admin). " +
+			"Payments are the back office's: a customer follows theirs through the order.",
+		Tags: tags, Errors: []int{http.StatusUnauthorized, http.StatusNotFound}, Security: mesh.AdminSecurity,
 	}, h.get)
 	huma.Register(api, huma.Operation{
-		OperationID: "list-payments", Method: http.MethodGet, Path: "/payments", Summary: "List payments",
-		Description: "Payments by order id, a page at a time; filter by order or by status.",
-		Tags:        tags, Errors: []int{http.StatusBadRequest, http.StatusUnauthorized}, Security: mesh.AdminSecurity,
+		OperationID: "listPayments", Method: http.MethodGet, Path: "/payments", Summary: "List payments",
+		Description: "Payments a page at a time, by order id (admin); only an order's (it has one) with orderId, " +
+			"or only those in one status.",
+		Tags: tags, Errors: []int{http.StatusBadRequest, http.StatusUnauthorized}, Security: mesh.AdminSecurity,
+		Metadata: mesh.Problems(mesh.Problem{Status: http.StatusBadRequest, Detail: mesh.ErrBadCursor.Error()}),
 	}, h.list)
 	huma.Register(api, huma.Operation{
-		OperationID: "refund-payment", Method: http.MethodPost, Path: "/payments/{id}/refund", Summary: "Refund a captured payment",
-		Description: "The order is cancelled in turn.", Security: mesh.AdminSecurity, Tags: tags,
-		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict},
+		OperationID: "refundPayment", Method: http.MethodPost, Path: "/payments/{id}/refund", Summary: "Refund a captured payment",
+		Description: "Gives a captured payment's money back (admin); the order is cancelled in turn and its stock " +
+			"released. Only a captured payment can be refunded (409 otherwise).",
+		Security: mesh.AdminSecurity, Tags: tags,
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
 	}, h.refund)
 }
 
@@ -76,14 +88,17 @@ type listInput struct {
 	OrderID string `query:"orderId" maxLength:"64" pattern:"^[0-9A-Za-z_-]*$" doc:"Only the payment of this order (an order has one)."`
 	Status  string `query:"status" enum:"captured,declined,refunded" doc:"Only payments in this status."`
 	Cursor  string `query:"cursor" maxLength:"200" doc:"Opaque cursor from the previous page's nextCursor."`
-	Limit   int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
+	Limit   int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Payments per page."`
+}
+
+// PaymentPage is one page of payments.
+type PaymentPage struct {
+	Items      []Payment `json:"items"`
+	NextCursor string    `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 }
 
 type listOutput struct {
-	Body struct {
-		Items      []Payment `json:"items"`
-		NextCursor string    `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
-	}
+	Body PaymentPage
 }
 
 func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {

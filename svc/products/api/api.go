@@ -30,7 +30,7 @@ type ProductFields struct {
 
 // Product is a catalog entry as readers see it.
 type Product struct {
-	ID string `json:"id" example:"01JD0000000000000000000000"`
+	ID string `json:"id" example:"01JQ3Z8M6W5T2V9R4K7XPN0B1C" doc:"Made by the shop (a ULID); productId in orders and inventory."`
 	ProductFields
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
@@ -45,7 +45,7 @@ type productOutput struct {
 
 // IDPath is the product id in an operation's path.
 type IDPath struct {
-	ID string `path:"id" pattern:"^[0-9A-Za-z_-]{1,64}$" doc:"Product id."`
+	ID string `path:"id" pattern:"^[0-9A-Za-z_-]{1,64}$" doc:"Product id, from GET /products."`
 }
 
 // IfMatchHeader carries optimistic concurrency from HTTP clients.
@@ -53,32 +53,74 @@ type IfMatchHeader struct {
 	IfMatch string `header:"If-Match" doc:"The ETag last read; the write fails with 412 if the product changed since."`
 }
 
+// Problems are examples of the catalog's errors, for its document.
+var Problems = []mesh.Problem{
+	{Status: http.StatusNotFound, Detail: "no such product"},
+	{Status: http.StatusConflict, Detail: domain.ErrSKUTaken.Error()},
+	{Status: http.StatusPreconditionFailed, Detail: domain.ErrStaleVersion.Error()},
+	{Status: http.StatusServiceUnavailable, Detail: "the catalog is busy; try again"},
+}
+
+// invalidProduct is a product the catalog refuses (problem), and one that
+// does not fit the schema (Huma's validation).
+var invalidProduct = mesh.Problems(
+	mesh.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid product", Errors: []*huma.ErrorDetail{
+		{Location: "body.price.currency", Message: "must be an ISO 4217 currency code such as EUR or USD"}}},
+	mesh.Problem{Status: http.StatusUnprocessableEntity, Detail: "validation failed", Errors: []*huma.ErrorDetail{
+		{Location: "body", Message: "expected required property sku to be present", Value: map[string]any{"name": "Enamel mug"}}}},
+)
+
+var exampleFields = ProductFields{
+	SKU: "MUG-001", Name: "Enamel mug", Description: "A white enamel mug, 350 ml.",
+	Price: Price{Amount: 1299, Currency: "EUR"},
+}
+
 // Register adds the catalog's operations to api.
 func Register(api huma.API, a app.Application) {
 	h := handlers{app: a}
+	tags := []string{"catalog"}
 	huma.Register(api, huma.Operation{
-		OperationID: "create-product", Method: http.MethodPost, Path: "/products", Summary: "Add a product",
-		DefaultStatus: http.StatusCreated, Security: mesh.AdminSecurity, Tags: []string{"catalog"},
-		Errors: []int{http.StatusUnauthorized, http.StatusConflict},
+		OperationID: "createProduct", Method: http.MethodPost, Path: "/products", Summary: "Add a product",
+		Description: "Adds a product to the catalog (admin). Its id is made by the shop and returned, with its " +
+			"URL in Location. The sku must be unique in the catalog: change the example's to add a second product. " +
+			"A new product has no stock until PUT /inventory/{productId} sets it.",
+		DefaultStatus: http.StatusCreated, Security: mesh.AdminSecurity, Tags: tags,
+		RequestBody: mesh.Example("A mug", exampleFields), Metadata: invalidProduct,
+		Errors: []int{http.StatusUnauthorized, http.StatusConflict, http.StatusServiceUnavailable},
 	}, h.create)
 	huma.Register(api, huma.Operation{
-		OperationID: "get-product", Method: http.MethodGet, Path: "/products/{id}", Summary: "Read a product",
-		Tags: []string{"catalog"}, Errors: []int{http.StatusNotFound},
+		OperationID: "getProduct", Method: http.MethodGet, Path: "/products/{id}", Summary: "Read a product",
+		Description: "One product by id (from GET /products or the Location of POST /products). Its ETag is its " +
+			"version, for If-Match on PUT and DELETE.",
+		Tags: tags, Errors: []int{http.StatusNotFound},
 	}, h.get)
 	huma.Register(api, huma.Operation{
-		OperationID: "list-products", Method: http.MethodGet, Path: "/products", Summary: "List and search products",
-		Tags: []string{"catalog"}, Errors: []int{http.StatusBadRequest},
+		OperationID: "listProducts", Method: http.MethodGet, Path: "/products", Summary: "List and search products",
+		Description: "The catalog a page at a time, oldest first, optionally only the products whose sku or name " +
+			"contains q. Each item's id is what orders and inventory take as productId.",
+		Tags: tags, Errors: []int{http.StatusBadRequest},
 	}, h.list)
 	huma.Register(api, huma.Operation{
-		OperationID: "update-product", Method: http.MethodPut, Path: "/products/{id}", Summary: "Replace a product's fields",
-		Security: mesh.AdminSecurity, Tags: []string{"catalog"},
-		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
+		OperationID: "updateProduct", Method: http.MethodPut, Path: "/products/{id}", Summary: "Replace a product's fields",
+		Description: "Replaces every field of a product (admin). With If-Match, only if the product is still at " +
+			"that version (412 otherwise). Orders already placed keep the price they were placed at.",
+		Security: mesh.AdminSecurity, Tags: tags, RequestBody: mesh.Example("A mug, dearer", withPrice(exampleFields, 1499)),
+		Metadata: invalidProduct,
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed,
+			http.StatusServiceUnavailable},
 	}, h.update)
 	huma.Register(api, huma.Operation{
-		OperationID: "delete-product", Method: http.MethodDelete, Path: "/products/{id}", Summary: "Remove a product",
-		DefaultStatus: http.StatusNoContent, Security: mesh.AdminSecurity, Tags: []string{"catalog"},
-		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusPreconditionFailed},
+		OperationID: "deleteProduct", Method: http.MethodDelete, Path: "/products/{id}", Summary: "Remove a product",
+		Description: "Removes a product from the catalog (admin); it can no longer be ordered. With If-Match, " +
+			"only if the product is still at that version (412 otherwise).",
+		DefaultStatus: http.StatusNoContent, Security: mesh.AdminSecurity, Tags: tags,
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusPreconditionFailed, http.StatusServiceUnavailable},
 	}, h.delete)
+}
+
+func withPrice(f ProductFields, amount int64) ProductFields {
+	f.Price.Amount = amount
+	return f
 }
 
 type handlers struct{ app app.Application }
@@ -115,14 +157,17 @@ func (h handlers) read(ctx context.Context, id string) (*productOutput, error) {
 type listInput struct {
 	Q      string `query:"q" maxLength:"100" doc:"Finds products whose sku or name contains this text, in any case."`
 	Cursor string `query:"cursor" maxLength:"200" doc:"Opaque cursor from the previous page's nextCursor."`
-	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Products per page."`
+}
+
+// ProductPage is one page of the catalog.
+type ProductPage struct {
+	Items      []Product `json:"items"`
+	NextCursor string    `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 }
 
 type listOutput struct {
-	Body struct {
-		Items      []Product `json:"items"`
-		NextCursor string    `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
-	}
+	Body ProductPage
 }
 
 func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {
