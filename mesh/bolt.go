@@ -245,11 +245,7 @@ func PrepareState(db *bolt.DB, version uint64, buckets ...[]byte) error {
 }
 
 func dropAll(tx *bolt.Tx) error {
-	var names [][]byte
-	err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-		names = append(names, append([]byte(nil), name...))
-		return nil
-	})
+	names, err := bucketNames(tx)
 	if err != nil {
 		return err
 	}
@@ -259,4 +255,15 @@ func dropAll(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// bucketNames are the top-level buckets of tx, copied: a bucket cannot be
+// deleted while ForEach walks them.
+func bucketNames(tx *bolt.Tx) ([][]byte, error) {
+	var names [][]byte
+	err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		names = append(names, append([]byte(nil), name...))
+		return nil
+	})
+	return names, err
 }

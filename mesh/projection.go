@@ -183,17 +183,14 @@ func foreignState(tx *bolt.Tx, infos map[string]*jetstream.StreamInfo) string {
 // emptyState empties every bucket but the schema version's, keeping the
 // buckets, which the service made at start and expects to find.
 func emptyState(tx *bolt.Tx) error {
-	var names [][]byte
-	err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-		if !bytes.Equal(name, bucketMeta) {
-			names = append(names, append([]byte(nil), name...))
-		}
-		return nil
-	})
+	names, err := bucketNames(tx)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
+		if bytes.Equal(n, bucketMeta) {
+			continue
+		}
 		if err := tx.DeleteBucket(n); err != nil {
 			return err
 		}

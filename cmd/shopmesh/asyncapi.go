@@ -3,9 +3,7 @@ package main
 //go:generate go run . asyncapi -o ../../schemas/asyncapi.json
 
 import (
-	"flag"
 	"io"
-	"os"
 
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/schemas"
@@ -34,18 +32,5 @@ func receivers(plans []mesh.Plan) []schemas.Receiver {
 // asyncAPICommand prints the AsyncAPI document, as schemas/asyncapi.json
 // holds it (go generate writes that file) and /asyncapi.json serves it.
 func asyncAPICommand(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("shopmesh asyncapi", flag.ContinueOnError)
-	out := fs.String("o", "", "write to this file instead of standard output")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	doc, err := asyncAPI(defaultConfig())
-	if err != nil {
-		return err
-	}
-	if *out == "" {
-		_, err := stdout.Write(doc)
-		return err
-	}
-	return os.WriteFile(*out, doc, 0o644)
+	return generatedCommand("asyncapi", args, stdout, func() ([]byte, error) { return asyncAPI(defaultConfig()) })
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shopmesh/shopmesh/mesh/meshtest"
 	"github.com/shopmesh/shopmesh/schemas"
 )
 
@@ -68,11 +67,7 @@ func TestAsyncAPIListsEveryReaction(t *testing.T) {
 // links them.
 func TestAsyncAPIIsServed(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	cfg.Ephemeral = true
-	s := startTestShop(t, cfg)
-	defer s.close()
-	c := meshtest.NewClient(t, s.httpURL)
+	_, c := ephemeralShop(t)
 	want, _ := schemas.CheckedAsyncAPI()
 	if got := c.Do(http.MethodGet, "/asyncapi.json", nil, nil).Expect(http.StatusOK).Body; !bytes.Equal(got, want) {
 		t.Error("/asyncapi.json is not the document")

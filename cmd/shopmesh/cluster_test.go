@@ -33,12 +33,7 @@ import (
 // API accepted still ends, and every invariant holds.
 func TestR3StreamsSurviveTheLossOfTheirLeader(t *testing.T) {
 	cluster := startCluster(t, 3)
-	replica := func() *mall {
-		cfg := sagaConfig(t)
-		cfg.NATSURL = cluster.urls()
-		return openMall(t, cfg)
-	}
-	a, b := replica(), replica()
+	a, b := openReplica(t, cluster.urls()), openReplica(t, cluster.urls())
 	mug := a.product("MUG", 100, 40)
 	cup := b.product("CUP", 100, 40)
 

@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/shopmesh/shopmesh/mesh/meshtest"
 )
 
 // The OpenAPI documents are what clients are generated from and what the
@@ -22,11 +21,8 @@ import (
 // example valid against its schema, and names code generators can use.
 func TestOpenAPIDocumentsLint(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	cfg.Ephemeral = true
-	s := startTestShop(t, cfg)
-	defer s.close()
-	c := meshtest.NewClient(t, s.httpURL)
+	s, c := ephemeralShop(t)
+	cfg := s.cfg
 	operationIDs := map[string]string{}
 	schemas := map[string]any{}
 	for _, svc := range allServices(cfg) {

@@ -52,17 +52,28 @@ func provisionCommand(args []string, stdout io.Writer) error {
 // natsUsersCommand prints the nats-server users of every service, as
 // deploy/nats/users.conf holds them (go generate writes that file).
 func natsUsersCommand(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("shopmesh nats-users", flag.ContinueOnError)
+	return generatedCommand("nats-users", args, stdout, func() ([]byte, error) {
+		return []byte(natsauth.Config(allPlans(defaultConfig()))), nil
+	})
+}
+
+// generatedCommand prints what generate makes, or writes it to the file
+// given with -o: how go generate keeps the committed copy current.
+func generatedCommand(name string, args []string, stdout io.Writer, generate func() ([]byte, error)) error {
+	fs := flag.NewFlagSet("shopmesh "+name, flag.ContinueOnError)
 	out := fs.String("o", "", "write to this file instead of standard output")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	conf := natsauth.Config(allPlans(defaultConfig()))
-	if *out == "" {
-		_, err := io.WriteString(stdout, conf)
+	data, err := generate()
+	if err != nil {
 		return err
 	}
-	return os.WriteFile(*out, []byte(conf), 0o644)
+	if *out == "" {
+		_, err := stdout.Write(data)
+		return err
+	}
+	return os.WriteFile(*out, data, 0o644)
 }
 
 // connectOperator connects a tool as the operator. The password comes

@@ -20,12 +20,7 @@ import (
 // concurrent writes safe. Orders go to both replicas at once.
 func TestTwoReplicasOfEveryService(t *testing.T) {
 	server := operatedServer(t)
-	replica := func() *mall {
-		cfg := sagaConfig(t)
-		cfg.NATSURL = server.ClientURL()
-		return openMall(t, cfg)
-	}
-	a, b := replica(), replica()
+	a, b := openReplica(t, server.ClientURL()), openReplica(t, server.ClientURL())
 	mug := a.product("MUG", 100, 20)
 	cup := b.product("CUP", 100, 20)
 	// The sku is taken, whichever replica is asked.
@@ -109,4 +104,13 @@ func operatedServer(t *testing.T) *server.Server {
 		t.Fatalf("provision said:\n%s", out.String())
 	}
 	return s
+}
+
+// openReplica runs every service in a shop of its own against the
+// external server at natsURL, as one replica among others.
+func openReplica(t *testing.T, natsURL string) *mall {
+	t.Helper()
+	cfg := sagaConfig(t)
+	cfg.NATSURL = natsURL
+	return openMall(t, cfg)
 }

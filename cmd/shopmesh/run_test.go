@@ -31,6 +31,16 @@ func testConfig(t *testing.T) config {
 	return cfg
 }
 
+// ephemeralShop is a shop in memory for the test, and a client of it.
+func ephemeralShop(t *testing.T) (*shop, *meshtest.Client) {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.Ephemeral = true
+	s := startTestShop(t, cfg)
+	t.Cleanup(s.close)
+	return s, meshtest.NewClient(t, s.httpURL)
+}
+
 func startTestShop(t *testing.T, cfg config) *shop {
 	t.Helper()
 	// The shop lives as long as the test, however long that is.
