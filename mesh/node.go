@@ -117,12 +117,19 @@ type Service interface {
 // Project starts a projection of streams into db through p, publishing
 // views (which may be nil), and adds it to the node's readiness checks.
 func (n *Node) Project(ctx context.Context, service string, db *bolt.DB, streams []string, p Projector, views *Views) (*Projection, error) {
+	return n.ProjectNamed(ctx, service, service+" projection", db, streams, p, views)
+}
+
+// ProjectNamed is Project for a service's second projection (an index kept
+// in a file of its own, off the path of the service's decisions), which
+// /readyz names name.
+func (n *Node) ProjectNamed(ctx context.Context, service, name string, db *bolt.DB, streams []string, p Projector, views *Views) (*Projection, error) {
 	proj := NewProjection(db, n.JetStream(service), streams, p, views, n.Logger(service))
 	proj.service, proj.metrics = service, n.Metrics
 	if err := proj.Start(ctx); err != nil {
 		return nil, err
 	}
-	n.HTTP.ReadyCheck(service+" projection", func() error {
+	n.HTTP.ReadyCheck(name, func() error {
 		if !proj.Ready() {
 			return errors.New("catching up with its streams")
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/mesh"
+	ordersvc "github.com/shopmesh/shopmesh/svc/orders"
 	orders "github.com/shopmesh/shopmesh/svc/orders/domain"
 	bolt "go.etcd.io/bbolt"
 )
@@ -86,29 +87,48 @@ func rebuildCommand(args []string, stdout io.Writer) error {
 		if !slices.Contains([]string{"products", "inventory", "orders", "payments"}, name) {
 			return fmt.Errorf("no service %q", name)
 		}
-		path := filepath.Join(*data, "state", name+".db")
-		if err := removeUnlocked(path); err != nil {
-			return err
+		removed := false
+		for _, file := range stateFiles(name) {
+			gone, err := removeUnlocked(filepath.Join(*data, "state", file+".db"))
+			if err != nil {
+				return err
+			}
+			removed = removed || gone
+		}
+		if !removed {
+			fmt.Fprintf(stdout, "%s: no local state to remove\n", name)
+			continue
 		}
 		fmt.Fprintf(stdout, "%s: local state removed; it is rebuilt from the streams at the next start\n", name)
 	}
 	return nil
 }
 
-func removeUnlocked(path string) error {
+// stateFiles are the bbolt files of a service: orders keeps its
+// timeline's index in a second one.
+func stateFiles(service string) []string {
+	if service == ordersvc.Name {
+		return []string{service, ordersvc.TimelineFile}
+	}
+	return []string{service}
+}
+
+// removeUnlocked removes a bbolt file that no process holds, and says
+// whether there was one.
+func removeUnlocked(path string) (bool, error) {
 	if _, err := os.Stat(path); os.IsNotExist(err) {
-		return nil
+		return false, nil
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		return fmt.Errorf("%s is in use: stop the service first (%w)", path, err)
+		return false, fmt.Errorf("%s is in use: stop the service first (%w)", path, err)
 	}
 	_ = db.Close()
 	// The file's open marker (mesh.OpenDB) goes with it.
 	if err := os.Remove(path + ".open"); err != nil && !os.IsNotExist(err) {
-		return err
+		return false, err
 	}
-	return os.Remove(path)
+	return true, os.Remove(path)
 }
 
 // tokenCommand prints a token for a customer. It needs no running shop:

@@ -12,6 +12,7 @@ import (
 	"github.com/shopmesh/shopmesh/svc/orders/api"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
 	"github.com/shopmesh/shopmesh/svc/orders/store"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Name is the service's name.
@@ -30,6 +31,10 @@ type Config struct {
 type Service struct {
 	mesh.Parts
 	cfg Config
+	// timelineDB and timeline keep the timeline's index, apart from the
+	// state the orders' decisions wait on.
+	timelineDB *bolt.DB
+	timeline   *mesh.Projection
 }
 
 // New returns the orders service, ready to Start.
@@ -71,10 +76,11 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	if err != nil {
 		return err
 	}
-	// The projection reads every stream of the saga: the order's timeline
-	// indexes every event about it, whichever service wrote it.
-	streams := []string{events.OrdersStream, events.ProductsStream, events.InventoryStream, events.PaymentsStream}
-	if err := s.Project(ctx, n, Name, streams, st, views); err != nil {
+	if err := s.Project(ctx, n, Name, []string{events.OrdersStream, events.ProductsStream}, st, views); err != nil {
+		return err
+	}
+	index, err := s.startTimeline(ctx, n)
+	if err != nil {
 		return err
 	}
 	admission := mesh.NewAdmission(Name, st.Backlog, n.Metrics)
@@ -82,7 +88,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	go admission.Run(ctx)
 	a := app.New(app.Deps{
 		Store: st, Writer: mesh.NewWriter(n.Publisher(Name), s.Proj, events.OrdersStream), Proj: s.Proj,
-		Timers: store.NewTimers(n.JetStream(Name)), Timeline: store.NewTimeline(n.JetStream(Name), st), Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
+		Timers: store.NewTimers(n.JetStream(Name)), Timeline: store.NewTimeline(n.JetStream(Name), index), Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
 	}, n.Observer(Name))
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders", Problems: api.Problems,
@@ -93,4 +99,34 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 		mesh.Reaction{Durable: onPayments, Handle: a.OnPayment},
 		mesh.Reaction{Durable: onDeadlines, Handle: a.OnDeadline},
 	)
+}
+
+// startTimeline projects every event of the saga into the timeline's index,
+// in a file of its own.
+func (s *Service) startTimeline(ctx context.Context, n *mesh.Node) (*store.TimelineIndex, error) {
+	var err error
+	if s.timelineDB, err = n.OpenDB(TimelineFile); err != nil {
+		return nil, err
+	}
+	index, err := store.NewTimelineIndex(s.timelineDB)
+	if err != nil {
+		return nil, err
+	}
+	s.timeline, err = n.ProjectNamed(ctx, Name, TimelineFile+" projection", s.timelineDB, store.TimelineStreams, index, nil)
+	return index, err
+}
+
+// TimelineFile names the timeline index's bbolt file, beside the service's
+// own (shopmesh rebuild orders removes both).
+const TimelineFile = "orders-timeline"
+
+// Stop implements mesh.Service: the service's parts, then the timeline.
+func (s *Service) Stop() {
+	s.Parts.Stop()
+	if s.timeline != nil {
+		s.timeline.Stop()
+	}
+	if s.timelineDB != nil {
+		_ = mesh.CloseDB(s.timelineDB)
+	}
 }

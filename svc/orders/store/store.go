@@ -1,8 +1,8 @@
 // Package store keeps the orders service's local state: a bbolt file
-// projected from the ORDERS stream (orders, a time index), the PRODUCTS
-// stream (the catalog replica that prices orders) and every event of every
-// service by the order it concerns (the timeline), and the orders KV read
-// model.
+// projected from the ORDERS stream (orders, a time index) and the PRODUCTS
+// stream (the catalog replica that prices orders), the orders KV read
+// model, and in a file of its own the timeline's index of every event of
+// every service by the order it concerns.
 package store
 
 import (
@@ -34,7 +34,7 @@ var (
 
 // schemaVersion changes whenever the buckets or what they hold change; a
 // file of another version is rebuilt from the streams at start.
-const schemaVersion = 4
+const schemaVersion = 3
 
 // Store reads and projects orders.
 type Store struct {
@@ -44,7 +44,7 @@ type Store struct {
 
 // New wraps the service's bbolt file and its order views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
-	if err := mesh.PrepareState(db, schemaVersion, bucketCatalog, bucketOrders, bucketByTime, bucketByCustomer, bucketOpen, bucketCount, bucketTimeline); err != nil {
+	if err := mesh.PrepareState(db, schemaVersion, bucketCatalog, bucketOrders, bucketByTime, bucketByCustomer, bucketOpen, bucketCount); err != nil {
 		return nil, fmt.Errorf("orders store: %w", err)
 	}
 	return &Store{db: db, views: views}, nil
@@ -56,17 +56,11 @@ func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 	if err != nil || ev == nil {
 		return nil, err
 	}
-	if err := indexEvent(tx, e); err != nil {
-		return nil, err
-	}
 	id := events.IDOf(e.Subject)
-	switch e.Stream {
-	case events.ProductsStream:
+	if e.Stream == events.ProductsStream {
 		return nil, applyProduct(tx, id, ev)
-	case events.OrdersStream:
-		return applyOrder(tx, id, ev, e)
 	}
-	return nil, nil // inventory's and payments' events are only on the timeline
+	return applyOrder(tx, id, ev, e)
 }
 
 func applyProduct(tx *bolt.Tx, id string, ev events.Event) error {

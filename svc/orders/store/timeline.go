@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	bolt "go.etcd.io/bbolt"
 )
@@ -18,6 +19,37 @@ import (
 // bucketTimeline indexes every event of the saga by the order it concerns:
 // order id, 0, stream, 0, then the stream sequence.
 var bucketTimeline = []byte("timeline")
+
+// timelineVersion changes whenever the index changes; an index of another
+// version is rebuilt from the streams at start.
+const timelineVersion = 1
+
+// TimelineStreams are the streams whose events the timeline shows.
+var TimelineStreams = []string{events.OrdersStream, events.InventoryStream, events.PaymentsStream}
+
+// TimelineIndex is the timeline's index, in a bbolt file of its own: it
+// follows three streams, and keeping it apart keeps that work off the
+// path of the orders' own decisions, which wait for their projection.
+type TimelineIndex struct {
+	db *bolt.DB
+}
+
+// NewTimelineIndex prepares the index in db.
+func NewTimelineIndex(db *bolt.DB) (*TimelineIndex, error) {
+	if err := mesh.PrepareState(db, timelineVersion, bucketTimeline); err != nil {
+		return nil, fmt.Errorf("timeline index: %w", err)
+	}
+	return &TimelineIndex{db: db}, nil
+}
+
+// Apply implements mesh.Projector: it reads no more of an event than the
+// order it names.
+func (x *TimelineIndex) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
+	if e.Type == "" {
+		return nil, nil // not an event: a fired timer, or a stranger
+	}
+	return nil, indexEvent(tx, e)
+}
 
 // Entry is one event of the timeline of an order.
 type Entry struct {
@@ -53,11 +85,11 @@ type eventRef struct {
 	seq    uint64
 }
 
-// timelineRefs are the messages indexed under orderID.
-func (s *Store) timelineRefs(orderID string) ([]eventRef, error) {
+// refs are the messages indexed under orderID.
+func (x *TimelineIndex) refs(orderID string) ([]eventRef, error) {
 	var refs []eventRef
 	prefix := timelinePrefix(orderID)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := x.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketTimeline).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, _ = c.Next() {
 			rest := k[len(prefix):]
@@ -77,15 +109,17 @@ func (s *Store) timelineRefs(orderID string) ([]eventRef, error) {
 // its products are.
 type Timeline struct {
 	js    jetstream.JetStream
-	store *Store
+	index *TimelineIndex
 }
 
-// NewTimeline reads the index of st and the events from js.
-func NewTimeline(js jetstream.JetStream, st *Store) *Timeline { return &Timeline{js: js, store: st} }
+// NewTimeline reads index, and the events from js.
+func NewTimeline(js jetstream.JetStream, index *TimelineIndex) *Timeline {
+	return &Timeline{js: js, index: index}
+}
 
 // For returns the order's events in time order.
 func (t *Timeline) For(ctx context.Context, orderID string) ([]Entry, error) {
-	refs, err := t.store.timelineRefs(orderID)
+	refs, err := t.index.refs(orderID)
 	if err != nil {
 		return nil, err
 	}

@@ -41,8 +41,8 @@ func TestTimelineIsReadFromTheOrdersIndex(t *testing.T) {
 	accepted := publish(events.InventoryService, events.ReservationAccepted{OrderID: "o1"})
 	publish(events.PaymentsService, events.PaymentCaptured{PaymentID: "pay", OrderID: "o1", Amount: events.Money{Amount: 1, Currency: "EUR"}})
 
-	st := projected(t, n)
-	got, err := NewTimeline(n.JS, st).For(ctx, "o1")
+	index := projected(t, n)
+	got, err := NewTimeline(n.JS, index).For(ctx, "o1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,24 +60,25 @@ func TestTimelineIsReadFromTheOrdersIndex(t *testing.T) {
 	if err := inventory.DeleteMsg(ctx, accepted); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := NewTimeline(n.JS, st).For(ctx, "o1"); err != nil || len(got) != 3 {
+	if got, err := NewTimeline(n.JS, index).For(ctx, "o1"); err != nil || len(got) != 3 {
 		t.Fatalf("timeline after a removal %+v %v, want the other three", got, err)
 	}
 }
 
-// projected projects the four streams into a store, as the service does.
-func projected(t *testing.T, n *mesh.Node) *Store {
+// projected projects the timeline's streams into an index, as the service
+// does.
+func projected(t *testing.T, n *mesh.Node) *TimelineIndex {
 	t.Helper()
-	db, _, err := mesh.OpenDB(filepath.Join(t.TempDir(), "orders.db"), false)
+	db, _, err := mesh.OpenDB(filepath.Join(t.TempDir(), "orders-timeline.db"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mesh.CloseDB(db) })
-	st, err := New(db, nil)
+	index, err := NewTimelineIndex(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := mesh.NewProjection(db, n.JS, []string{events.OrdersStream, events.ProductsStream, events.InventoryStream, events.PaymentsStream}, st, nil, n.Log)
+	p := mesh.NewProjection(db, n.JS, TimelineStreams, index, nil, n.Log)
 	if err := p.Start(meshtest.Context(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -85,5 +86,5 @@ func projected(t *testing.T, n *mesh.Node) *Store {
 	if err := p.CatchUpAll(meshtest.Context(t)); err != nil {
 		t.Fatal(err)
 	}
-	return st
+	return index
 }
