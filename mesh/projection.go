@@ -173,7 +173,7 @@ func foreignState(tx *bolt.Tx, infos map[string]*jetstream.StreamInfo) string {
 		created := info.Created.UTC().Format(time.RFC3339Nano)
 		if b := tx.Bucket(bucketOrigins); b != nil {
 			if was := b.Get([]byte(name)); was != nil && string(was) != created {
-				return fmt.Sprintf("it comes from a %s stream created at %s; this one was created at %s", name, was, created)
+				return fmt.Sprintf("it comes from the %s stream created at %s; this one was created at %s", name, was, created)
 			}
 		}
 	}

@@ -44,7 +44,7 @@ func provisionCommand(args []string, stdout io.Writer) error {
 		return err
 	}
 	for _, p := range plans {
-		fmt.Fprintf(stdout, "%s: streams, bucket %q and %d consumers ready\n", p.Service, p.Bucket, len(p.Durables))
+		fmt.Fprintf(stdout, "%s: streams, bucket %q and durable consumers %v ready\n", p.Service, p.Bucket, durableNames(p))
 	}
 	return nil
 }
@@ -115,4 +115,12 @@ func connectOperator(natsURL, name string) (jetstream.JetStream, func(), error) 
 func hasUser(natsURL string) bool {
 	u, err := url.Parse(natsURL)
 	return err == nil && u.User != nil
+}
+
+func durableNames(p mesh.Plan) []string {
+	names := make([]string, len(p.Durables))
+	for i, d := range p.Durables {
+		names[i] = d.Name
+	}
+	return names
 }

@@ -100,7 +100,7 @@ func operatedServer(t *testing.T) *server.Server {
 	if err := provisionCommand([]string{"--nats", s.ClientURL()}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "orders: streams, bucket \"orders\" and 3 consumers ready") {
+	if !strings.Contains(out.String(), `orders: streams, bucket "orders" and durable consumers [orders-on-inventory orders-on-payments orders-timers] ready`) {
 		t.Fatalf("provision said:\n%s", out.String())
 	}
 	return s

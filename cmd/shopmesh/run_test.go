@@ -331,8 +331,14 @@ func TestRebuildRefusesAFileInUse(t *testing.T) {
 	if err := rebuildCommand([]string{"--data", cfg.Data, "orders"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(cfg.Data, "state", "orders.db")); !os.IsNotExist(err) {
-		t.Fatal("orders.db still there after rebuild")
+	for _, file := range []string{"orders.db", "orders-timeline.db"} {
+		if _, err := os.Stat(filepath.Join(cfg.Data, "state", file)); !os.IsNotExist(err) {
+			t.Fatalf("%s still there after rebuild", file)
+		}
+	}
+	out.Reset()
+	if err := rebuildCommand([]string{"--data", cfg.Data, "orders"}, &out); err != nil || !strings.Contains(out.String(), "no local state to remove") {
+		t.Fatalf("rebuild of nothing said %q, %v", out.String(), err)
 	}
 	s = startTestShop(t, cfg)
 	defer s.close()
