@@ -117,14 +117,18 @@ type Service interface {
 // Project starts a projection of streams into db through p, publishing
 // views (which may be nil), and adds it to the node's readiness checks.
 func (n *Node) Project(ctx context.Context, service string, db *bolt.DB, streams []string, p Projector, views *Views) (*Projection, error) {
-	return n.ProjectNamed(ctx, service, service+" projection", db, streams, p, views)
+	return n.project(ctx, service, service+" projection", NewProjection(db, n.JetStream(service), streams, p, views, n.Logger(service)))
 }
 
-// ProjectNamed is Project for a service's second projection (an index kept
-// in a file of its own, off the path of the service's decisions), which
-// /readyz names name.
-func (n *Node) ProjectNamed(ctx context.Context, service, name string, db *bolt.DB, streams []string, p Projector, views *Views) (*Projection, error) {
-	proj := NewProjection(db, n.JetStream(service), streams, p, views, n.Logger(service))
+// ProjectIndex starts an index projection (Projection.Index) of service,
+// with no views, which /readyz names name.
+func (n *Node) ProjectIndex(ctx context.Context, service, name string, db *bolt.DB, streams []string, p Projector) (*Projection, error) {
+	proj := NewProjection(db, n.JetStream(service), streams, p, nil, n.Logger(service))
+	proj.Index = true
+	return n.project(ctx, service, name, proj)
+}
+
+func (n *Node) project(ctx context.Context, service, name string, proj *Projection) (*Projection, error) {
 	proj.service, proj.metrics = service, n.Metrics
 	if err := proj.Start(ctx); err != nil {
 		return nil, err

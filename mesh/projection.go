@@ -43,6 +43,10 @@ const maxBatch = 512
 
 // Projection keeps a bbolt file current with one or more streams.
 type Projection struct {
+	// Index marks a projection that only indexes events for queries (a
+	// timeline): no decision reads its state, so it keeps no entity
+	// positions, which saves a write per event.
+	Index     bool
 	db        *bolt.DB
 	js        jetstream.JetStream
 	streams   []string
@@ -441,8 +445,9 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 		}
 		// Whatever the message was, applied, unknown or set aside, its
 		// entity's subjects moved: the next write expects that. Only a
-		// four-token subject is on an entity's subjects ("<entity>.*").
-		if strings.Count(env.Subject, ".") == 3 {
+		// four-token subject is on an entity's subjects ("<entity>.*"). An
+		// index decides nothing, so it keeps no positions.
+		if !p.Index && strings.Count(env.Subject, ".") == 3 {
 			if err := entities.Put([]byte(entityOf(env.Subject)), encodeUint(env.Sequence)); err != nil {
 				return nil, err
 			}

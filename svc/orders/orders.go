@@ -112,7 +112,7 @@ func (s *Service) startTimeline(ctx context.Context, n *mesh.Node) (*store.Timel
 	if err != nil {
 		return nil, err
 	}
-	s.timeline, err = n.ProjectNamed(ctx, Name, TimelineFile+" projection", s.timelineDB, store.TimelineStreams, index, nil)
+	s.timeline, err = n.ProjectIndex(ctx, Name, TimelineFile+" projection", s.timelineDB, store.TimelineStreams, index)
 	return index, err
 }
 
