@@ -115,7 +115,16 @@ func (h *HTTP) API(doc ServiceDoc) huma.API {
 	h.serveSpec(doc.Prefix, api)
 	h.serveDocs(doc)
 	grp := huma.NewGroup(api)
-	grp.UseSimpleModifier(func(op *huma.Operation) { op.MaxBodyBytes = MaxBodyBytes })
+	grp.UseSimpleModifier(func(op *huma.Operation) {
+		op.MaxBodyBytes = MaxBodyBytes
+		// The body is already in memory (readBodies; the server's
+		// ReadTimeout bounds its arrival). Huma's own body-read deadline
+		// would stay on the connection instead, and firing during a long
+		// request (a write waiting out a JetStream election) it cancels
+		// the connection's context: every later request on that
+		// keep-alive connection would start canceled.
+		op.BodyReadTimeout = -1
+	})
 	grp.UseSimpleModifier(documentErrors(doc.Problems))
 	return grp
 }

@@ -1,12 +1,15 @@
 package mesh_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
 )
@@ -50,4 +53,49 @@ func jsonEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
+}
+
+// A request that outlasts Huma's body-read timeout (5 s by default) must
+// not leave a deadline on its connection: the server's background read
+// would then fail and cancel the connection's context, and every later
+// request on that keep-alive connection would start canceled (seen as a
+// storm of instant 503s after a JetStream failover, until a restart).
+func TestALongRequestLeavesItsConnectionUsable(t *testing.T) {
+	t.Parallel()
+	h := mesh.NewHTTP(mesh.Observer{Log: meshtest.Logger(t)}, meshtest.AdminToken)
+	api := h.API(mesh.ServiceDoc{Prefix: "/slow", Title: "slow"})
+	type in struct {
+		Body struct {
+			Wait string `json:"wait"`
+		}
+	}
+	type out struct {
+		Body struct {
+			Canceled bool `json:"canceled"`
+		}
+	}
+	huma.Register(api, huma.Operation{OperationID: "wait", Method: http.MethodPost, Path: "/slow", Summary: "Wait"},
+		func(ctx context.Context, i *in) (*out, error) {
+			d, err := time.ParseDuration(i.Body.Wait)
+			if err != nil {
+				return nil, err
+			}
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+			o := &out{}
+			o.Body.Canceled = ctx.Err() != nil
+			return o, nil
+		})
+	srv := httptest.NewServer(h.Handler())
+	defer srv.Close()
+	c := meshtest.NewClient(t, srv.URL)
+	for _, wait := range []string{"5500ms", "0s", "0s"} {
+		var got struct{ Canceled bool }
+		c.Do(http.MethodPost, "/slow", map[string]string{"wait": wait}, nil).Expect(http.StatusOK).Decode(&got)
+		if got.Canceled {
+			t.Fatalf("a request waiting %s on a connection that served a long one was canceled", wait)
+		}
+	}
 }

@@ -150,14 +150,16 @@ func (m *mall) await(id string, ok func(status string) bool) order {
 	m.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	kv, err := m.js.KeyValue(ctx, "orders")
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	w, err := kv.Watch(ctx, id)
-	if err != nil {
-		m.t.Fatal(err)
-	}
+	// A watch is a consumer, which a cluster electing leaders can refuse
+	// for a moment: ask again until the deadline.
+	var w jetstream.KeyWatcher
+	eventually(m.t, 30*time.Second, func() error {
+		kv, err := m.js.KeyValue(ctx, "orders")
+		if err == nil {
+			w, err = kv.Watch(ctx, id)
+		}
+		return err
+	})
 	defer w.Stop()
 	var last order
 	for {
