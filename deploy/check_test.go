@@ -99,10 +99,17 @@ func (c *checker) ordersEnded(orders []order) []error {
 	return first(errs, 5)
 }
 
+// stockAddsUp compares each product's stock with what the orders that
+// were ever confirmed took: a confirmed order that is cancelled later is
+// refunded, but its goods have left the warehouse.
 func (c *checker) stockAddsUp(orders []order) []error {
+	confirmed, err := c.everConfirmed()
+	if err != nil {
+		return []error{err}
+	}
 	shipped := map[string]int64{}
 	for _, o := range orders {
-		if o.Status == "confirmed" {
+		if confirmed[o.ID] {
 			for _, it := range o.Items {
 				shipped[it.ProductID] += it.Quantity
 			}
@@ -120,10 +127,22 @@ func (c *checker) stockAddsUp(orders []order) []error {
 		case s.OnHand != s.Available+s.Reserved || s.Available < 0:
 			errs = append(errs, fmt.Errorf("product %s: onHand %d != available %d + reserved %d", id, s.OnHand, s.Available, s.Reserved))
 		case s.Reserved != 0 || s.OnHand != start-shipped[id]:
-			errs = append(errs, fmt.Errorf("product %s: %+v; started with %d, confirmed orders took %d", id, s, start, shipped[id]))
+			errs = append(errs, fmt.Errorf("product %s: %+v; started with %d, orders confirmed took %d", id, s, start, shipped[id]))
 		}
 	}
 	return errs
+}
+
+// everConfirmed is the set of orders with a confirmed event in ORDERS.
+func (c *checker) everConfirmed() (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	confirmed := map[string]bool{}
+	err := c.each(ctx, events.OrdersStream, "orders.order.*.confirmed", func(msg jetstream.Msg) error {
+		confirmed[events.IDOf(msg.Subject())] = true
+		return nil
+	})
+	return confirmed, err
 }
 
 // moneyAddsUp reads every payment event from the PAYMENTS stream, so that
@@ -175,7 +194,7 @@ func (c *checker) payments() (captures map[string]int, captured, refunded int64,
 	return captures, captured, refunded, err
 }
 
-// each reads every message of a stream on subject, oldest first.
+// each reads every message of a stream on subject, oldest first, within ctx.
 func (c *checker) each(ctx context.Context, stream, subject string, fn func(jetstream.Msg) error) error {
 	cons, err := c.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
 	if err != nil {
@@ -185,31 +204,30 @@ func (c *checker) each(ctx context.Context, stream, subject string, fn func(jets
 	if err != nil {
 		return err
 	}
-	for left := info.NumPending; left > 0; {
-		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
+	if info.NumPending == 0 {
+		return nil
+	}
+	msgs, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	defer msgs.Stop()
+	for {
+		msg, err := msgs.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", stream, err)
+		}
+		if err := fn(msg); err != nil {
+			return err
+		}
+		meta, err := msg.Metadata()
 		if err != nil {
 			return err
 		}
-		got := 0
-		for msg := range batch.Messages() {
-			got++
-			if err := fn(msg); err != nil {
-				return err
-			}
-			meta, err := msg.Metadata()
-			if err != nil {
-				return err
-			}
-			left = meta.NumPending
-		}
-		if err := batch.Error(); err != nil {
-			return err
-		}
-		if got == 0 {
-			return fmt.Errorf("stream %s: %d messages left unread", stream, left)
+		if meta.NumPending == 0 {
+			return nil
 		}
 	}
-	return nil
 }
 
 func (c *checker) noDeadLetters() error {

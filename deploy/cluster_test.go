@@ -29,8 +29,8 @@ import (
 
 // How the test paces itself: on 2 cores the whole run stays near 10 minutes.
 const (
-	workers   = 8
-	perSecond = 40
+	workers   = 6
+	perSecond = 25
 	// hold is how long a fault lasts before it is healed.
 	hold = 15 * time.Second
 )
