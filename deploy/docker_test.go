@@ -30,6 +30,7 @@ const (
 	project    = "shopmesh-chaos"
 	httpPort   = 18080
 	adminToken = "chaos-admin-token-0123456789"
+	orderTTL   = time.Minute
 	// adminPassword is the NATS admin's, which the test reads streams as.
 	adminPassword = "chaos-admin-password"
 )
@@ -56,6 +57,9 @@ func newCluster(t *testing.T) *cluster {
 		"COMPOSE_PROJECT_NAME="+project,
 		fmt.Sprintf("SHOPMESH_HTTP_PORT=%d", httpPort),
 		"SHOPMESH_ADMIN_TOKEN="+adminToken,
+		// An order whose saga lost a step expires within the checks' wait
+		// (and a payment it took is refunded), rather than after 15m.
+		"SHOPMESH_ORDER_TTL="+orderTTL.String(),
 		"SHOPMESH_NATS_ADMIN_PASSWORD="+adminPassword,
 		"SHOPMESH_NATS_PRODUCTS_PASSWORD=chaos-products",
 		"SHOPMESH_NATS_INVENTORY_PASSWORD=chaos-inventory",
