@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func connectAdmin(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
-// verify waits up to two minutes for the shop, at rest, to settle into a
+// verify waits up to 100s (the orders' TTL and then some) for the shop, at rest, to settle into a
 // state where everything holds, and fails the test with what did not.
 func (c *checker) verify(t *testing.T, name string) {
 	t.Helper()
@@ -60,7 +61,7 @@ func (c *checker) verify(t *testing.T, name string) {
 	defer c.load.resume()
 	start := time.Now()
 	var err error
-	for deadline := start.Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+	for deadline := start.Add(orderTTL + 40*time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
 		var expired int
 		if expired, err = c.settled(); err == nil {
 			t.Logf("%s: every invariant holds (settled in %s; %s)", name, time.Since(start).Round(100*time.Millisecond), c.load.summary())
@@ -140,10 +141,46 @@ func (c *checker) stockAddsUp(orders []order) []error {
 		case s.OnHand != s.Available+s.Reserved || s.Available < 0:
 			errs = append(errs, fmt.Errorf("product %s: onHand %d != available %d + reserved %d", id, s.OnHand, s.Available, s.Reserved))
 		case s.Reserved != 0 || s.OnHand != start-shipped[id]:
-			errs = append(errs, fmt.Errorf("product %s: %+v; started with %d, orders confirmed took %d", id, s, start, shipped[id]))
+			errs = append(errs, fmt.Errorf("product %s: %+v; started with %d, orders confirmed took %d%s",
+				id, s, start, shipped[id], c.uncommitted(id, confirmed, orders)))
 		}
 	}
 	return errs
+}
+
+// uncommitted names the orders that were confirmed with some of a
+// product but whose stock inventory never committed, with what inventory
+// did write for them: what to look at when the stock does not add up.
+func (c *checker) uncommitted(product string, confirmed map[string]bool, orders []order) string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	seen := map[string][]string{} // order -> the stock events of this product
+	err := c.each(ctx, events.InventoryStream, "inventory.stock."+product+".>", func(msg jetstream.Msg) error {
+		var e struct {
+			OrderID  string `json:"orderId"`
+			Quantity int64  `json:"quantity"`
+		}
+		if err := json.Unmarshal(msg.Data(), &e); err != nil {
+			return err
+		}
+		kind := msg.Subject()[strings.LastIndex(msg.Subject(), ".")+1:]
+		seen[e.OrderID] = append(seen[e.OrderID], fmt.Sprintf("%s %d", kind, e.Quantity))
+		return nil
+	})
+	if err != nil {
+		return fmt.Sprintf(" (its events: %v)", err)
+	}
+	var found []string
+	for _, o := range orders {
+		if confirmed[o.ID] && !slices.ContainsFunc(seen[o.ID], func(e string) bool { return strings.HasPrefix(e, "committed") }) &&
+			slices.ContainsFunc(o.Items, func(l line) bool { return l.ProductID == product }) {
+			found = append(found, fmt.Sprintf("%s (%s, stock events %v)", o.ID, o.Status, seen[o.ID]))
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	return "; confirmed without a commit: " + strings.Join(found, ", ")
 }
 
 // everConfirmed is the set of orders with a confirmed event in ORDERS.
