@@ -1,11 +1,20 @@
-# The shopmesh binary in a small image, for compose.yml.
+# The shopmesh image for compose.yml where a registry can be reached
+# (`docker compose up --build`): built in a Go image, run FROM scratch.
+# Where none can, deploy/cluster.sh builds the same image from binaries
+# built on the machine (deploy/images/shopmesh.Dockerfile).
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -o /shopmesh ./cmd/shopmesh
+ENV CGO_ENABLED=0
+RUN go build -trimpath -ldflags="-s -w" -o /out/shopmesh ./cmd/shopmesh \
+ && go build -trimpath -ldflags="-s -w" -o /out/healthcheck ./deploy/healthcheck \
+ && mkdir /out/data
 
-FROM gcr.io/distroless/static-debian12
-COPY --from=build /shopmesh /shopmesh
-ENTRYPOINT ["/shopmesh"]
+FROM scratch
+COPY --from=build --chown=65534:65534 /out/data /data
+COPY --from=build /out/shopmesh /out/healthcheck /usr/bin/
+ENV PATH=/usr/bin
+USER 65534:65534
+ENTRYPOINT ["/usr/bin/shopmesh"]
