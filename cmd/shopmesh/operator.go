@@ -36,11 +36,11 @@ func provisionCommand(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer closeConn()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	plans := allPlans(defaultConfig())
 	st := mesh.Storage{Memory: *memory, Replicas: *replicas}
-	if err := mesh.Provision(ctx, js, st, mesh.ReactionOptions{}, plans...); err != nil {
+	if err := provisionUntilDone(ctx, js, st, plans); err != nil {
 		return err
 	}
 	for _, p := range plans {
@@ -123,4 +123,22 @@ func durableNames(p mesh.Plan) []string {
 		names[i] = d.Name
 	}
 	return names
+}
+
+// provisionUntilDone provisions, trying again while JetStream cannot answer
+// yet (a cluster that is still electing its meta leader), until ctx ends.
+func provisionUntilDone(ctx context.Context, js jetstream.JetStream, st mesh.Storage, plans []mesh.Plan) error {
+	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+		attempt, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := mesh.Provision(attempt, js, st, mesh.ReactionOptions{}, plans...)
+		cancel()
+		if err == nil || !mesh.Retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (JetStream did not answer in time)", err)
+		case <-time.After(wait):
+		}
+	}
 }
