@@ -88,7 +88,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	go admission.Run(ctx)
 	a := app.New(app.Deps{
 		Store: st, Writer: mesh.NewWriter(n.Publisher(Name), s.Proj, events.OrdersStream), Proj: s.Proj,
-		Timers: store.NewTimers(n.JetStream(Name)), Timeline: store.NewTimeline(n.JetStream(Name), index), Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
+		Timers: store.NewTimers(n.JetStream(Name)), Timeline: store.NewTimeline(n.JetStream(Name), index, s.timeline.CatchUpAll), Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
 	}, n.Observer(Name))
 	api.Register(n.HTTP.API(mesh.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders", Problems: api.Problems,

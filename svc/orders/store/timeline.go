@@ -108,17 +108,23 @@ func (x *TimelineIndex) refs(orderID string) ([]eventRef, error) {
 // event by its sequence: the cost is the order's own events, however busy
 // its products are.
 type Timeline struct {
-	js    jetstream.JetStream
-	index *TimelineIndex
+	js      jetstream.JetStream
+	index   *TimelineIndex
+	catchUp func(context.Context) error
 }
 
-// NewTimeline reads index, and the events from js.
-func NewTimeline(js jetstream.JetStream, index *TimelineIndex) *Timeline {
-	return &Timeline{js: js, index: index}
+// NewTimeline reads index, once catchUp has brought it up to everything
+// stored (the index commits in batches, a moment behind its streams), and
+// the events from js.
+func NewTimeline(js jetstream.JetStream, index *TimelineIndex, catchUp func(context.Context) error) *Timeline {
+	return &Timeline{js: js, index: index, catchUp: catchUp}
 }
 
 // For returns the order's events in time order.
 func (t *Timeline) For(ctx context.Context, orderID string) ([]Entry, error) {
+	if err := t.catchUp(ctx); err != nil {
+		return nil, fmt.Errorf("timeline index: %w", err)
+	}
 	refs, err := t.index.refs(orderID)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -41,8 +42,8 @@ func TestTimelineIsReadFromTheOrdersIndex(t *testing.T) {
 	accepted := publish(events.InventoryService, events.ReservationAccepted{OrderID: "o1"})
 	publish(events.PaymentsService, events.PaymentCaptured{PaymentID: "pay", OrderID: "o1", Amount: events.Money{Amount: 1, Currency: "EUR"}})
 
-	index := projected(t, n)
-	got, err := NewTimeline(n.JS, index).For(ctx, "o1")
+	index, catchUp := projected(t, n)
+	got, err := NewTimeline(n.JS, index, catchUp).For(ctx, "o1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,14 +61,14 @@ func TestTimelineIsReadFromTheOrdersIndex(t *testing.T) {
 	if err := inventory.DeleteMsg(ctx, accepted); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := NewTimeline(n.JS, index).For(ctx, "o1"); err != nil || len(got) != 3 {
+	if got, err := NewTimeline(n.JS, index, catchUp).For(ctx, "o1"); err != nil || len(got) != 3 {
 		t.Fatalf("timeline after a removal %+v %v, want the other three", got, err)
 	}
 }
 
 // projected projects the timeline's streams into an index, as the service
 // does.
-func projected(t *testing.T, n *mesh.Node) *TimelineIndex {
+func projected(t *testing.T, n *mesh.Node) (*TimelineIndex, func(context.Context) error) {
 	t.Helper()
 	db, _, err := mesh.OpenDB(filepath.Join(t.TempDir(), "orders-timeline.db"), false)
 	if err != nil {
@@ -84,8 +85,5 @@ func projected(t *testing.T, n *mesh.Node) *TimelineIndex {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Stop)
-	if err := p.CatchUpAll(meshtest.Context(t)); err != nil {
-		t.Fatal(err)
-	}
-	return index
+	return index, p.CatchUpAll
 }
