@@ -184,6 +184,25 @@ func TestCommitInterruptedAfterALineIsCompleted(t *testing.T) {
 	s.expectCount("inventory.stock.mug.committed", 1)
 }
 
+// A confirmed order cancelled keeps its stock off the shelf, even when the
+// cancel is handled before the confirmation (redelivered after a failed
+// try, it can come later): seen in the cluster's chaos test, where such an
+// order's stock was released instead.
+func TestCancelOfAPaidOrderBeforeItsConfirmationCommits(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	s.stocked(10, "mug")
+	s.publish(events.OrdersService, placed("o5", map[string]int64{"mug": 3}))
+	s.expectReservation("o5", 1, "accepted")
+	s.publish(events.OrdersService, events.OrderCancelled{OrderID: "o5", Reason: "cancelled by the customer", WasConfirmed: true})
+	s.publish(events.OrdersService, events.OrderConfirmed{OrderID: "o5"})
+
+	s.expectReservation("o5", 2, "committed")
+	s.expectStock("mug", 7, 0)
+	s.expectCount("inventory.stock.mug.committed", 1)
+	s.expectCount("inventory.stock.mug.released", 0)
+}
+
 // A cancel handled while another replica is still writing the order's
 // holds releases what is held; the reservation that arrives late finds the
 // order released and gives back the holds it wrote meanwhile.

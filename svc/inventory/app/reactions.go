@@ -32,6 +32,12 @@ func (a Application) OnOrder(ctx context.Context, e mesh.Envelope) error {
 	case events.OrderRejected:
 		return a.Commands.Release.Handle(ctx, Release{Cause: cause, OrderID: ev.OrderID, Reason: "order rejected"})
 	case events.OrderCancelled:
+		if ev.WasConfirmed {
+			// A paid order's stock left the shelf, even when this arrives
+			// before its confirmation (a redelivery after a failed try):
+			// commit it; the confirmation then finds nothing to do.
+			return a.Commands.Commit.Handle(ctx, Commit{Cause: cause, OrderID: ev.OrderID})
+		}
 		return a.Commands.Release.Handle(ctx, Release{Cause: cause, OrderID: ev.OrderID, Reason: "order cancelled"})
 	case events.OrderExpired:
 		return a.Commands.Release.Handle(ctx, Release{Cause: cause, OrderID: ev.OrderID, Reason: "order expired"})
