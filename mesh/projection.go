@@ -336,7 +336,10 @@ const indexDelay = 100 * time.Millisecond
 
 func (p *Projection) drain(first jetstream.Msg) []jetstream.Msg {
 	batch := []jetstream.Msg{first}
-	gathered := time.After(indexDelay)
+	var gathered <-chan time.Time
+	if p.Index {
+		gathered = time.After(indexDelay)
+	}
 	for len(batch) < maxBatch {
 		if p.Index { // wait for more, up to indexDelay
 			select {
