@@ -14,8 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CADDY_MODULE=github.com/caddyserver/caddy/v2
-CADDY_VERSION=v2.11.9
+# Caddy's version is the one deploy/caddy/go.mod names.
+CADDY_VERSION=$(cd deploy/caddy && go list -m -f '{{.Version}}' github.com/caddyserver/caddy/v2)
 NATS_MODULE=github.com/nats-io/nats-server/v2
 # The server shopmesh embeds, so the cluster runs what the tests run.
 NATS_VERSION=$(go list -m -f '{{.Version}}' "$NATS_MODULE")
@@ -72,9 +72,9 @@ images() {
   go build "${flags[@]}" -o "$dir/nats-server" "$NATS_MODULE"
   image "$NATS_IMAGE" "$dir"
   dir=$(context caddy)
-  # Caddy is not a dependency of shopmesh: built at its own version, with
-  # its own go.mod, outside this module.
-  GOBIN=$PWD/$dir go install "${flags[@]}" "$CADDY_MODULE/cmd/caddy@$CADDY_VERSION"
+  # Caddy is not a dependency of shopmesh: deploy/caddy is a module of its
+  # own, with only the Caddy modules the Caddyfile uses.
+  (cd deploy/caddy && go build "${flags[@]}" -o "$OLDPWD/$dir/caddy" .)
   image "$CADDY_IMAGE" "$dir"
 }
 
