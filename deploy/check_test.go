@@ -155,7 +155,7 @@ func (c *checker) uncommitted(product string, confirmed map[string]bool, orders 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	seen := map[string][]string{} // order -> the stock events of this product
-	err := c.each(ctx, events.InventoryStream, "inventory.stock."+product+".>", func(msg jetstream.Msg) error {
+	err := mesh.ReadStream(ctx, c.js, events.InventoryStream, "inventory.stock."+product+".>", func(msg jetstream.Msg) error {
 		var e struct {
 			OrderID  string `json:"orderId"`
 			Quantity int64  `json:"quantity"`
@@ -188,7 +188,7 @@ func (c *checker) everConfirmed() (map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	confirmed := map[string]bool{}
-	err := c.each(ctx, events.OrdersStream, "orders.order.*.confirmed", func(msg jetstream.Msg) error {
+	err := mesh.ReadStream(ctx, c.js, events.OrdersStream, "orders.order.*.confirmed", func(msg jetstream.Msg) error {
 		confirmed[events.IDOf(msg.Subject())] = true
 		return nil
 	})
@@ -224,7 +224,7 @@ func (c *checker) payments() (captures map[string]int, captured, refunded int64,
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	captures = map[string]int{}
-	err = c.each(ctx, events.PaymentsStream, "payments.payment.>", func(msg jetstream.Msg) error {
+	err = mesh.ReadStream(ctx, c.js, events.PaymentsStream, "payments.payment.>", func(msg jetstream.Msg) error {
 		var e struct {
 			OrderID string       `json:"orderId"`
 			Amount  events.Money `json:"amount"`
@@ -242,42 +242,6 @@ func (c *checker) payments() (captures map[string]int, captured, refunded int64,
 		return nil
 	})
 	return captures, captured, refunded, err
-}
-
-// each reads every message of a stream on subject, oldest first, within ctx.
-func (c *checker) each(ctx context.Context, stream, subject string, fn func(jetstream.Msg) error) error {
-	cons, err := c.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
-	if err != nil {
-		return err
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return err
-	}
-	if info.NumPending == 0 {
-		return nil
-	}
-	msgs, err := cons.Messages()
-	if err != nil {
-		return err
-	}
-	defer msgs.Stop()
-	for {
-		msg, err := msgs.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			return fmt.Errorf("stream %s: %w", stream, err)
-		}
-		if err := fn(msg); err != nil {
-			return err
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return err
-		}
-		if meta.NumPending == 0 {
-			return nil
-		}
-	}
 }
 
 func (c *checker) noDeadLetters() error {

@@ -24,26 +24,21 @@ type DeadLetter struct {
 
 // DeadLetters lists the dead-letter stream, oldest first.
 func DeadLetters(ctx context.Context, js jetstream.JetStream) ([]DeadLetter, error) {
-	c, err := js.OrderedConsumer(ctx, DeadLetterStream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return nil, fmt.Errorf("dead letters: %w", err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("dead letters: %w", err)
-	}
-	out := make([]DeadLetter, 0, info.NumPending)
-	for range info.NumPending {
-		m, err := c.Next(jetstream.FetchContext(ctx))
+	var out []DeadLetter
+	err := ReadStream(ctx, js, DeadLetterStream, "", func(m jetstream.Msg) error {
+		meta, err := m.Metadata()
 		if err != nil {
-			return out, fmt.Errorf("dead letters: %w", err)
+			return err
 		}
-		meta, _ := m.Metadata()
 		h := m.Headers()
 		out = append(out, DeadLetter{
 			Seq: meta.Sequence.Stream, Consumer: h.Get(HeaderDeadConsumer), Subject: h.Get(HeaderDeadSubject),
 			Type: h.Get(HeaderType), Error: h.Get(HeaderDeadError), Stored: meta.Timestamp,
 		})
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("dead letters: %w", err)
 	}
 	return out, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
 )
 
 //go:embed *.json
@@ -123,22 +124,13 @@ func (v *Validator) Validate(eventType string, body []byte) error {
 
 // ValidateStream checks every message in a stream against its schema.
 func (v *Validator) ValidateStream(ctx context.Context, js jetstream.JetStream, stream string) (int, error) {
-	c, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return 0, err
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for i := range info.NumPending {
-		m, err := c.Next()
-		if err != nil {
-			return int(i), err
-		}
+	n := 0
+	err := mesh.ReadStream(ctx, js, stream, "", func(m jetstream.Msg) error {
 		if err := v.Validate(m.Headers().Get("ce-type"), m.Data()); err != nil {
-			return int(i), fmt.Errorf("%s: %w", m.Subject(), err)
+			return fmt.Errorf("%s: %w", m.Subject(), err)
 		}
-	}
-	return int(info.NumPending), nil
+		n++
+		return nil
+	})
+	return n, err
 }

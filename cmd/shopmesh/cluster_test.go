@@ -1,11 +1,3 @@
-//go:build cluster
-
-// The cluster test is not yet in the ordinary go test ./...: after the
-// leader of ORDERS is shut down, the test's own operator connection gets
-// "no responders" from JetStream for over 30 s (a KV watch, a consumer
-// list), while the services recover. Run it with:
-// go test -tags cluster -run R3 ./cmd/shopmesh
-
 package main
 
 import (

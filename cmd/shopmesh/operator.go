@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -125,19 +126,30 @@ func durableNames(p mesh.Plan) []string {
 	return names
 }
 
+// errNoPeersForPlacement is JetStream refusing to place a replicated
+// stream because the meta leader counts a server offline. On a cluster
+// that has just started that means it has not heard from every server yet.
+const errNoPeersForPlacement jetstream.ErrorCode = 10005
+
+func clusterForming(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == errNoPeersForPlacement
+}
+
 // provisionUntilDone provisions, trying again while JetStream cannot answer
-// yet (a cluster that is still electing its meta leader), until ctx ends.
+// yet (a cluster that is still electing its meta leader, or has not heard
+// from all its servers), until ctx ends.
 func provisionUntilDone(ctx context.Context, js jetstream.JetStream, st mesh.Storage, plans []mesh.Plan) error {
 	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
 		attempt, cancel := context.WithTimeout(ctx, 20*time.Second)
 		err := mesh.Provision(attempt, js, st, mesh.ReactionOptions{}, plans...)
 		cancel()
-		if err == nil || !mesh.Retryable(err) {
+		if err == nil || !(mesh.Retryable(err) || clusterForming(err)) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (JetStream did not answer in time)", err)
+			return fmt.Errorf("%w (still so when provisioning gave up)", err)
 		case <-time.After(wait):
 		}
 	}

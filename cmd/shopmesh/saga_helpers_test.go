@@ -218,22 +218,13 @@ func (m *mall) payments(orderID string) []payment {
 // events reads every message of a stream matching filter.
 func (m *mall) events(stream, filter string) []jetstream.Msg {
 	m.t.Helper()
-	ctx := meshtest.Context(m.t)
-	c, err := m.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	out := make([]jetstream.Msg, 0, info.NumPending)
-	for range info.NumPending {
-		msg, err := c.Next()
-		if err != nil {
-			m.t.Fatal(err)
-		}
+	var out []jetstream.Msg
+	err := mesh.ReadStream(meshtest.Context(m.t), m.js, stream, filter, func(msg jetstream.Msg) error {
 		out = append(out, msg)
+		return nil
+	})
+	if err != nil {
+		m.t.Fatal(err)
 	}
 	return out
 }
