@@ -678,7 +678,9 @@ func (p *Projection) wait(ctx context.Context, mark map[string]uint64, stream st
 // CatchUp waits until everything stored in stream right now is applied to
 // the local state.
 func (p *Projection) CatchUp(ctx context.Context, stream string) error {
-	s, err := p.js.Stream(ctx, stream)
+	s, err := untilAnswered(ctx, func(try context.Context) (jetstream.Stream, error) {
+		return p.js.Stream(try, stream)
+	})
 	if err != nil {
 		return fmt.Errorf("catch up %s: %w", stream, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -135,34 +134,16 @@ func (p *Publisher) publishOne(ctx context.Context, cause Cause, o Outgoing) (ui
 	return ack.Sequence, nil
 }
 
-// publishTry bounds one try of a publish. A stream leader lost in the
-// middle of a publish never answers it, and the next try reaches the new
-// leader; without a bound the publish would wait out its caller's whole
-// deadline (30 s for a reaction) while the stream is writable again in a
-// few seconds.
-const publishTry = 2 * time.Second
-
-// publishTrying publishes m, trying again while a try gets no answer in
-// time, until ctx ends. Every try is the same message with the same id, so
-// a try whose answer was lost is dropped by JetStream as a duplicate (or,
-// guarded, fails its expectation, and the writer finds it applied). A
-// stream that is not there at all answers "no responders" at once, and
-// that is returned (the client has tried it again briefly itself).
+// publishTrying publishes m, trying again while a try gets no answer.
+// Every try is the same message with the same id, so a try whose answer
+// was lost is dropped by JetStream as a duplicate (or, guarded, fails its
+// expectation, and the writer finds it applied). A stream that is not there
+// at all answers "no responders" at once, and that is returned (the client
+// has tried it again briefly itself).
 func (p *Publisher) publishTrying(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, error) {
-	for {
-		try, cancel := context.WithTimeout(ctx, publishTry)
-		ack, err := p.js.PublishMsg(try, m)
-		cancel()
-		if err == nil || ctx.Err() != nil || !unanswered(err) {
-			return ack, err
-		}
-	}
-}
-
-// unanswered says a publish got no answer in time: its answer was lost
-// with a server, or its stream is electing a leader.
-func unanswered(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+	return untilAnswered(ctx, func(try context.Context) (*jetstream.PubAck, error) {
+		return p.js.PublishMsg(try, m)
+	})
 }
 
 // PublishAtomic writes the events as one JetStream atomic batch: all or

@@ -2,10 +2,55 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// apiTry bounds one try of a JetStream request. A request in flight when
+// its server goes (a publish to a stream leader that is lost, a stream
+// info from a client whose server was shut down) never gets an answer, and
+// the next try reaches a server that answers; without a bound the request
+// would wait out its caller's whole deadline (30 s for a reaction) while
+// JetStream answers again in a few seconds.
+const apiTry = 2 * time.Second
+
+// untilAnswered calls ask, each try bounded by apiTry, and asks again while
+// a try gets no answer, until ctx ends. It is for requests that are safe to
+// repeat: reads, and publishes with a message id.
+func untilAnswered[T any](ctx context.Context, ask func(context.Context) (T, error)) (T, error) {
+	for {
+		try, cancel := context.WithTimeout(ctx, apiTry)
+		v, err := ask(try)
+		cancel()
+		if err == nil || ctx.Err() != nil || !unanswered(err) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// errDuplicateInProcess is JetStream's answer to a publish whose message
+// id an earlier try is still storing: that try's answer is lost, and the
+// next try after it is stored is answered as a duplicate.
+const errDuplicateInProcess jetstream.ErrorCode = 10158
+
+// unanswered says a request got no answer: its answer was lost with a
+// server, or what it asks for is electing a leader or still storing an
+// earlier try.
+func unanswered(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.As(err, &apiErr) && apiErr.ErrorCode == errDuplicateInProcess
+}
 
 // ReadStream calls fn with every message of stream on subject (every
 // message when subject is empty), oldest first, up to the last one there

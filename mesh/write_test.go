@@ -265,33 +265,45 @@ func TestDecidedAgainAfterALostRaceSeesItsOwnEvents(t *testing.T) {
 }
 
 // A publish whose answer never comes (its stream leader lost with a
-// server) is tried again with the same message, and the next try's
-// answer is the publish's. Here a plain subscriber stands in for the
-// stream: it ignores the first try and acknowledges the second.
+// server), or that finds an earlier try of it still being stored, is tried
+// again with the same message, and the next try's answer is the
+// publish's. Here a plain subscriber stands in for the stream and answers
+// the second try.
 func TestPublishIsTriedAgainWhenItsAnswerIsLost(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	var mu sync.Mutex
-	var ids []string
-	sub, err := js.Conn().Subscribe("test.counter.lost.incremented", func(m *nats.Msg) {
-		mu.Lock()
-		defer mu.Unlock()
-		if ids = append(ids, m.Header.Get(nats.MsgIdHdr)); len(ids) > 1 {
-			_ = m.Respond([]byte(`{"stream":"TEST","seq":7}`))
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
-	seq, err := pub.Publish(meshtest.Context(t), mesh.Cause{ID: "lost"}, mesh.Outgoing{Event: incremented{Counter: "lost", Value: 1}})
-	if err != nil || seq != 7 {
-		t.Fatalf("publish = %d, %v; want the second try's 7", seq, err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(ids) != 2 || ids[0] != ids[1] || ids[0] == "" {
-		t.Fatalf("tries carried message ids %q, want the same id twice", ids)
+	for name, first := range map[string]string{
+		"no answer":   "",
+		"in progress": `{"error":{"code":409,"err_code":10158,"description":"duplicate message id is in process"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			js := meshtest.JetStream(t, meshtest.Server(t))
+			var mu sync.Mutex
+			var ids []string
+			sub, err := js.Conn().Subscribe("test.counter.lost.incremented", func(m *nats.Msg) {
+				mu.Lock()
+				defer mu.Unlock()
+				switch ids = append(ids, m.Header.Get(nats.MsgIdHdr)); {
+				case len(ids) > 1:
+					_ = m.Respond([]byte(`{"stream":"TEST","seq":7}`))
+				case first != "":
+					_ = m.Respond([]byte(first))
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Unsubscribe()
+			pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+			seq, err := pub.Publish(meshtest.Context(t), mesh.Cause{ID: "lost"}, mesh.Outgoing{Event: incremented{Counter: "lost", Value: 1}})
+			if err != nil || seq != 7 {
+				t.Fatalf("publish = %d, %v; want the second try's 7", seq, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(ids) != 2 || ids[0] != ids[1] || ids[0] == "" {
+				t.Fatalf("tries carried message ids %q, want the same id twice", ids)
+			}
+		})
 	}
 }
