@@ -27,7 +27,7 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 )
 
-// How the test paces itself: on 2 cores the whole run stays near 10 minutes.
+// How the test paces itself: on 2 cores the whole run takes about 5 minutes.
 const (
 	workers   = 6
 	perSecond = 25
