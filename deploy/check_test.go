@@ -28,6 +28,8 @@ type checker struct {
 	load    *load
 	js      jetstream.JetStream
 	initial map[string]int64
+	// explained are the expired orders whose timelines were logged.
+	explained map[string]bool
 }
 
 // connectAdmin connects to the three nodes' published ports as the NATS
@@ -62,30 +64,56 @@ func (c *checker) verify(t *testing.T, name string) {
 	start := time.Now()
 	var err error
 	for deadline := start.Add(orderTTL + 40*time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
-		var expired int
+		var expired []string
 		if expired, err = c.settled(); err == nil {
 			t.Logf("%s: every invariant holds (settled in %s; %s)", name, time.Since(start).Round(100*time.Millisecond), c.load.summary())
-			if expired > 0 {
-				// Allowed, and paid back, but a sign that a saga lost a step:
-				// the gateway answers at once and faults last seconds.
-				t.Logf("%s: %d orders expired so far (their TTL is %s)", name, expired, orderTTL)
-			}
+			c.explainExpired(t, expired)
 			return
 		}
 	}
 	t.Errorf("%s: %v", name, err)
 }
 
-// settled checks everything once, and counts the orders that expired.
-func (c *checker) settled() (int, error) {
+// explainExpired logs the timeline of each order that expired since the
+// last check. An expired order is allowed, and paid back, but a sign that
+// its saga lost a step: the gateway answers at once and faults last
+// seconds, well within the orders' TTL.
+func (c *checker) explainExpired(t *testing.T, expired []string) {
+	t.Helper()
+	for _, id := range expired {
+		if c.explained[id] {
+			continue
+		}
+		c.explained[id] = true
+		var timeline struct {
+			Events []struct {
+				Time    string `json:"time"`
+				Service string `json:"service"`
+				Subject string `json:"subject"`
+			} `json:"events"`
+		}
+		if _, err := c.shop.call(http.MethodGet, "/orders/"+id+"/timeline", nil, nil, &timeline); err != nil {
+			t.Logf("order %s expired (its TTL is %s); no timeline: %v", id, orderTTL, err)
+			continue
+		}
+		var lines []string
+		for _, e := range timeline.Events {
+			lines = append(lines, fmt.Sprintf("  %s %-9s %s", e.Time, e.Service, e.Subject))
+		}
+		t.Logf("order %s expired (its TTL is %s); its timeline:\n%s", id, orderTTL, strings.Join(lines, "\n"))
+	}
+}
+
+// settled checks everything once, and names the orders that expired.
+func (c *checker) settled() ([]string, error) {
 	orders, err := c.shop.allOrders()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	expired := 0
+	var expired []string
 	for _, o := range orders {
 		if o.Status == "expired" {
-			expired++
+			expired = append(expired, o.ID)
 		}
 	}
 	var errs []error

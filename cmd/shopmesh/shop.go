@@ -208,6 +208,12 @@ func (s *shop) connect(ctx context.Context) error {
 			if st := nc.Status(); st != nats.CONNECTED {
 				return fmt.Errorf("connection %s %s", nc.Opts.Name, st)
 			}
+			// A server cut off from the network looks connected until the
+			// client's pings go unanswered; a round trip tells at once, so
+			// a load balancer stops sending requests that would hang.
+			if err := nc.FlushTimeout(time.Second); err != nil {
+				return fmt.Errorf("connection %s: its server does not answer (%w)", nc.Opts.Name, err)
+			}
 		}
 		return nil
 	})
