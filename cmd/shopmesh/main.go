@@ -185,7 +185,7 @@ func printBanner(w io.Writer, s *shop) {
 	fmt.Fprintf(w, `
   ShopMesh is running
     HTTP         %s
-    docs         %s/
+    console      %s/
     NATS         %s
     data         %s
     admin token  %s

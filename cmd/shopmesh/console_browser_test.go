@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+)
+
+// chromium finds Debian's Chromium. Without it the browser test cannot
+// run: in CI that is a failure (.ci/run installs it), elsewhere a skip
+// that says how to get it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed, and CI must run the console's browser test: apt-get install -y chromium (.ci/run does)")
+	}
+	t.Skip("chromium is not installed (apt-get install -y chromium); the console's browser test runs in CI, where this is a failure")
+	return ""
+}
+
+// browser starts a headless Chromium for the test, with a first tab of
+// the given size. It is closed when the test ends.
+func browser(t *testing.T, width, height int) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(width, height),
+		chromedp.NoSandbox, // CI runs as root, where Chromium's sandbox cannot start
+		chromedp.DisableGPU)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	// Every wait of the test is bounded by this deadline.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
+// do runs the steps, or fails the test saying what it was doing.
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression in the page.
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// until waits for a JavaScript condition to hold in the page.
+func until(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(90*time.Second))
+}
+
+func visible(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(chromedp.CSS(sel))
+}
+func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+
+// The console, driven by a real browser as a newcomer would: an order
+// placed on the shop page goes through to confirmed with no reload, its
+// events show on the mesh page, a declined card ends its order cancelled
+// with the reason, and stock set on the admin page (in another tab)
+// changes the shop page live.
+func TestTheConsoleInABrowser(t *testing.T) {
+	t.Parallel()
+	cfg := sagaConfig(t)
+	cfg.Demo = true
+	m := openMall(t, cfg)
+	ctx := browser(t, 1280, 900)
+	url := m.shop.httpURL
+
+	do(t, ctx, "open the shop", chromedp.Navigate(url+"/"), visible(`li[data-sku="DEMO-MUG"] .stock`))
+	// A reload would lose this mark: the order must go through without one.
+	do(t, ctx, "mark the page", chromedp.Evaluate[chromedp.Void](`window.sameLoad = true`))
+	do(t, ctx, "sign up", chromedp.SendKeys(chromedp.CSS("#customer-name"), "Alice"), click("#signin button"), visible("#who b"))
+
+	confirmed := placeThroughThePage(t, ctx, "DEMO-MUG", "tok_visa", "confirmed")
+	if !eval[bool](t, ctx, `window.sameLoad === true`) {
+		t.Fatal("the page was reloaded")
+	}
+	if steps := eval[string](t, ctx, fmt.Sprintf(`document.querySelector('#order-%s .steps').textContent`, confirmed)); !strings.Contains(steps, "awaiting payment") {
+		t.Errorf("the order's steps show %q", steps)
+	}
+	saveScreenshot(t, ctx, "console-shop.png")
+
+	seeTheOrderOnTheMesh(t, ctx, confirmed)
+	saveScreenshot(t, ctx, "console-mesh.png")
+	filterTheFeed(t, ctx, confirmed)
+
+	do(t, ctx, "back to the shop", click(`a[data-nav="shop"]`), visible("#catalog"))
+	declined := placeThroughThePage(t, ctx, "DEMO-TEAPOT", "tok_chargeDeclined", "cancelled")
+	reason := eval[string](t, ctx, fmt.Sprintf(`document.querySelector('#order-%s .reason').textContent`, declined))
+	if !strings.Contains(reason, "declined") {
+		t.Errorf("the declined order's reason is %q", reason)
+	}
+
+	setStockInAnotherTab(t, ctx, url, "DEMO-MUG", 77)
+	do(t, ctx, "see the stock change live", until(`document.querySelector('li[data-sku="DEMO-MUG"] .stock').dataset.available === "77"`))
+	if !eval[bool](t, ctx, `window.sameLoad === true`) {
+		t.Fatal("the page was reloaded")
+	}
+
+	do(t, ctx, "phone width", chromedp.EmulateViewport(390, 844), click(`a[data-nav="shop"]`), visible("#catalog"))
+	saveScreenshot(t, ctx, "console-phone.png")
+}
+
+// placeThroughThePage puts one of sku in the cart, pays with token, and
+// waits for the order to reach status on the page; it returns its id.
+func placeThroughThePage(t *testing.T, ctx context.Context, sku, token, status string) string {
+	t.Helper()
+	before := eval[int](t, ctx, `document.querySelectorAll('#orders li.order').length`)
+	do(t, ctx, "fill the cart with "+sku,
+		click(fmt.Sprintf(`li[data-sku=%q] button`, sku)), chromedp.SetValue(chromedp.CSS("#payment"), token), click("#place"),
+		until(fmt.Sprintf(`document.querySelectorAll('#orders li.order').length > %d`, before)))
+	// The list is newest first.
+	id := eval[string](t, ctx, `document.querySelector('#orders li.order').id.replace('order-', '')`)
+	do(t, ctx, "see order "+id+" become "+status, visible(fmt.Sprintf(`#order-%s[data-status=%q]`, id, status)))
+	return id
+}
+
+// seeTheOrderOnTheMesh opens the mesh page and waits for the events of
+// the order's saga, and for the edges they crossed to count them.
+func seeTheOrderOnTheMesh(t *testing.T, ctx context.Context, id string) {
+	t.Helper()
+	do(t, ctx, "open the mesh", click(`a[data-nav="mesh"]`), visible("#graph"))
+	for _, subject := range []string{
+		"orders.order." + id + ".placed", "inventory.reservation." + id + ".accepted",
+		"payments.payment." + id + ".captured", "orders.order." + id + ".confirmed",
+	} {
+		do(t, ctx, "see "+subject, visible(fmt.Sprintf(`#feed tr[data-subject=%q]`, subject)))
+	}
+	do(t, ctx, "see the edges count", until(`['orders>inventory', 'inventory>orders', 'orders>payments', 'payments>orders']
+		.every((e) => Number(document.querySelector('[data-edge="' + e + '"]').textContent) > 0)`),
+		visible("#consumers tbody tr"))
+}
+
+// filterTheFeed types the order's id in the feed's filter: only its
+// events stay in view.
+func filterTheFeed(t *testing.T, ctx context.Context, id string) {
+	t.Helper()
+	do(t, ctx, "filter by order", chromedp.SendKeys(chromedp.CSS("#filter-order"), id),
+		until(fmt.Sprintf(`[...document.querySelectorAll('#feed tbody tr')].every((r) => r.hidden === (r.dataset.order !== %q))`, id)))
+}
+
+// setStockInAnotherTab types the admin token on the admin page of a second
+// tab and sets the stock of sku there.
+func setStockInAnotherTab(t *testing.T, ctx context.Context, url, sku string, onHand int) {
+	t.Helper()
+	admin, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	do(t, admin, "open the admin page", chromedp.Navigate(url+"/#/admin"),
+		visible("#admin-token"), until(`document.querySelectorAll('#stock-product option').length > 0`),
+		chromedp.SendKeys(chromedp.CSS("#admin-token"), meshtest.AdminToken), click(`#admin-token-form button[type="submit"]`))
+	id := eval[string](t, admin, fmt.Sprintf(`[...document.querySelectorAll('#stock-product option')].find((o) => o.textContent.includes(%q)).value`, sku))
+	do(t, admin, "set the stock", chromedp.SetValue(chromedp.CSS("#stock-product"), id),
+		chromedp.SendKeys(chromedp.CSS("#stock-onhand"), fmt.Sprint(onHand)), click(`#stock-form button[type="submit"]`),
+		until(`document.querySelector('#stock-status').textContent.includes('on hand')`))
+}
+
+// saveScreenshot writes what the tab shows to $SHOPMESH_SCREENSHOTS, a
+// directory relative to the repository's root (docs/ for the README's
+// pictures). Without it nothing is written, so a test run leaves the tree
+// as it was.
+func saveScreenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("SHOPMESH_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", "..", dir)
+	}
+	do(t, ctx, "scroll to the top", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
