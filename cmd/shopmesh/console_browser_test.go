@@ -33,10 +33,10 @@ func chromium(t *testing.T) string {
 
 // browser starts a headless Chromium for the test, with a first tab of
 // the given size. It is closed when the test ends.
-func browser(t *testing.T, width, height int) context.Context {
+func browser(t *testing.T, path string, width, height int) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(width, height),
+		chromedp.ExecPath(path), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(width, height),
 		chromedp.NoSandbox, // CI runs as root, where Chromium's sandbox cannot start
 		chromedp.DisableGPU)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -84,10 +84,11 @@ func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(ch
 // changes the shop page live.
 func TestTheConsoleInABrowser(t *testing.T) {
 	t.Parallel()
+	path := chromium(t)
 	cfg := sagaConfig(t)
 	cfg.Demo = true
 	m := openMall(t, cfg)
-	ctx := browser(t, 1280, 900)
+	ctx := browser(t, path, 1280, 900)
 	url := m.shop.httpURL
 
 	do(t, ctx, "open the shop", chromedp.Navigate(url+"/"), visible(`li[data-sku="DEMO-MUG"] .stock`))
@@ -107,6 +108,8 @@ func TestTheConsoleInABrowser(t *testing.T) {
 	seeTheOrderOnTheMesh(t, ctx, confirmed)
 	saveScreenshot(t, ctx, "console-mesh.png")
 	filterTheFeed(t, ctx, confirmed)
+	readTheOrderPage(t, ctx, confirmed)
+	saveScreenshot(t, ctx, "console-order.png")
 
 	do(t, ctx, "back to the shop", click(`a[data-nav="shop"]`), visible("#catalog"))
 	declined := placeThroughThePage(t, ctx, "DEMO-TEAPOT", "tok_chargeDeclined", "cancelled")
@@ -161,6 +164,33 @@ func filterTheFeed(t *testing.T, ctx context.Context, id string) {
 	t.Helper()
 	do(t, ctx, "filter by order", chromedp.SendKeys(chromedp.CSS("#filter-order"), id),
 		until(fmt.Sprintf(`[...document.querySelectorAll('#feed tbody tr')].every((r) => r.hidden === (r.dataset.order !== %q))`, id)))
+}
+
+// readTheOrderPage follows the order's link from the feed to its page:
+// every event of its saga, each with its cause, and its trace's id.
+func readTheOrderPage(t *testing.T, ctx context.Context, id string) {
+	t.Helper()
+	do(t, ctx, "open the order's page", click(fmt.Sprintf(`#feed tr[data-subject="orders.order.%s.confirmed"] a`, id)),
+		visible("#timeline tbody tr"), until(`document.querySelectorAll('#timeline tbody tr').length >= 8`))
+	causes := eval[[]string](t, ctx, `[...document.querySelectorAll('#timeline tbody tr')].map((r) => r.cells[3].textContent + ' <- ' + r.cells[4].textContent)`)
+	want := map[string]string{
+		"orders.order." + id + ".placed":            "the request",
+		"inventory.reservation." + id + ".accepted": "placed",
+		"payments.payment." + id + ".captured":      "stock_reserved",
+		"orders.order." + id + ".confirmed":         "captured",
+	}
+	for subject, cause := range want {
+		found := false
+		for _, c := range causes {
+			found = found || (strings.HasPrefix(c, subject+" <- ") && strings.HasSuffix(c, cause))
+		}
+		if !found {
+			t.Errorf("the order's page does not show %s caused by %s: %v", subject, cause, causes)
+		}
+	}
+	if trace := eval[string](t, ctx, `document.querySelector('#order-trace').textContent`); len(trace) != 32 {
+		t.Errorf("the order's page shows the trace id %q", trace)
+	}
 }
 
 // setStockInAnotherTab types the admin token on the admin page of a second
