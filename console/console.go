@@ -116,28 +116,28 @@ func (c *Console) register(api huma.API) {
 	c.registerConsumers(api, tags)
 }
 
-// Payment is a payment token the page offers.
-type Payment struct {
+// PaymentChoice is a payment token the page offers.
+type PaymentChoice struct {
 	Token string `json:"token" example:"tok_visa"`
 	Label string `json:"label" example:"Card that pays"`
 }
 
 // Settings are what the page offers.
 type Settings struct {
-	Services []string  `json:"services" example:"[\"products\",\"inventory\",\"orders\",\"payments\"]"`
-	Edges    []Edge    `json:"edges"`
-	Payments []Payment `json:"payments"`
-	SignUp   bool      `json:"signUp" doc:"Whether anyone may become a customer (POST /console/customers)."`
-	TraceURL string    `json:"traceUrl,omitempty" doc:"A trace's page, with {traceId} to replace." example:"http://localhost:16686/trace/{traceId}"`
+	Services []string        `json:"services" example:"[\"products\",\"inventory\",\"orders\",\"payments\"]"`
+	Edges    []Edge          `json:"edges"`
+	Payments []PaymentChoice `json:"payments"`
+	SignUp   bool            `json:"signUp" doc:"Whether anyone may become a customer (POST /console/customers)."`
+	TraceURL string          `json:"traceUrl,omitempty" doc:"A trace's page, with {traceId} to replace." example:"http://localhost:16686/trace/{traceId}"`
 }
 
 type settingsOutput struct{ Body Settings }
 
 func (c *Console) settings(context.Context, *struct{}) (*settingsOutput, error) {
-	pays := []Payment{{Token: "tok_visa", Label: "Card that pays (tok_visa)"},
+	pays := []PaymentChoice{{Token: "tok_visa", Label: "Card that pays (tok_visa)"},
 		{Token: "tok_chargeDeclined", Label: "Card that is declined (tok_chargeDeclined)"}}
 	if c.opts.SlowPayments {
-		pays = append(pays, Payment{Token: "tok_slow", Label: "Card behind a slow gateway (tok_slow)"})
+		pays = append(pays, PaymentChoice{Token: "tok_slow", Label: "Card behind a slow gateway (tok_slow)"})
 	}
 	return &settingsOutput{Body: Settings{
 		Services: c.graph.services, Edges: c.graph.edges, Payments: pays, SignUp: c.opts.SignUp, TraceURL: c.opts.TraceURL,
