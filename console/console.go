@@ -38,8 +38,10 @@ type Options struct {
 	Plans []mesh.Plan
 	// Tokens issues customer tokens to those who sign up.
 	Tokens *mesh.CustomerTokens
-	// SignUp lets anyone become a new customer (the demo shop).
-	SignUp bool
+	// Demo opens the demo shop to anyone: anyone may sign up as a new
+	// customer and follow the mesh's feed. Elsewhere the feed is the
+	// admin's, and customers get their tokens from the admin.
+	Demo bool
 	// SlowPayments offers the slow gateway's token.
 	SlowPayments bool
 	// TraceURL links an order's trace: a URL in which {traceId} is
@@ -127,7 +129,7 @@ type Settings struct {
 	Services []string        `json:"services" example:"[\"products\",\"inventory\",\"orders\",\"payments\"]"`
 	Edges    []Edge          `json:"edges"`
 	Payments []PaymentChoice `json:"payments"`
-	SignUp   bool            `json:"signUp" doc:"Whether anyone may become a customer (POST /console/customers)."`
+	SignUp   bool            `json:"signUp" doc:"Whether this is the demo shop, where anyone may sign up (POST /console/customers) and follow the mesh's events."`
 	TraceURL string          `json:"traceUrl,omitempty" doc:"A trace's page, with {traceId} to replace." example:"http://localhost:16686/trace/{traceId}"`
 }
 
@@ -140,7 +142,7 @@ func (c *Console) settings(context.Context, *struct{}) (*settingsOutput, error) 
 		pays = append(pays, PaymentChoice{Token: "tok_slow", Label: "Card behind a slow gateway (tok_slow)"})
 	}
 	return &settingsOutput{Body: Settings{
-		Services: c.graph.services, Edges: c.graph.edges, Payments: pays, SignUp: c.opts.SignUp, TraceURL: c.opts.TraceURL,
+		Services: c.graph.services, Edges: c.graph.edges, Payments: pays, SignUp: c.opts.Demo, TraceURL: c.opts.TraceURL,
 	}}, nil
 }
 

@@ -42,7 +42,7 @@ func (c *Console) registerCustomers(api huma.API, tags []string) {
 }
 
 func (c *Console) signUp(_ context.Context, in *struct{ Body SignUp }) (*signUpOutput, error) {
-	if !c.opts.SignUp {
+	if !c.opts.Demo {
 		return nil, huma.Error403Forbidden("sign-up is open only in the demo shop (shopmesh run --demo); " +
 			"ask the admin for a token (POST /orders/customer-tokens)")
 	}

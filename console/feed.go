@@ -40,14 +40,21 @@ type feedInput struct {
 	Order   string `query:"order" maxLength:"64" doc:"Only the events about this order."`
 }
 
+// registerFeed serves the feed to anyone in the demo shop, and to the
+// admin elsewhere: it names every order and product, and when each moved.
 func (c *Console) registerFeed(api huma.API, tags []string) {
+	security, errs := mesh.AdminSecurity, []int{http.StatusUnauthorized, http.StatusServiceUnavailable}
+	if c.opts.Demo {
+		security, errs = nil, []int{http.StatusServiceUnavailable}
+	}
 	sse.Register(api, huma.Operation{
 		OperationID: "watchMesh", Method: http.MethodGet, Path: "/console/events",
 		Summary: "Every event of the mesh, live (Server-Sent Events)",
 		Description: "First a `watching` event, once every stream is followed; then an `event` for each of the latest " +
 			"events of each stream and for every event stored after them, each with the services it travels to. Bodies " +
-			"are left out. A client that falls far behind is disconnected rather than slowing anything down; reconnect.",
-		Tags: tags, Errors: []int{http.StatusServiceUnavailable},
+			"are left out. A client that falls far behind is disconnected rather than slowing anything down; reconnect. " +
+			"Open to anyone in the demo shop (shopmesh run --demo); elsewhere it needs the admin token.",
+		Tags: tags, Security: security, Errors: errs,
 	}, map[string]any{"watching": FeedWatching{}, "event": Event{}}, c.feed)
 }
 

@@ -38,7 +38,7 @@ func (s *shop) startConsole(context.Context) error {
 		traceURL = s.cfg.TraceURL // a link to a trace that was never exported would lead nowhere
 	}
 	console.Register(s.node.HTTP, console.Options{
-		JS: js, Plans: allPlans(s.cfg), Tokens: s.node.HTTP.CustomerTokens(), SignUp: s.cfg.Demo,
+		JS: js, Plans: allPlans(s.cfg), Tokens: s.node.HTTP.CustomerTokens(), Demo: s.cfg.Demo,
 		SlowPayments: s.cfg.SlowGateway > 0, TraceURL: traceURL, Log: s.log.With().Str("service", "console").Logger(),
 	})
 	return nil

@@ -93,12 +93,12 @@ func TestTheMeshFeedShowsTheSaga(t *testing.T) {
 	m := openMall(t, sagaConfig(t))
 	mug := m.product("MUG", 500, 5)
 	ctx := meshtest.Context(t)
-	all := openStream(t, ctx, http.DefaultClient, m.shop.httpURL+"/console/events", nil)
+	all := openStream(t, ctx, http.DefaultClient, m.shop.httpURL+"/console/events", meshtest.Admin())
 	id := m.place("fed", "tok_visa", line{mug, 1})
 	other := m.place("other", "tok_visa", line{mug, 1})
 	m.awaitTerminal(id)
 	m.awaitTerminal(other)
-	mine := openStream(t, ctx, http.DefaultClient, m.shop.httpURL+"/console/events?order="+id, nil)
+	mine := openStream(t, ctx, http.DefaultClient, m.shop.httpURL+"/console/events?order="+id, meshtest.Admin())
 
 	want := map[string][]string{
 		"orders.order." + id + ".placed":             {"inventory"},
@@ -180,7 +180,7 @@ func TestFollowersOfTheMeshLeaveNothingBehind(t *testing.T) {
 		var wg sync.WaitGroup
 		for range n {
 			wg.Go(func() {
-				_, err := dialStream(ctx, client, m.shop.httpURL+"/console/events", nil)
+				_, err := dialStream(ctx, client, m.shop.httpURL+"/console/events", meshtest.Admin())
 				errs <- err
 			})
 		}
@@ -262,11 +262,13 @@ func stacks(parts ...string) string {
 
 // Anyone may sign up on the demo shop's console, and gets a customer no
 // one had before: a token for an existing customer still needs the
-// admin. Elsewhere sign-up is closed.
+// admin. Anyone may follow its mesh's events too. Elsewhere sign-up is
+// closed and the events are the admin's.
 func TestSignUpMakesANewCustomerOnlyInTheDemoShop(t *testing.T) {
 	t.Parallel()
 	_, closed := ephemeralShop(t)
 	closed.Do(http.MethodPost, "/console/customers", map[string]any{"name": "Alice"}, meshtest.Anonymous()).Problem(http.StatusForbidden)
+	closed.Do(http.MethodGet, "/console/events", nil, meshtest.Anonymous()).Problem(http.StatusUnauthorized)
 
 	cfg := sagaConfig(t)
 	cfg.Demo = true
@@ -282,6 +284,7 @@ func TestSignUpMakesANewCustomerOnlyInTheDemoShop(t *testing.T) {
 		client.Header = http.Header{"Authorization": {"Bearer " + c.Token}}
 		return client
 	}
+	openStream(t, meshtest.Context(t), http.DefaultClient, m.shop.httpURL+"/console/events", nil)
 	alice, otherAlice := signUp("Alice"), signUp("Alice")
 	anyone.Do(http.MethodPost, "/console/customers", map[string]any{"name": "Al!ce"}, nil).Problem(http.StatusUnprocessableEntity)
 

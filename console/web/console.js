@@ -480,6 +480,19 @@ function filterFeed() {
   for (const { row } of mesh.rows) row.hidden = !feedMatches(row);
 }
 
+let feed = null;
+
+// startFeed follows the mesh's events: anyone may in the demo shop,
+// elsewhere only the admin.
+function startFeed() {
+  if (feed) feed.close();
+  feed = follow('/console/events', session.admin, {
+    event: onMeshEvent,
+    watching: () => say('feed-status', 'live'),
+    refused: () => say('feed-status', 'Outside the demo shop the events are the admin\'s: type the admin token on the Admin page.', true),
+  });
+}
+
 async function pollConsumers() {
   clearTimeout(mesh.consumersTimer);
   if ($('page-mesh').hidden) return;
@@ -617,8 +630,9 @@ function setupAdmin() {
     $('admin-token').value = '';
     renderAdmin();
     loadDeadLetters();
+    startFeed();
   });
-  $('admin-forget').addEventListener('click', () => { session.admin = ''; renderAdmin(); loadDeadLetters(); });
+  $('admin-forget').addEventListener('click', () => { session.admin = ''; renderAdmin(); loadDeadLetters(); startFeed(); });
   adminForm('product-form', 'product-status', async () => {
     const p = await api('POST', '/products', {
       sku: $('product-sku').value.trim(), name: $('product-name').value.trim(),
@@ -664,7 +678,7 @@ async function start() {
   // that changes in between is missed, and a newer count is never
   // overwritten by an older read (keepStock).
   follow('/inventory/changes', '', { stock: onStock, watching: loadCatalog });
-  follow('/console/events', '', { event: onMeshEvent, watching: () => say('feed-status', 'live') });
+  startFeed();
   renderCart();
   renderOrders();
   startCustomer();
