@@ -118,8 +118,9 @@ func TestTheConsoleInABrowser(t *testing.T) {
 		t.Errorf("the declined order's reason is %q", reason)
 	}
 
-	setStockInAnotherTab(t, ctx, url, "DEMO-MUG", 77)
-	do(t, ctx, "see the stock change live", until(`document.querySelector('li[data-sku="DEMO-MUG"] .stock').dataset.available === "77"`))
+	adminInAnotherTab(t, ctx, url, "DEMO-MUG", 77, confirmed)
+	do(t, ctx, "see the stock change live", until(`document.querySelector('li[data-sku="DEMO-MUG"] .stock').dataset.available === "77"`),
+		visible(`li[data-sku="TEST-LAMP"]`))
 	if !eval[bool](t, ctx, `window.sameLoad === true`) {
 		t.Fatal("the page was reloaded")
 	}
@@ -193,9 +194,10 @@ func readTheOrderPage(t *testing.T, ctx context.Context, id string) {
 	}
 }
 
-// setStockInAnotherTab types the admin token on the admin page of a second
-// tab and sets the stock of sku there.
-func setStockInAnotherTab(t *testing.T, ctx context.Context, url, sku string, onHand int) {
+// adminInAnotherTab types the admin token on the admin page of a second
+// tab, and there sets the stock of sku, adds a product TEST-LAMP, and
+// refunds an order.
+func adminInAnotherTab(t *testing.T, ctx context.Context, url, sku string, onHand int, refund string) {
 	t.Helper()
 	admin, cancel := chromedp.NewContext(ctx)
 	defer cancel()
@@ -206,6 +208,12 @@ func setStockInAnotherTab(t *testing.T, ctx context.Context, url, sku string, on
 	do(t, admin, "set the stock", chromedp.SetValue(chromedp.CSS("#stock-product"), id),
 		chromedp.SendKeys(chromedp.CSS("#stock-onhand"), fmt.Sprint(onHand)), click(`#stock-form button[type="submit"]`),
 		until(`document.querySelector('#stock-status').textContent.includes('on hand')`))
+	saveScreenshot(t, admin, "console-admin.png")
+	do(t, admin, "add a product", chromedp.SendKeys(chromedp.CSS("#product-sku"), "TEST-LAMP"),
+		chromedp.SendKeys(chromedp.CSS("#product-name"), "Desk lamp"), chromedp.SendKeys(chromedp.CSS("#product-price"), "19.99"),
+		click(`#product-form button[type="submit"]`), until(`document.querySelector('#product-status').textContent.startsWith('Added Desk lamp')`))
+	do(t, admin, "refund the order", chromedp.SendKeys(chromedp.CSS("#refund-order"), refund),
+		click(`#refund-form button[type="submit"]`), until(`document.querySelector('#refund-status').textContent.includes('refunded')`))
 }
 
 // saveScreenshot writes what the tab shows to $SHOPMESH_SCREENSHOTS, a

@@ -185,6 +185,18 @@ async function onStock(s) {
   }
 }
 
+// onProduct reads a product again when the catalog changes, so the shop
+// shows a new product, a new price or a removal without a reload.
+async function onProduct(subject) {
+  const [, , id, what] = subject.split('.');
+  if (what === 'deleted') {
+    shop.products.delete(id);
+  } else {
+    try { shop.products.set(id, await api('GET', '/products/' + id)); } catch (e) { return; }
+  }
+  renderCatalog();
+}
+
 function stockLine(id, changed) {
   const s = shop.stock.get(id) || { available: 0, onHand: 0, reserved: 0 };
   const cls = 'stock' + (s.available > 0 ? '' : ' out') + (changed ? ' flash' : '');
@@ -422,7 +434,10 @@ function onMeshEvent(e) {
   const key = e.stream + ':' + e.sequence;
   if (mesh.seen.has(key)) return;
   mesh.seen.add(key);
-  if (e.time >= mesh.opened) for (const to of e.to) pulse(e.service + '>' + to);
+  if (e.time >= mesh.opened) {
+    for (const to of e.to) pulse(e.service + '>' + to);
+    if (e.service === 'products') onProduct(e.subject);
+  }
   addFeedRow(e);
   if (currentOrder && e.orderId === currentOrder) refreshOrder();
 }
