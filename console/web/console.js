@@ -515,7 +515,7 @@ async function pollConsumers() {
     const c = await api('GET', '/console/consumers');
     const body = $('consumers').tBodies[0];
     body.replaceChildren(...c.consumers.map((x) => el('tr', {},
-      el('td', {}, x.name), el('td', {}, x.stream),
+      el('td', {}, x.name, el('br'), el('small', { class: 'hint' }, x.stream)),
       el('td', { class: 'num' }, String(x.pending)), el('td', { class: 'num' }, String(x.ackPending)),
       el('td', { class: 'num' }, String(x.redelivered)))));
     if ($('dead-count').textContent !== String(c.deadLetters)) {
