@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
 )
 
@@ -94,6 +95,7 @@ func TestTheConsoleInABrowser(t *testing.T) {
 	do(t, ctx, "open the shop", chromedp.Navigate(url+"/"), visible(`li[data-sku="DEMO-MUG"] .stock`))
 	// A reload would lose this mark: the order must go through without one.
 	do(t, ctx, "mark the page", chromedp.Evaluate[chromedp.Void](`window.sameLoad = true`))
+	usableByKeyboard(t, ctx)
 	do(t, ctx, "sign up", chromedp.SendKeys(chromedp.CSS("#customer-name"), "Alice"), click("#signin button"), visible("#who b"))
 
 	confirmed := placeThroughThePage(t, ctx, "DEMO-MUG", "tok_visa", "confirmed")
@@ -127,6 +129,21 @@ func TestTheConsoleInABrowser(t *testing.T) {
 
 	do(t, ctx, "phone width", chromedp.EmulateViewport(390, 844), click(`a[data-nav="shop"]`), visible("#catalog"))
 	saveScreenshot(t, ctx, "console-phone.png")
+}
+
+// usableByKeyboard checks that every control of every page is named (a
+// label, or a button's text), and that the first Tab reaches the link
+// that skips to the content, which Enter follows.
+func usableByKeyboard(t *testing.T, ctx context.Context) {
+	t.Helper()
+	unnamed := eval[[]string](t, ctx, `[...document.querySelectorAll('input, select, textarea, button')]
+		.filter((c) => !(c.labels && c.labels.length) && !c.getAttribute('aria-label') && !(c.tagName === 'BUTTON' && c.textContent.trim()))
+		.map((c) => c.outerHTML)`)
+	if len(unnamed) > 0 {
+		t.Errorf("controls without a label: %v", unnamed)
+	}
+	do(t, ctx, "tab to the skip link", chromedp.KeyEvent(kb.Tab), until(`document.activeElement.classList.contains('skip')`),
+		chromedp.KeyEvent(kb.Enter), until(`document.activeElement.id === 'main'`))
 }
 
 // placeThroughThePage puts one of sku in the cart, pays with token, and

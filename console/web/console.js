@@ -434,6 +434,9 @@ function onMeshEvent(e) {
   const key = e.stream + ':' + e.sequence;
   if (mesh.seen.has(key)) return;
   mesh.seen.add(key);
+  // Only the events still in the feed can come again (a stream's latest,
+  // after a reconnection): the rest need not be remembered.
+  if (mesh.seen.size > 4 * maxRows) mesh.seen = new Set(mesh.rows.map((r) => r.key).concat(key));
   if (e.time >= mesh.opened) {
     for (const to of e.to) pulse(e.service + '>' + to);
     if (e.service === 'products') onProduct(e.subject);
@@ -478,7 +481,7 @@ function addFeedRow(e) {
   const t = e.time;
   let i = 0;
   while (i < mesh.rows.length && mesh.rows[i].t > t) i++;
-  mesh.rows.splice(i, 0, { t, row });
+  mesh.rows.splice(i, 0, { t, row, key: e.stream + ':' + e.sequence });
   body.insertBefore(row, body.rows[i] || null);
   while (mesh.rows.length > maxRows) {
     const old = mesh.rows.pop();
