@@ -120,6 +120,7 @@ func TestTheConsoleInABrowser(t *testing.T) {
 		t.Errorf("the declined order's reason is %q", reason)
 	}
 
+	m.publishPoison() // dead letters for the admin to redrive
 	adminInAnotherTab(t, ctx, url, "DEMO-MUG", 77, confirmed)
 	do(t, ctx, "see the stock change live", until(`document.querySelector('li[data-sku="DEMO-MUG"] .stock').dataset.available === "77"`),
 		visible(`li[data-sku="TEST-LAMP"]`))
@@ -212,8 +213,9 @@ func readTheOrderPage(t *testing.T, ctx context.Context, id string) {
 }
 
 // adminInAnotherTab types the admin token on the admin page of a second
-// tab, and there sets the stock of sku, adds a product TEST-LAMP, and
-// refunds an order.
+// tab, and there sets the stock of sku, adds a product TEST-LAMP, refunds
+// an order, and redrives a dead letter from the mesh page (it is still
+// malformed, so the redrive fails, and the page says why).
 func adminInAnotherTab(t *testing.T, ctx context.Context, url, sku string, onHand int, refund string) {
 	t.Helper()
 	admin, cancel := chromedp.NewContext(ctx)
@@ -231,6 +233,11 @@ func adminInAnotherTab(t *testing.T, ctx context.Context, url, sku string, onHan
 		click(`#product-form button[type="submit"]`), until(`document.querySelector('#product-status').textContent.startsWith('Added Desk lamp')`))
 	do(t, admin, "refund the order", chromedp.SendKeys(chromedp.CSS("#refund-order"), refund),
 		click(`#refund-form button[type="submit"]`), until(`document.querySelector('#refund-status').textContent.includes('refunded')`))
+	do(t, admin, "redrive a dead letter", click(`a[data-nav="mesh"]`), visible("#dead-letters li button"),
+		click("#dead-letters li button"), until(`/^Dead letter \d+: /.test(document.querySelector('#dead-status').textContent)`))
+	if n := eval[string](t, admin, `document.querySelector('#dead-count').textContent`); n == "0" {
+		t.Errorf("the mesh page counts %s dead letters", n)
+	}
 }
 
 // saveScreenshot writes what the tab shows to $SHOPMESH_SCREENSHOTS, a

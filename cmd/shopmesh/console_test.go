@@ -345,12 +345,7 @@ func TestTheDemoCatalogIsAddedOnce(t *testing.T) {
 func TestTheConsoleShowsConsumersAndDeadLettersToTheAdmin(t *testing.T) {
 	t.Parallel()
 	m := openMall(t, sagaConfig(t))
-	poison := nats.NewMsg("orders.order.POISON.placed")
-	poison.Data = []byte("{not json")
-	poison.Header.Set(mesh.HeaderType, "shopmesh.orders.order.placed.v1")
-	if _, err := m.js.PublishMsg(meshtest.Context(t), poison); err != nil {
-		t.Fatal(err)
-	}
+	m.publishPoison()
 	anyone := meshtest.NewClient(t, m.shop.httpURL)
 	var seen struct {
 		Consumers   []struct{ Name string }
@@ -384,6 +379,18 @@ func TestTheConsoleShowsConsumersAndDeadLettersToTheAdmin(t *testing.T) {
 		m.http.Do(http.MethodPost, path, nil, nil).Problem(http.StatusConflict)
 	}
 	m.http.Do(http.MethodPost, "/console/dead-letters/999999/redrive", nil, nil).Problem(http.StatusNotFound)
+}
+
+// publishPoison stores a malformed order event, which the orders'
+// projection and inventory's reaction set aside as dead letters.
+func (m *mall) publishPoison() {
+	m.t.Helper()
+	poison := nats.NewMsg("orders.order.POISON.placed")
+	poison.Data = []byte("{not json")
+	poison.Header.Set(mesh.HeaderType, "shopmesh.orders.order.placed.v1")
+	if _, err := m.js.PublishMsg(meshtest.Context(m.t), poison); err != nil {
+		m.t.Fatal(err)
+	}
 }
 
 // A process that runs only some services keeps the landing page: the
