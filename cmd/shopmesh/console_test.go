@@ -164,11 +164,12 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-// A hundred followers of the mesh's feed come and go, and leave nothing
-// behind: no goroutine in this process (the embedded server's included),
-// none of the console's, and no consumer on the server. It does not run
-// in parallel, so that the goroutines it counts are its shop's.
-func TestFollowersOfTheMeshLeaveNothingBehind(t *testing.T) {
+// A hundred clients of the console's streams (the mesh's feed, stock and
+// orders, each client all three) come and go, and leave nothing behind:
+// no goroutine in this process (the embedded server's included), none of
+// the console's, and no consumer on the server. It does not run in
+// parallel, so that the goroutines it counts are its shop's.
+func TestAHundredClientsOfTheStreamsLeaveNothingBehind(t *testing.T) {
 	m := openMall(t, sagaConfig(t))
 	mug := m.product("MUG", 500, 1000)
 	client := &http.Client{Transport: &http.Transport{}}
@@ -180,8 +181,13 @@ func TestFollowersOfTheMeshLeaveNothingBehind(t *testing.T) {
 		var wg sync.WaitGroup
 		for range n {
 			wg.Go(func() {
-				_, err := dialStream(ctx, client, m.shop.httpURL+"/console/events", meshtest.Admin())
-				errs <- err
+				for _, path := range []string{"/console/events", "/inventory/changes", "/orders/changes"} {
+					if _, err := dialStream(ctx, client, m.shop.httpURL+path, meshtest.Admin()); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
 			})
 		}
 		wg.Wait()
@@ -407,4 +413,21 @@ func TestAProcessOfSomeServicesKeepsTheLandingPage(t *testing.T) {
 		t.Fatalf("the landing page of a products process:\n%s", page)
 	}
 	c.Do(http.MethodGet, "/console/settings", nil, nil).Problem(http.StatusNotFound)
+}
+
+// The console links an order's trace only when traces are exported: a
+// link to a trace that never left the process would lead nowhere.
+func TestTheTraceLinkNeedsTracesExported(t *testing.T) {
+	t.Parallel()
+	for _, otlp := range []string{"", "http://127.0.0.1:9"} {
+		cfg := testConfig(t)
+		cfg.Ephemeral, cfg.OTLPEndpoint, cfg.TraceURL = true, otlp, "http://localhost:16686/trace/{traceId}"
+		s := startTestShop(t, cfg)
+		var settings struct{ TraceURL string }
+		meshtest.NewClient(t, s.httpURL).Do(http.MethodGet, "/console/settings", nil, nil).Expect(http.StatusOK).Decode(&settings)
+		s.close()
+		if want := map[bool]string{true: cfg.TraceURL, false: ""}[otlp != ""]; settings.TraceURL != want {
+			t.Errorf("with --otlp-endpoint %q the trace link is %q, want %q", otlp, settings.TraceURL, want)
+		}
+	}
 }
