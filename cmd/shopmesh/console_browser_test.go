@@ -147,6 +147,27 @@ func usableByKeyboard(t *testing.T, ctx context.Context) {
 		chromedp.KeyEvent(kb.Enter), until(`document.activeElement.id === 'main'`))
 }
 
+// Outside the demo shop the console asks the admin: the mesh's events and
+// a customer's token need the admin token typed on the admin page, and
+// with it a customer shops as in the demo.
+func TestTheConsoleOutsideTheDemoShopNeedsTheAdmin(t *testing.T) {
+	t.Parallel()
+	path := chromium(t)
+	m := openMall(t, sagaConfig(t))
+	m.product("MUG", 1299, 5)
+	ctx := browser(t, path, 1280, 900)
+	do(t, ctx, "open the shop", chromedp.Navigate(m.shop.httpURL+"/"), visible(`li[data-sku="MUG"] .stock`),
+		chromedp.SendKeys(chromedp.CSS("#customer-name"), "Carol"), click("#signin button"),
+		until(`document.querySelector('#signin-status').textContent.includes('admin token')`),
+		click(`a[data-nav="mesh"]`), until(`document.querySelector('#feed-status').textContent.includes('admin token')`))
+	do(t, ctx, "type the admin token", click(`a[data-nav="admin"]`), chromedp.SendKeys(chromedp.CSS("#admin-token"), meshtest.AdminToken),
+		click(`#admin-token-form button[type="submit"]`), until(`document.querySelector('#feed-status').textContent === 'live'`))
+	do(t, ctx, "sign in with the admin's help", click(`a[data-nav="shop"]`), click("#signin button"),
+		until(`document.querySelector('#who b') && document.querySelector('#who b').textContent === 'carol'`))
+	id := placeThroughThePage(t, ctx, "MUG", "tok_visa", "confirmed")
+	do(t, ctx, "see it on the mesh", click(`a[data-nav="mesh"]`), visible(fmt.Sprintf(`#feed tr[data-subject="orders.order.%s.confirmed"]`, id)))
+}
+
 // placeThroughThePage puts one of sku in the cart, pays with token, and
 // waits for the order to reach status on the page; it returns its id.
 func placeThroughThePage(t *testing.T, ctx context.Context, sku, token, status string) string {

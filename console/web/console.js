@@ -23,7 +23,8 @@ async function api(method, path, body, token) {
   if (token) headers.Authorization = 'Bearer ' + token;
   const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await resp.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { /* not JSON: say the status */ }
   if (!resp.ok) {
     const detail = data && (data.errors && data.errors.length ? data.errors.map((e) => e.message).join('; ') : data.detail);
     throw new Error(detail || resp.status + ' ' + resp.statusText);
