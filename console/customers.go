@@ -18,7 +18,7 @@ type SignUp struct {
 
 // NewCustomer is a customer made at sign-up, and their token.
 type NewCustomer struct {
-	CustomerID string    `json:"customerId" example:"alice-k3f9q2" doc:"The name, with a suffix no one chose: a customer id no one had before."`
+	CustomerID string    `json:"customerId" example:"alice-k3f9q2mx" doc:"The name, with a suffix no one chose: a customer id no one had before."`
 	Token      string    `json:"token" doc:"Send it as Authorization: Bearer <token>."`
 	ExpiresAt  time.Time `json:"expiresAt"`
 }
@@ -51,7 +51,7 @@ func (c *Console) signUp(_ context.Context, in *struct{ Body SignUp }) (*signUpO
 		return nil, huma.Error422UnprocessableEntity("invalid name", &huma.ErrorDetail{
 			Location: "body.name", Message: "use letters, digits, spaces, '.', '_' or '-'", Value: in.Body.Name})
 	}
-	id := slug + "-" + strings.ToLower(rand.Text()[:6])
+	id := slug + "-" + strings.ToLower(rand.Text()[:8])
 	token, expires := c.opts.Tokens.Issue(id, 24*time.Hour, time.Now())
 	return &signUpOutput{Body: NewCustomer{CustomerID: id, Token: token, ExpiresAt: expires}}, nil
 }
