@@ -13,6 +13,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -71,12 +72,12 @@ func Register(h *mesh.HTTP, o Options) *Console {
 	api := h.API(mesh.ServiceDoc{
 		Prefix: "/console", Title: "ShopMesh console", Problems: problems,
 		Description: "What the console's page reads that no service serves: every event of the mesh as it " +
-			"happens, the consumers of every reaction, and the dead letters.",
+			"happens, the consumers of every reaction, the dead letters, and the demo shop's sign-up.",
 	})
 	c.register(api)
 	c.links = h.Links()
 	assets, _ := fs.Sub(web, "web")
-	h.Mux().Handle("GET /console/assets/", http.StripPrefix("/console/assets/", noCache(http.FileServerFS(assets))))
+	h.Mux().Handle("GET /console/assets/", http.StripPrefix("/console/assets/", scriptsAndStyles(http.FileServerFS(assets))))
 	h.Home(http.HandlerFunc(c.home))
 	return c
 }
@@ -89,10 +90,16 @@ var problems = []mesh.Problem{
 	{Status: http.StatusServiceUnavailable, Detail: "JetStream did not answer; try again"},
 }
 
-// noCache makes a browser ask again for the assets: they change with the
-// binary, which has no version in their names.
-func noCache(next http.Handler) http.Handler {
+// scriptsAndStyles serves the page's scripts and styles, and nothing else
+// of web/ (the page's template is served at / only). A browser asks again
+// for them each time: they change with the binary, which has no version
+// in their names.
+func scriptsAndStyles(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, ".js") && !strings.HasSuffix(r.URL.Path, ".css") {
+			mesh.WriteProblem(w, http.StatusNotFound, "no such asset")
+			return
+		}
 		w.Header().Set("Cache-Control", "no-cache")
 		next.ServeHTTP(w, r)
 	})

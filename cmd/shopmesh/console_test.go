@@ -431,3 +431,22 @@ func TestTheTraceLinkNeedsTracesExported(t *testing.T) {
 		}
 	}
 }
+
+// The console's page is served at / with the links of the landing page,
+// and a policy that lets it load only its own scripts and styles; of its
+// assets only those are served.
+func TestTheConsolePageIsServedWithItsOwnAssetsOnly(t *testing.T) {
+	t.Parallel()
+	_, c := ephemeralShop(t)
+	page := c.Do(http.MethodGet, "/", nil, nil).Expect(http.StatusOK)
+	for _, want := range []string{"/console/assets/console.js", "/console/assets/console.css", "/orders/docs", "/console/openapi.json"} {
+		if !strings.Contains(string(page.Body), want) {
+			t.Errorf("the console's page lacks %s", want)
+		}
+	}
+	if csp := page.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+	c.Do(http.MethodGet, "/console/assets/console.js", nil, nil).Expect(http.StatusOK)
+	c.Do(http.MethodGet, "/console/assets/index.html", nil, nil).Problem(http.StatusNotFound)
+}
