@@ -130,6 +130,8 @@ func TestTheConsoleInABrowser(t *testing.T) {
 
 	do(t, ctx, "phone width", chromedp.EmulateViewport(390, 844), click(`a[data-nav="shop"]`), visible("#catalog"))
 	saveScreenshot(t, ctx, "console-phone.png")
+	do(t, ctx, "the mesh at phone width", click(`a[data-nav="mesh"]`), visible("#graph"))
+	saveScreenshot(t, ctx, "console-mesh-phone.png")
 }
 
 // usableByKeyboard checks that every control of every page is named (a

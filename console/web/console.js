@@ -310,6 +310,10 @@ function keepOrder(o) {
   const cur = shop.orders.get(o.id);
   if (cur && cur.version > o.version) return;
   shop.orders.set(o.id, o);
+  // Said in the status line too, which screen readers announce.
+  if (cur && cur.status !== o.status) {
+    say('place-status', 'Order ' + short(o.id) + ' is ' + o.status.replace('_', ' ') + (o.reason ? ': ' + o.reason : '') + '.');
+  }
   renderOrders();
   if (currentOrder === o.id) refreshOrder();
 }
