@@ -128,7 +128,7 @@ func (c *Console) register(api huma.API) {
 // PaymentChoice is a payment token the page offers.
 type PaymentChoice struct {
 	Token string `json:"token" example:"tok_visa"`
-	Label string `json:"label" example:"Card that pays"`
+	Label string `json:"label" example:"tok_visa: the card pays"`
 }
 
 // Settings are what the page offers.
@@ -143,10 +143,10 @@ type Settings struct {
 type settingsOutput struct{ Body Settings }
 
 func (c *Console) settings(context.Context, *struct{}) (*settingsOutput, error) {
-	pays := []PaymentChoice{{Token: "tok_visa", Label: "Card that pays (tok_visa)"},
-		{Token: "tok_chargeDeclined", Label: "Card that is declined (tok_chargeDeclined)"}}
+	pays := []PaymentChoice{{Token: "tok_visa", Label: "tok_visa: the card pays"},
+		{Token: "tok_chargeDeclined", Label: "tok_chargeDeclined: declined"}}
 	if c.opts.SlowPayments {
-		pays = append(pays, PaymentChoice{Token: "tok_slow", Label: "Card behind a slow gateway (tok_slow)"})
+		pays = append(pays, PaymentChoice{Token: "tok_slow", Label: "tok_slow: a slow gateway"})
 	}
 	return &settingsOutput{Body: Settings{
 		Services: c.graph.services, Edges: c.graph.edges, Payments: pays, SignUp: c.opts.Demo, TraceURL: c.opts.TraceURL,

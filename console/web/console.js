@@ -311,11 +311,13 @@ function keepOrder(o) {
   if (cur && cur.version > o.version) return;
   shop.orders.set(o.id, o);
   // Said in the status line too, which screen readers announce.
-  if (cur && cur.status !== o.status) {
-    say('place-status', 'Order ' + short(o.id) + ' is ' + o.status.replace('_', ' ') + (o.reason ? ': ' + o.reason : '') + '.');
-  }
+  if (cur && cur.status !== o.status) sayOrder(o);
   renderOrders();
   if (currentOrder === o.id) refreshOrder();
+}
+
+function sayOrder(o) {
+  say('place-status', 'Order ' + short(o.id) + ' is ' + o.status.replace('_', ' ') + (o.reason ? ': ' + o.reason : '') + '.');
 }
 
 async function placeOrder() {
@@ -332,7 +334,8 @@ async function placeOrder() {
     shop.cart.clear();
     renderCart();
     keepOrder(o);
-    say('place-status', 'Order ' + short(o.id) + ' placed.');
+    // Its changes may have come before this answer: say where it is now.
+    sayOrder(shop.orders.get(o.id));
   } catch (e) {
     say('place-status', 'The order was refused: ' + e.message, true);
     $('place').disabled = false;
