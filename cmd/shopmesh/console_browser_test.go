@@ -163,7 +163,8 @@ func TestTheConsoleOutsideTheDemoShopNeedsTheAdmin(t *testing.T) {
 		until(`document.querySelector('#signin-status').textContent.includes('admin token')`),
 		click(`a[data-nav="mesh"]`), until(`document.querySelector('#feed-status').textContent.includes('admin token')`))
 	do(t, ctx, "type the admin token", click(`a[data-nav="admin"]`), chromedp.SendKeys(chromedp.CSS("#admin-token"), meshtest.AdminToken),
-		click(`#admin-token-form button[type="submit"]`), until(`document.querySelector('#feed-status').textContent === 'live'`))
+		click(`#admin-token-form button[type="submit"]`), until(`document.querySelector('#admin-token-status').textContent.includes('is set')`),
+		click(`a[data-nav="mesh"]`), until(`document.querySelector('#feed-status').textContent === 'live'`))
 	do(t, ctx, "sign in with the admin's help", click(`a[data-nav="shop"]`), click("#signin button"),
 		until(`document.querySelector('#who b') && document.querySelector('#who b').textContent === 'carol'`))
 	id := placeThroughThePage(t, ctx, "MUG", "tok_visa", "confirmed")
@@ -236,7 +237,8 @@ func readTheOrderPage(t *testing.T, ctx context.Context, id string) {
 }
 
 // adminInAnotherTab types the admin token on the admin page of a second
-// tab, and there sets the stock of sku, adds a product TEST-LAMP, refunds
+// tab, and there sets the stock of sku, adds a product TEST-LAMP with
+// stock, refunds
 // an order, and redrives a dead letter from the mesh page (it is still
 // malformed, so the redrive fails, and the page says why).
 func adminInAnotherTab(t *testing.T, ctx context.Context, url, sku string, onHand int, refund string) {
@@ -253,7 +255,10 @@ func adminInAnotherTab(t *testing.T, ctx context.Context, url, sku string, onHan
 	saveScreenshot(t, admin, "console-admin.png")
 	do(t, admin, "add a product", chromedp.SendKeys(chromedp.CSS("#product-sku"), "TEST-LAMP"),
 		chromedp.SendKeys(chromedp.CSS("#product-name"), "Desk lamp"), chromedp.SendKeys(chromedp.CSS("#product-price"), "19.99"),
-		click(`#product-form button[type="submit"]`), until(`document.querySelector('#product-status').textContent.startsWith('Added Desk lamp')`))
+		click(`#product-form button[type="submit"]`), until(`document.querySelector('#product-status').textContent.startsWith('Added Desk lamp')`),
+		// The stock form has chosen the new product: the shop shows it once it has stock.
+		chromedp.SetValue(chromedp.CSS("#stock-onhand"), "5"), click(`#stock-form button[type="submit"]`),
+		until(`document.querySelector('#stock-status').textContent.startsWith('Desk lamp: 5 on hand')`))
 	do(t, admin, "refund the order", chromedp.SendKeys(chromedp.CSS("#refund-order"), refund),
 		click(`#refund-form button[type="submit"]`), until(`document.querySelector('#refund-status').textContent.includes('refunded')`))
 	do(t, admin, "redrive a dead letter", click(`a[data-nav="mesh"]`), visible("#dead-letters li button"),

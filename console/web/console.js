@@ -128,21 +128,64 @@ let settings = { services: [], edges: [], payments: [], signUp: false };
 // ---- Pages ----
 
 function route() {
-  const [page, arg] = location.hash.replace(/^#\/?/, '').split('/');
-  const name = ['shop', 'mesh', 'order', 'admin', 'api'].includes(page) ? page : 'shop';
+  const [asked, arg] = location.hash.replace(/^#\/?/, '').split('/');
+  const name = ['shop', 'mesh', 'order', 'admin', 'api'].includes(asked) ? asked : 'shop';
   for (const s of document.querySelectorAll('.page')) s.hidden = s.id !== 'page-' + name;
   for (const a of document.querySelectorAll('[data-nav]')) {
     if (a.dataset.nav === name) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   document.title = 'ShopMesh console: ' + name;
+  page = name;
+  syncStreams();
   if (name === 'order') showOrder(decodeURIComponent(arg || ''));
   if (name === 'mesh') pollConsumers();
 }
 
+// ---- Streams ----
+
+// A browser opens at most six connections to the shop, and every stream
+// holds one, so a tab follows only what the page shown needs: the shop,
+// the stock and the customer's orders; the mesh and an order's page, the
+// mesh's events. Two tabs side by side keep connections for requests.
+let page = '';
+const streams = { stock: null, orders: null, feed: null };
+
+function syncStreams() {
+  const c = session.customer;
+  keep('stock', page === 'shop', () => follow('/inventory/changes', '', { stock: onStock, watching: loadCatalog }));
+  keep('orders', page === 'shop' && !!c, () => follow('/orders/changes', c.token, {
+    order: keepOrder,
+    watching: () => readOrders(c.token),
+    refused: () => { say('signin-status', 'Your token is no longer valid: sign in again.', true); signOut(); },
+  }));
+  keep('feed', page === 'mesh' || page === 'order', () => follow('/console/events', session.admin, {
+    event: onMeshEvent,
+    watching: () => say('feed-status', 'live'),
+    refused: () => say('feed-status', 'Outside the demo shop the events are the admin\'s: type the admin token on the Admin page.', true),
+  }));
+}
+
+// keep opens the stream name when wanted and closes it when not. Opening
+// reads again what it follows (its watching), so nothing missed while it
+// was closed stays missed.
+function keep(name, wanted, open) {
+  if (wanted && !streams[name]) streams[name] = open();
+  if (!wanted && streams[name]) {
+    streams[name].close();
+    streams[name] = null;
+  }
+}
+
+// restart opens a stream again, with a new token.
+function restart(name) {
+  keep(name, false);
+  syncStreams();
+}
+
 // ---- Shop ----
 
-const shop = { products: new Map(), stock: new Map(), cart: new Map(), orders: new Map(), watch: null };
+const shop = { products: new Map(), stock: new Map(), cart: new Map(), orders: new Map() };
 
 async function loadCatalog() {
   try {
@@ -180,10 +223,15 @@ async function onStock(s) {
     renderCatalog();
     return;
   }
-  const out = $('stock-' + s.productId);
-  if (out) {
-    out.replaceWith(stockLine(s.productId, true));
-  }
+  showStock(s.productId, true);
+}
+
+// showStock draws a product's count again if it changed; changed says to
+// flash it, as a change that just happened.
+function showStock(id, changed) {
+  const out = $('stock-' + id);
+  const s = shop.stock.get(id);
+  if (out && s && out.dataset.version !== String(s.version)) out.replaceWith(stockLine(id, changed));
 }
 
 // onProduct reads a product again when the catalog changes, so the shop
@@ -201,15 +249,27 @@ async function onProduct(subject) {
 function stockLine(id, changed) {
   const s = shop.stock.get(id) || { available: 0, onHand: 0, reserved: 0 };
   const cls = 'stock' + (s.available > 0 ? '' : ' out') + (changed ? ' flash' : '');
-  return el('p', { id: 'stock-' + id, class: cls, 'data-available': s.available },
+  return el('p', { id: 'stock-' + id, class: cls, 'data-available': s.available, 'data-version': s.version === undefined ? '' : s.version },
     s.available > 0 ? s.available + ' available' : 'Out of stock',
     s.reserved > 0 ? ' (' + s.reserved + ' held for orders)' : '');
 }
 
+// catalogShown names the products the catalog shows, and their versions.
+let catalogShown = '';
+
+// renderCatalog draws the catalog again only when its products changed; a
+// new read of the same products only updates their counts, so a quantity
+// being typed, or the focus, is not lost.
 function renderCatalog() {
   const list = $('catalog');
-  list.replaceChildren();
   const products = [...shop.products.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const shown = products.map((p) => p.id + '@' + p.version).join(',');
+  if (shown === catalogShown) {
+    for (const p of products) showStock(p.id, false);
+    return;
+  }
+  catalogShown = shown;
+  list.replaceChildren();
   for (const p of products) {
     const qty = el('input', { id: 'qty-' + p.id, type: 'number', min: 1, max: 1000, value: 1, inputmode: 'numeric' });
     list.append(el('li', { class: 'product', 'data-sku': p.sku },
@@ -272,8 +332,7 @@ async function signIn(ev) {
 
 function signOut() {
   session.customer = null;
-  if (shop.watch) shop.watch.close();
-  shop.watch = null;
+  restart('orders');
   shop.orders.clear();
   renderOrders();
   renderWho();
@@ -286,17 +345,11 @@ function renderWho() {
     el('button', { type: 'button', class: 'secondary', onclick: signOut }, 'Sign out')] : []));
 }
 
-// startCustomer follows the customer's orders, then reads them: an order
-// that changed while the page was away is read again.
+// startCustomer follows the customer's orders (syncStreams), and reads
+// them then.
 function startCustomer() {
   renderWho();
-  const c = session.customer;
-  if (!c || shop.watch) return;
-  shop.watch = follow('/orders/changes', c.token, {
-    order: keepOrder,
-    watching: () => readOrders(c.token),
-    refused: () => { say('signin-status', 'Your token is no longer valid: sign in again.', true); signOut(); },
-  });
+  restart('orders');
 }
 
 async function readOrders(token) {
@@ -506,19 +559,6 @@ function filterFeed() {
   for (const { row } of mesh.rows) row.hidden = !feedMatches(row);
 }
 
-let feed = null;
-
-// startFeed follows the mesh's events: anyone may in the demo shop,
-// elsewhere only the admin.
-function startFeed() {
-  if (feed) feed.close();
-  feed = follow('/console/events', session.admin, {
-    event: onMeshEvent,
-    watching: () => say('feed-status', 'live'),
-    refused: () => say('feed-status', 'Outside the demo shop the events are the admin\'s: type the admin token on the Admin page.', true),
-  });
-}
-
 async function pollConsumers() {
   clearTimeout(mesh.consumersTimer);
   if ($('page-mesh').hidden) return;
@@ -656,9 +696,9 @@ function setupAdmin() {
     $('admin-token').value = '';
     renderAdmin();
     loadDeadLetters();
-    startFeed();
+    restart('feed');
   });
-  $('admin-forget').addEventListener('click', () => { session.admin = ''; renderAdmin(); loadDeadLetters(); startFeed(); });
+  $('admin-forget').addEventListener('click', () => { session.admin = ''; renderAdmin(); loadDeadLetters(); restart('feed'); });
   adminForm('product-form', 'product-status', async () => {
     const p = await api('POST', '/products', {
       sku: $('product-sku').value.trim(), name: $('product-name').value.trim(),
@@ -700,14 +740,14 @@ async function start() {
   $('filter-order').addEventListener('input', filterFeed);
   $('feed-filter').addEventListener('submit', (ev) => ev.preventDefault());
   window.addEventListener('hashchange', route);
-  // Changes first, then the reads (at each start of the stream): nothing
-  // that changes in between is missed, and a newer count is never
-  // overwritten by an older read (keepStock).
-  follow('/inventory/changes', '', { stock: onStock, watching: loadCatalog });
-  startFeed();
+  // The catalog is read once here, for every page; the shop reads it again
+  // each time it starts following stock (changes first, then the reads:
+  // nothing that changes in between is missed, and keepStock never lets an
+  // older read overwrite a newer count).
+  loadCatalog();
   renderCart();
   renderOrders();
-  startCustomer();
+  renderWho();
   route();
 }
 
