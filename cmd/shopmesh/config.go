@@ -145,6 +145,9 @@ func (c *config) check() error {
 	if c.Sync != "" && c.Sync != "always" {
 		return fmt.Errorf("--sync must be always or empty, not %q", c.Sync)
 	}
+	if c.Demo && len(c.Services) > 0 {
+		return fmt.Errorf("--demo runs the whole shop: name no services")
+	}
 	if c.SlowGateway < 0 {
 		return fmt.Errorf("--slow-gateway must be 0 or more")
 	}

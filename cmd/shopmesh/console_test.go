@@ -450,3 +450,31 @@ func TestTheConsolePageIsServedWithItsOwnAssetsOnly(t *testing.T) {
 	c.Do(http.MethodGet, "/console/assets/console.js", nil, nil).Expect(http.StatusOK)
 	c.Do(http.MethodGet, "/console/assets/index.html", nil, nil).Problem(http.StatusNotFound)
 }
+
+// GET /inventory/changes streams a product's stock each time it changes,
+// to anyone: a count set by the admin, then the hold of an order.
+func TestStockChangesStreamEveryCount(t *testing.T) {
+	t.Parallel()
+	m := openMall(t, sagaConfig(t))
+	mug := m.product("MUG", 500, 0)
+	changes := openStream(t, meshtest.Context(t), http.DefaultClient, m.shop.httpURL+"/inventory/changes", meshtest.Anonymous())
+	m.http.Do(http.MethodPut, "/inventory/"+mug, map[string]any{"onHand": 7}, nil).Expect(http.StatusOK)
+	m.place("held", "tok_visa", line{mug, 2})
+	var seen []string
+	for ev := range changes {
+		var s struct {
+			ProductID                   string
+			OnHand, Reserved, Available int64
+		}
+		if ev.name != "stock" || json.Unmarshal(ev.data, &s) != nil || s.ProductID != mug {
+			continue
+		}
+		seen = append(seen, fmt.Sprintf("%d/%d/%d", s.OnHand, s.Reserved, s.Available))
+		if s.Reserved == 2 {
+			break
+		}
+	}
+	if seen[0] != "7/0/7" || seen[len(seen)-1] != "7/2/5" {
+		t.Fatalf("stock streamed (on hand/reserved/available): %v", seen)
+	}
+}
