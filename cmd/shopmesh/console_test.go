@@ -474,7 +474,7 @@ func TestStockChangesStreamEveryCount(t *testing.T) {
 			break
 		}
 	}
-	if seen[0] != "7/0/7" || seen[len(seen)-1] != "7/2/5" {
+	if len(seen) == 0 || seen[0] != "7/0/7" || seen[len(seen)-1] != "7/2/5" {
 		t.Fatalf("stock streamed (on hand/reserved/available): %v", seen)
 	}
 }
