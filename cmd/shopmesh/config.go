@@ -80,7 +80,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "HTTP connections served at once; more get 503 (0: from the file-descriptor limit, keeping a reserve for JetStream)")
 	fs.StringVar(&c.Sync, "sync", c.Sync, "always: flush every write to disk before acknowledging it (embedded server and local state); default: the server flushes every 2 minutes")
 	fs.StringVar(&c.TraceURL, "trace-url", c.TraceURL, "a trace's page in the UI of the --otlp-endpoint's backend, with {traceId} to replace, e.g. http://localhost:16686/trace/{traceId}: the console links each order's trace")
-	fs.BoolVar(&c.Demo, "demo", c.Demo, "the demo shop: a catalog of a dozen products with stock (added once per --data), and anyone may sign up as a new customer on the console")
+	fs.BoolVar(&c.Demo, "demo", c.Demo, "the demo shop: a catalog of a dozen products with stock (added once per --data), and anyone may sign up as a new customer and watch the mesh on the console")
 	fs.Var((*duration)(&c.SlowGateway), "slow-gateway", "how long the gateway takes to charge the token tok_slow, which the console then offers (0: tok_slow is unknown)")
 	fs.Float64Var(&c.GatewayFailureRate, "gateway-failure-rate", c.GatewayFailureRate, "share of gateway calls that fail transiently (0-1)")
 }
