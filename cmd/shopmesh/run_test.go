@@ -192,6 +192,9 @@ func TestBannerHidesPasswordsAndSharesTheToken(t *testing.T) {
 	if !strings.Contains(banner.String(), "Every process of this shop needs this same token") {
 		t.Fatalf("banner does not say the token is shared:\n%s", banner.String())
 	}
+	if !strings.Contains(banner.String(), "    docs         http://x/\n") {
+		t.Fatalf("a process against an external server serves no console, and its banner says so:\n%s", banner.String())
+	}
 	var event strings.Builder
 	announce(&event, zerolog.New(&event), &shop{cfg: cfg, httpURL: "http://x", natsURL: cfg.NATSURL})
 	if strings.Contains(event.String(), "s3cret") {
