@@ -81,13 +81,15 @@ func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(ch
 // The console, driven by a real browser as a newcomer would: an order
 // placed on the shop page goes through to confirmed with no reload, its
 // events show on the mesh page, a declined card ends its order cancelled
-// with the reason, and stock set on the admin page (in another tab)
-// changes the shop page live.
+// with the reason, an order awaiting a slow payment is cancelled with its
+// button, and stock set on the admin page (in another tab) changes the
+// shop page live.
 func TestTheConsoleInABrowser(t *testing.T) {
 	t.Parallel()
 	path := chromium(t)
 	cfg := sagaConfig(t)
 	cfg.Demo = true
+	cfg.SlowGateway = 3 * time.Second // an order to cancel while it awaits payment
 	m := openMall(t, cfg)
 	ctx := browser(t, path, 1280, 900)
 	url := m.shop.httpURL
@@ -118,6 +120,13 @@ func TestTheConsoleInABrowser(t *testing.T) {
 	reason := eval[string](t, ctx, fmt.Sprintf(`document.querySelector('#order-%s .reason').textContent`, declined))
 	if !strings.Contains(reason, "declined") {
 		t.Errorf("the declined order's reason is %q", reason)
+	}
+	slow := placeThroughThePage(t, ctx, "DEMO-TIN", "tok_slow", "awaiting_payment")
+	do(t, ctx, "cancel it while it awaits payment", click(fmt.Sprintf(`#order-%s .actions button`, slow)),
+		visible(fmt.Sprintf(`#order-%s[data-status="cancelled"]`, slow)),
+		until(fmt.Sprintf(`document.querySelector('#order-%s .reason').textContent === 'cancelled by the customer'`, slow)))
+	if eval[bool](t, ctx, fmt.Sprintf(`!!document.querySelector('#order-%s .actions')`, slow)) {
+		t.Error("a cancelled order still has a cancel button")
 	}
 
 	m.publishPoison() // dead letters for the admin to redrive
