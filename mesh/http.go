@@ -58,6 +58,8 @@ type HTTP struct {
 	notes    map[string]func() string
 	// customers checks the customer tokens.
 	customers *CustomerTokens
+	// home serves / in place of the landing page (the console), when set.
+	home http.Handler
 }
 
 // NewHTTP returns a server whose admin operations accept token. With
@@ -317,12 +319,27 @@ li{margin:.6rem 0}small{color:#666}</style></head><body>
 <p><a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a></p>
 </body></html>`))
 
-func (h *HTTP) landing(w http.ResponseWriter, _ *http.Request) {
+// Links are what the landing page links: every service's docs and
+// OpenAPI documents, and whether the AsyncAPI document is served.
+type Links struct {
+	Services []ServiceDoc
+	AsyncAPI bool
+}
+
+// Links returns what the landing page links, for a home page of its own.
+func (h *HTTP) Links() Links { return Links{Services: h.services, AsyncAPI: h.asyncAPI} }
+
+// Home serves / with home instead of the landing page: the console, in
+// the process that runs the whole shop.
+func (h *HTTP) Home(home http.Handler) { h.home = home }
+
+func (h *HTTP) landing(w http.ResponseWriter, r *http.Request) {
+	if h.home != nil {
+		h.home.ServeHTTP(w, r)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = landingPage.Execute(w, struct {
-		Services []ServiceDoc
-		AsyncAPI bool
-	}{h.services, h.asyncAPI})
+	_ = landingPage.Execute(w, h.Links())
 }
 
 type statusRecorder struct {

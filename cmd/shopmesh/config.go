@@ -35,6 +35,9 @@ type config struct {
 	MaxConnections     int
 	MaxOpenOrders      int
 	OTLPEndpoint       string
+	TraceURL           string
+	Demo               bool
+	SlowGateway        time.Duration
 	Services           []string
 	// tokenGenerated is set when the admin token was made up at start,
 	// so the banner must show it.
@@ -76,6 +79,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxOpenOrders, "max-open-orders", c.MaxOpenOrders, "orders in their saga before new ones get 503 (0: as many as end within --order-ttl at the current pace, at least 1000)")
 	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "HTTP connections served at once; more get 503 (0: from the file-descriptor limit, keeping a reserve for JetStream)")
 	fs.StringVar(&c.Sync, "sync", c.Sync, "always: flush every write to disk before acknowledging it (embedded server and local state); default: the server flushes every 2 minutes")
+	fs.StringVar(&c.TraceURL, "trace-url", c.TraceURL, "a trace's page in the UI of the --otlp-endpoint's backend, with {traceId} to replace, e.g. http://localhost:16686/trace/{traceId}: the console links each order's trace")
+	fs.BoolVar(&c.Demo, "demo", c.Demo, "the demo shop: a catalog of a dozen products with stock (added once per --data), and anyone may sign up as a new customer and watch the mesh on the console")
+	fs.Var((*duration)(&c.SlowGateway), "slow-gateway", "how long the gateway takes to charge the token tok_slow, which the console then offers (0: tok_slow is unknown)")
 	fs.Float64Var(&c.GatewayFailureRate, "gateway-failure-rate", c.GatewayFailureRate, "share of gateway calls that fail transiently (0-1)")
 }
 
@@ -138,6 +144,12 @@ func (c *config) check() error {
 	}
 	if c.Sync != "" && c.Sync != "always" {
 		return fmt.Errorf("--sync must be always or empty, not %q", c.Sync)
+	}
+	if c.Demo && len(c.Services) > 0 {
+		return fmt.Errorf("--demo runs the whole shop: name no services")
+	}
+	if c.SlowGateway < 0 {
+		return fmt.Errorf("--slow-gateway must be 0 or more")
 	}
 	if c.OrderTTL <= 0 {
 		return fmt.Errorf("--order-ttl must be positive")

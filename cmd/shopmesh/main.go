@@ -185,12 +185,21 @@ func printBanner(w io.Writer, s *shop) {
 	fmt.Fprintf(w, `
   ShopMesh is running
     HTTP         %s
-    docs         %s/
+    %-12s %s/
     NATS         %s
     data         %s
     admin token  %s
 %s
-`, s.httpURL, s.httpURL, nats, data, shownToken(s.cfg), sharedTokenNote(s.cfg))
+`, s.httpURL, homeName(s), s.httpURL, nats, data, shownToken(s.cfg), sharedTokenNote(s.cfg))
+}
+
+// homeName is what / serves: the console in the process that runs the
+// whole shop, the links to the docs elsewhere.
+func homeName(s *shop) string {
+	if s.servesConsole() {
+		return "console"
+	}
+	return "docs"
 }
 
 // sharedTokenNote reminds a process of a distributed shop that every

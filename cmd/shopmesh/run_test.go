@@ -151,6 +151,8 @@ func TestBadFlagValuesSayWhatIsExpected(t *testing.T) {
 		"use a duration such as 5s":                                            {"--order-ttl", "5"},
 		"--log-level must be debug, info, warn or error":                       {"--log-level", "verbose"},
 		`no service "shipping" (known: products, inventory, orders, payments)`: {"products", "--http-addr", ":9000", "shipping"},
+		"--demo runs the whole shop: name no services":                         {"--demo", "products"},
+		"--slow-gateway must be 0 or more":                                     {"--slow-gateway", "-1s"},
 	}
 	for want, args := range cases {
 		if _, err := parseConfig(args, none); err == nil || !strings.Contains(err.Error(), want) {
@@ -189,6 +191,9 @@ func TestBannerHidesPasswordsAndSharesTheToken(t *testing.T) {
 	}
 	if !strings.Contains(banner.String(), "Every process of this shop needs this same token") {
 		t.Fatalf("banner does not say the token is shared:\n%s", banner.String())
+	}
+	if !strings.Contains(banner.String(), "    docs         http://x/\n") {
+		t.Fatalf("a process against an external server serves no console, and its banner says so:\n%s", banner.String())
 	}
 	var event strings.Builder
 	announce(&event, zerolog.New(&event), &shop{cfg: cfg, httpURL: "http://x", natsURL: cfg.NATSURL})

@@ -32,7 +32,7 @@ func allServices(c config) []mesh.Service {
 		products.New(),
 		inventory.New(),
 		orders.New(orders.Config{TTL: c.OrderTTL, MaxOpen: c.MaxOpenOrders}),
-		payments.New(gateway.New(gateway.Options{Latency: c.GatewayLatency, FailureRate: c.GatewayFailureRate})),
+		payments.New(gateway.New(gateway.Options{Latency: c.GatewayLatency, FailureRate: c.GatewayFailureRate, Slow: c.SlowGateway})),
 	}
 }
 
@@ -60,7 +60,7 @@ func startShop(ctx context.Context, cfg config, log zerolog.Logger) (*shop, erro
 	s := &shop{cfg: cfg, log: log}
 	// Watches and consumers live on this context until close ends them.
 	ctx, s.cancel = context.WithCancel(ctx)
-	steps := []func(context.Context) error{s.startNATS, s.provision, s.connect, s.startServices, s.serveHTTP}
+	steps := []func(context.Context) error{s.startNATS, s.provision, s.connect, s.startServices, s.startConsole, s.serveHTTP, s.seedDemo}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			s.close()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/oklog/ulid/v2"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/inventory/app"
@@ -84,6 +85,14 @@ func Register(api huma.API, a app.Application) {
 			Errors: []*huma.ErrorDetail{{Location: "body.delta", Message: "must not be 0"}}}),
 		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
 	}, h.adjust)
+	sse.Register(api, huma.Operation{
+		OperationID: "watchStock", Method: http.MethodGet, Path: "/inventory/changes",
+		Summary: "Stock as it changes, live (Server-Sent Events)",
+		Description: "First a `watching` event, once changes are followed; then a `stock` event with a product's whole " +
+			"stock each time it changes (set, adjusted, reserved, released, committed). A client that falls far behind " +
+			"is disconnected rather than slowing the shop down; reconnect and read the stock once with GET /inventory/{productId}.",
+		Tags: tags, Errors: []int{http.StatusServiceUnavailable},
+	}, map[string]any{"watching": StockWatching{}, "stock": Stock{}}, h.watch)
 	huma.Register(api, huma.Operation{
 		OperationID: "listLowStock", Method: http.MethodGet, Path: "/inventory", Summary: "List products running low",
 		Description: "The products with fewer units available than belowAvailable, a page at a time: what to restock.",
@@ -91,7 +100,25 @@ func Register(api huma.API, a app.Application) {
 	}, h.low)
 }
 
+// StockWatching opens a stream of stock changes: every change after it is
+// sent.
+type StockWatching struct {
+	Following string `json:"following" example:"stock" doc:"What the stream follows."`
+}
+
 type handlers struct{ app app.Application }
+
+func (h handlers) watch(ctx context.Context, _ *struct{}, send sse.Sender) {
+	changes, err := h.app.Queries.Watch.Handle(ctx, app.WatchStock{})
+	if err != nil || send.Data(StockWatching{Following: "stock"}) != nil {
+		return
+	}
+	for v := range changes {
+		if send.Data(toStock(v)) != nil {
+			return // the client left
+		}
+	}
+}
 
 func (h handlers) get(ctx context.Context, in *ProductPath) (*stockOutput, error) {
 	v, err := h.app.Queries.Get.Handle(ctx, app.GetStock{ProductID: in.ProductID})

@@ -29,6 +29,8 @@ type Commands struct {
 type Queries struct {
 	Get mesh.QueryHandler[GetStock, store.View]
 	Low mesh.QueryHandler[LowStock, store.Page]
+	// Watch follows every product's stock as it changes.
+	Watch mesh.QueryHandler[WatchStock, <-chan store.View]
 }
 
 // New builds the application with logging and metrics around every handler.
@@ -43,8 +45,9 @@ func New(s *store.Store, w *mesh.Writer, proj *mesh.Projection, o mesh.Observer)
 			Commit:      mesh.Observed("inventory.commit", o, mesh.CommandFunc[Commit](h.commit)),
 		},
 		Queries: Queries{
-			Get: mesh.ObservedQuery("inventory.get", o, mesh.QueryFunc[GetStock, store.View](h.get)),
-			Low: mesh.ObservedQuery("inventory.low", o, mesh.QueryFunc[LowStock, store.Page](h.low)),
+			Get:   mesh.ObservedQuery("inventory.get", o, mesh.QueryFunc[GetStock, store.View](h.get)),
+			Low:   mesh.ObservedQuery("inventory.low", o, mesh.QueryFunc[LowStock, store.Page](h.low)),
+			Watch: mesh.ObservedQuery("inventory.watch", o, mesh.QueryFunc[WatchStock, <-chan store.View](h.watch)),
 		},
 	}
 }

@@ -55,6 +55,15 @@ func (h handlers) changeStock(ctx context.Context, requestID, productID string, 
 	})
 }
 
+// WatchStock follows the stock of every product as it changes.
+type WatchStock struct{}
+
+// watch returns every stock change until ctx ends or the reader falls
+// behind; then the channel closes.
+func (h handlers) watch(ctx context.Context, _ WatchStock) (<-chan store.View, error) {
+	return h.store.Changes(ctx), nil
+}
+
 func (h handlers) get(ctx context.Context, q GetStock) (store.View, error) {
 	v, err := h.store.Get(ctx, q.ProductID)
 	if !errors.Is(err, store.ErrNotFound) {

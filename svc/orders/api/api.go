@@ -329,13 +329,16 @@ type Timeline struct {
 
 // TimelineEvent is one event of an order's timeline.
 type TimelineEvent struct {
-	Time     time.Time       `json:"time" doc:"When the event was stored."`
-	Service  string          `json:"service" doc:"The service that published it."`
-	Type     string          `json:"type" doc:"Its CloudEvents type." example:"shopmesh.orders.order.placed.v1"`
-	Subject  string          `json:"subject" doc:"Its NATS subject."`
-	Stream   string          `json:"stream"`
-	Sequence uint64          `json:"sequence" doc:"Its sequence in the stream."`
-	Data     json.RawMessage `json:"data" doc:"Its body, as the event's JSON Schema (schemas/) describes it."`
+	Time        time.Time       `json:"time" doc:"When the event was stored."`
+	Service     string          `json:"service" doc:"The service that published it."`
+	Type        string          `json:"type" doc:"Its CloudEvents type." example:"shopmesh.orders.order.placed.v1"`
+	Subject     string          `json:"subject" doc:"Its NATS subject."`
+	Stream      string          `json:"stream"`
+	Sequence    uint64          `json:"sequence" doc:"Its sequence in the stream."`
+	Data        json.RawMessage `json:"data" doc:"Its body, as the event's JSON Schema (schemas/) describes it."`
+	ID          string          `json:"id" doc:"Its CloudEvents id (ce-id)."`
+	CausationID string          `json:"causationId" doc:"The id of the event (or request) that caused it (ce-causationid)."`
+	TraceID     string          `json:"traceId" doc:"The trace it belongs to, from its traceparent: one trace per order."`
 }
 
 type timelineOutput struct {

@@ -60,6 +60,11 @@ type Entry struct {
 	Stream   string          `json:"stream"`
 	Sequence uint64          `json:"sequence"`
 	Data     json.RawMessage `json:"data"`
+	// ID, CausationID and TraceID come from the event's headers: which
+	// event caused it, and the trace it belongs to.
+	ID          string `json:"id"`
+	CausationID string `json:"causationId"`
+	TraceID     string `json:"traceId"`
 }
 
 // indexEvent notes e under the order it concerns, if any. Every event of
@@ -158,5 +163,17 @@ func entry(m *jetstream.RawStreamMsg, r eventRef) Entry {
 	return Entry{
 		Time: at, Service: strings.SplitN(m.Subject, ".", 2)[0], Type: m.Header.Get(mesh.HeaderType),
 		Subject: m.Subject, Stream: r.stream, Sequence: r.seq, Data: m.Data,
+		ID: m.Header.Get(mesh.HeaderID), CausationID: m.Header.Get(mesh.HeaderCausationID),
+		TraceID: traceID(m.Header.Get(mesh.HeaderTraceParent)),
 	}
+}
+
+// traceID is the trace id of a W3C traceparent (version-trace-span-flags),
+// or "" when there is none.
+func traceID(traceparent string) string {
+	parts := strings.Split(traceparent, "-")
+	if len(parts) != 4 || len(parts[1]) != 32 {
+		return ""
+	}
+	return parts[1]
 }

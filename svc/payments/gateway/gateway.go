@@ -21,12 +21,18 @@ var ErrUnavailable = errors.New("payment gateway unavailable")
 const (
 	TokenVisa     = "tok_visa"
 	TokenDeclined = "tok_chargeDeclined"
+	// TokenSlow succeeds after Options.Slow, as a card whose bank is slow
+	// to answer: an order that waits long enough to be cancelled or to
+	// expire. Without Options.Slow it is not a token the gateway knows.
+	TokenSlow = "tok_slow"
 )
 
 // Options inject slowness and failures.
 type Options struct {
 	Latency     time.Duration
 	FailureRate float64
+	// Slow is how long a charge with TokenSlow takes, on top of Latency.
+	Slow time.Duration
 }
 
 // Gateway is the simulated gateway.
@@ -46,7 +52,7 @@ func (g *Gateway) Charge(ctx context.Context, key, token string) (domain.Charge,
 	select {
 	case <-ctx.Done():
 		return domain.Charge{}, ctx.Err()
-	case <-time.After(g.opts.Latency):
+	case <-time.After(g.latency(token)):
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -56,16 +62,26 @@ func (g *Gateway) Charge(ctx context.Context, key, token string) (domain.Charge,
 	if c, ok := g.charges[key]; ok {
 		return c, nil
 	}
-	c := answer(token)
+	c := g.answer(token)
 	g.charges[key] = c
 	return c, nil
 }
 
-func answer(token string) domain.Charge {
-	switch token {
-	case TokenVisa:
+// latency is how long a charge with token takes.
+func (g *Gateway) latency(token string) time.Duration {
+	if token == TokenSlow && g.opts.Slow > 0 {
+		return g.opts.Latency + g.opts.Slow
+	}
+	return g.opts.Latency
+}
+
+func (g *Gateway) answer(token string) domain.Charge {
+	switch {
+	case token == TokenSlow && g.opts.Slow > 0:
 		return domain.Charge{Captured: true}
-	case TokenDeclined:
+	case token == TokenVisa:
+		return domain.Charge{Captured: true}
+	case token == TokenDeclined:
 		return domain.Charge{Reason: "card declined"}
 	}
 	return domain.Charge{Reason: "unknown payment token"}

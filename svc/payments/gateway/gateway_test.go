@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestChargeIsDeterministicByToken(t *testing.T) {
@@ -52,5 +53,22 @@ func TestLatencyRespectsContext(t *testing.T) {
 	cancel()
 	if _, err := g.Charge(ctx, "k", TokenVisa); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestTheSlowTokenIsKnownOnlyToASlowGateway(t *testing.T) {
+	t.Parallel()
+	fast, err := New(Options{}).Charge(context.Background(), "k", TokenSlow)
+	if err != nil || fast.Captured {
+		t.Fatalf("without Slow, %s: %+v %v, want declined", TokenSlow, fast, err)
+	}
+	g := New(Options{Slow: 30 * time.Millisecond})
+	start := time.Now()
+	slow, err := g.Charge(context.Background(), "k", TokenSlow)
+	if err != nil || !slow.Captured {
+		t.Fatalf("with Slow, %s: %+v %v, want captured", TokenSlow, slow, err)
+	}
+	if took := time.Since(start); took < 30*time.Millisecond {
+		t.Fatalf("the slow charge took %v, under Slow", took)
 	}
 }
