@@ -28,6 +28,7 @@ type checker struct {
 	load    *load
 	js      jetstream.JetStream
 	initial map[string]int64
+	cluster *cluster
 	// explained are the expired orders whose timelines were logged.
 	explained map[string]bool
 }
@@ -101,7 +102,27 @@ func (c *checker) explainExpired(t *testing.T, expired []string) {
 			lines = append(lines, fmt.Sprintf("  %s %-9s %s", e.Time, e.Service, e.Subject))
 		}
 		t.Logf("order %s expired (its TTL is %s); its timeline:\n%s", id, orderTTL, strings.Join(lines, "\n"))
+		t.Logf("what the services logged of order %s:\n%s", id, c.logsOf(id))
 	}
+}
+
+// logsOf is every line the services' containers logged that names id.
+func (c *checker) logsOf(id string) string {
+	out, err := c.cluster.try(time.Minute, "bash", "deploy/cluster.sh", "compose", "logs", "--no-color",
+		"products-1", "products-2", "inventory-1", "inventory-2", "orders-1", "orders-2", "payments-1", "payments-2")
+	if err != nil {
+		return err.Error()
+	}
+	var lines []string
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, id) {
+			lines = append(lines, strings.TrimSpace(line))
+		}
+	}
+	if len(lines) > 80 {
+		lines = append(lines[:80], fmt.Sprintf("and %d more lines", len(lines)-80))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // settled checks everything once, and names the orders that expired.

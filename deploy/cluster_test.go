@@ -60,7 +60,7 @@ func TestChaos(t *testing.T) {
 	l := startLoad(s, slices.Collect(maps.Keys(initial)), workers, perSecond)
 	defer l.end()
 	x := &chaos{t: t, c: c, nc: nc, js: js, load: l}
-	check := &checker{shop: s, load: l, js: js, initial: initial, explained: map[string]bool{}}
+	check := &checker{shop: s, load: l, js: js, initial: initial, cluster: c, explained: map[string]bool{}}
 
 	start := time.Now()
 	time.Sleep(hold)

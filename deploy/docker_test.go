@@ -60,6 +60,7 @@ func newCluster(t *testing.T) *cluster {
 		// An order whose saga lost a step expires within the checks' wait
 		// (and a payment it took is refunded), rather than after 15m.
 		"SHOPMESH_ORDER_TTL="+orderTTL.String(),
+		"SHOPMESH_LOG_LEVEL=debug",
 		"SHOPMESH_NATS_ADMIN_PASSWORD="+adminPassword,
 		"SHOPMESH_NATS_PRODUCTS_PASSWORD=chaos-products",
 		"SHOPMESH_NATS_INVENTORY_PASSWORD=chaos-inventory",
