@@ -229,3 +229,27 @@ func Lookup[T any](ctx context.Context, v *Views, key string, notFound error) (T
 	}
 	return out, err
 }
+
+// ChangesOf is Changes read as values of T: every view written from now on
+// that keep accepts (nil keeps all), until ctx ends or the reader falls too
+// far behind; then the channel closes. A deleted view, or one that does not
+// decode, is passed over.
+func ChangesOf[T any](ctx context.Context, v *Views, keep func(T) bool) <-chan T {
+	out := make(chan T)
+	changes := v.Changes(ctx) // following from now, before this returns
+	go func() {
+		defer close(out)
+		for c := range changes {
+			var t T
+			if c.Deleted || json.Unmarshal(c.View, &t) != nil || (keep != nil && !keep(t)) {
+				continue
+			}
+			select {
+			case out <- t:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}

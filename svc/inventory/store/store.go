@@ -187,23 +187,7 @@ func (s *Store) Get(ctx context.Context, productID string) (View, error) {
 // ends or the reader falls too far behind (mesh.Views.Changes); then the
 // channel closes.
 func (s *Store) Changes(ctx context.Context) <-chan View {
-	out := make(chan View)
-	changes := s.views.Changes(ctx) // following from now, before this returns
-	go func() {
-		defer close(out)
-		for c := range changes {
-			var v View
-			if c.Deleted || json.Unmarshal(c.View, &v) != nil {
-				continue
-			}
-			select {
-			case out <- v:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out
+	return mesh.ChangesOf[View](ctx, s.views, nil)
 }
 
 // Page is one page of the low-stock list.

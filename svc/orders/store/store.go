@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -204,23 +203,7 @@ func (s *Store) Get(ctx context.Context, id string) (View, error) {
 // until ctx ends or the reader falls too far behind (mesh.Views.Changes);
 // then the channel closes.
 func (s *Store) Changes(ctx context.Context, keep func(View) bool) <-chan View {
-	out := make(chan View)
-	changes := s.views.Changes(ctx) // following from now, before this returns
-	go func() {
-		defer close(out)
-		for c := range changes {
-			var v View
-			if c.Deleted || json.Unmarshal(c.View, &v) != nil || !keep(v) {
-				continue
-			}
-			select {
-			case out <- v:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out
+	return mesh.ChangesOf(ctx, s.views, keep)
 }
 
 // Filter narrows an order list.
