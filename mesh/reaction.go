@@ -187,14 +187,30 @@ func (rc *Reactor) redrive(seq string) error {
 	return rc.call(env)
 }
 
+// drainWait is how long Stop waits for the server to answer the drain of
+// a reaction's pulls before it stops without it.
+const drainWait = 2 * time.Second
+
 // Stop stops fetching, lets the workers finish what they hold and returns.
 // Unacked messages are redelivered to another replica or the next start.
+// A drain needs the server's answer; when the server is gone, or does not
+// answer, the pulls are dropped instead: a process whose NATS server went
+// away must still stop when asked (it waited 50 s).
 func (rc *Reactor) Stop() {
 	if rc.redrives != nil {
 		_ = rc.redrives.Drain()
 	}
-	rc.stop.Drain()
-	<-rc.stop.Closed()
+	if rc.js.Conn().IsConnected() {
+		rc.stop.Drain()
+	} else {
+		rc.stop.Stop()
+	}
+	select {
+	case <-rc.stop.Closed():
+	case <-time.After(drainWait):
+		rc.stop.Stop()
+		<-rc.stop.Closed()
+	}
 	rc.closeWorkers()
 }
 

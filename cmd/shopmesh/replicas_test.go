@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/shopmesh/shopmesh/mesh"
@@ -113,4 +114,33 @@ func openReplica(t *testing.T, natsURL string) *mall {
 	cfg := sagaConfig(t)
 	cfg.NATSURL = natsURL
 	return openMall(t, cfg)
+}
+
+// A process whose NATS server has gone stops when asked, at once: its
+// reactions' drains need the server's answer, and used to wait for it for
+// about 50 s (longer than a container runtime waits before it kills).
+func TestAShopWhoseServerIsGoneStillStops(t *testing.T) {
+	server := operatedServer(t)
+	m := openReplica(t, server.ClientURL())
+	m.product("MUG", 100, 5)
+	server.Shutdown()
+	server.WaitForShutdown()
+	eventually(t, 30*time.Second, func() error {
+		for _, nc := range m.shop.conns {
+			if nc.IsConnected() {
+				return fmt.Errorf("%s still connected", nc.Opts.Name)
+			}
+		}
+		return nil
+	})
+	stopped := make(chan struct{})
+	go func() {
+		m.close()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("still stopping 20 s after it was asked, with its server gone")
+	}
 }
