@@ -679,12 +679,33 @@ func (p *Projection) wait(ctx context.Context, mark map[string]uint64, stream st
 // the local state.
 func (p *Projection) CatchUp(ctx context.Context, stream string) error {
 	s, err := untilAnswered(ctx, func(try context.Context) (jetstream.Stream, error) {
-		return p.js.Stream(try, stream)
+		s, err := p.js.Stream(try, stream)
+		if err == nil && noLeader(s.CachedInfo()) {
+			return nil, errNoLeader
+		}
+		return s, err
 	})
 	if err != nil {
 		return fmt.Errorf("catch up %s: %w", stream, err)
 	}
 	return p.WaitApplied(ctx, stream, s.CachedInfo().State.LastSeq)
+}
+
+// errNoLeader is a stream's information given by a replica that knows of
+// no leader. Such a replica answers in the leader's stead (nats-server
+// lets it, so that a stream without a leader can still be looked at), with
+// its own state, which may lag the stream: a catch-up to its last sequence
+// could stop short of an event already stored, and a decision that finds
+// nothing to do on that state drops its cause (seen in the chaos test: a
+// capture handled as "nothing to do" because the catch-up stopped before
+// the order's stock_reserved, and the order expired). Ask again.
+var errNoLeader = errors.New("a replica without a leader answered")
+
+// noLeader says info came from a clustered stream's replica that knows of
+// no leader. A stream on a single server, or with one replica, names its
+// server as the leader.
+func noLeader(info *jetstream.StreamInfo) bool {
+	return info != nil && info.Cluster != nil && info.Cluster.Leader == ""
 }
 
 // CatchUpAll waits until everything stored right now in every stream of

@@ -395,3 +395,70 @@ func TestStateOfOtherStreamsIsRebuilt(t *testing.T) {
 		again.stop()
 	}
 }
+
+// A catch-up does not trust a stream's information given by a replica
+// that knows of no leader: that replica answers with its own state, which
+// may lag the stream, and a catch-up to it could stop before an event
+// already stored. It asks again until a leader answers. Here the first
+// answer after the event is written is such a replica's, from before it.
+func TestCatchUpAsksAgainWhenNoLeaderAnswered(t *testing.T) {
+	t.Parallel()
+	js := &leaderlessOnce{JetStream: streamOnNewServer(t)}
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "c.db"))
+	ctx := meshtest.Context(t)
+	if _, err := h.increment(ctx, "one", "a"); err != nil {
+		t.Fatal(err)
+	}
+	js.arm()
+	if err := h.proj.CatchUp(ctx, testStream); err != nil {
+		t.Fatal(err)
+	}
+	if asked := js.askedSinceArmed(); asked != 2 {
+		t.Fatalf("asked for the stream %d times, want twice: once to the replica without a leader, then again", asked)
+	}
+}
+
+// leaderlessOnce answers the first request for a stream's information,
+// once armed, as a clustered replica with no leader and nothing stored
+// would; every other request goes to JetStream.
+type leaderlessOnce struct {
+	jetstream.JetStream
+	mu    sync.Mutex
+	armed bool
+	asked int
+}
+
+func (l *leaderlessOnce) arm() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.armed, l.asked = true, 0
+}
+
+func (l *leaderlessOnce) askedSinceArmed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.asked
+}
+
+func (l *leaderlessOnce) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	s, err := l.JetStream.Stream(ctx, name)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.armed || err != nil {
+		return s, err
+	}
+	if l.asked++; l.asked > 1 {
+		return s, nil
+	}
+	info := *s.CachedInfo()
+	info.State.LastSeq = 0
+	info.Cluster = &jetstream.ClusterInfo{Name: "shopmesh"}
+	return staleStream{Stream: s, info: &info}, nil
+}
+
+type staleStream struct {
+	jetstream.Stream
+	info *jetstream.StreamInfo
+}
+
+func (s staleStream) CachedInfo() *jetstream.StreamInfo { return s.info }

@@ -43,12 +43,13 @@ func untilAnswered[T any](ctx context.Context, ask func(context.Context) (T, err
 // next try after it is stored is answered as a duplicate.
 const errDuplicateInProcess jetstream.ErrorCode = 10158
 
-// unanswered says a request got no answer: its answer was lost with a
-// server, or what it asks for is electing a leader or still storing an
-// earlier try.
+// unanswered says a request got no answer that can be trusted: its answer
+// was lost with a server, or what it asks for is electing a leader (or was
+// answered by a replica that knows of none), or is still storing an earlier
+// try.
 func unanswered(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, errNoLeader) ||
 		errors.As(err, &apiErr) && apiErr.ErrorCode == errDuplicateInProcess
 }
 
