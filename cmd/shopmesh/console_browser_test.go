@@ -76,7 +76,21 @@ func until(expr string) chromedp.Action[chromedp.Void] {
 func visible(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.WaitVisible(chromedp.CSS(sel))
 }
-func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+
+// click clicks what sel names. The console draws some parts again as they
+// change (the dead letters, the consumers, an order's card), so the element
+// found may be gone by the time the click is sent ("Could not find node
+// with given id", seen in CI): then it is found again and clicked.
+func click(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for {
+			_, err := chromedp.Click(chromedp.CSS(sel))(ctx, t)
+			if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "Could not find node") {
+				return err
+			}
+		}
+	})
+}
 
 // The console, driven by a real browser as a newcomer would: an order
 // placed on the shop page goes through to confirmed with no reload, its
