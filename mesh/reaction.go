@@ -82,18 +82,27 @@ func Permanent(err error) error { return permanentError{err} }
 
 // Reactor runs one reaction.
 type Reactor struct {
-	source   string
-	js       jetstream.JetStream
-	r        Reaction
-	opts     ReactionOptions
-	log      zerolog.Logger
-	m        *Metrics
-	tr       *Tracing
-	queues   []chan jetstream.Msg
-	wg       sync.WaitGroup
-	stop     jetstream.ConsumeContext
-	redrives *nats.Subscription
-	consumer jetstream.Consumer
+	source string
+	js     jetstream.JetStream
+	r      Reaction
+	opts   ReactionOptions
+	log    zerolog.Logger
+	m      *Metrics
+	tr     *Tracing
+	queues []chan jetstream.Msg
+	wg     sync.WaitGroup
+	// quit closes when the workers are being closed: a dispatch waiting on
+	// a full queue gives up, and a worker leaves what it has not started
+	// unacked, for redelivery. closing (under dispatching) keeps a late
+	// dispatch from sending on a closed queue: once the consumer is stopped
+	// rather than drained, its callback may still be running.
+	quit        chan struct{}
+	dispatching sync.RWMutex
+	closing     bool
+	abandon     bool // set before quit closes, read after
+	stop        jetstream.ConsumeContext
+	redrives    *nats.Subscription
+	consumer    jetstream.Consumer
 	// stuck are the messages delivered StuckAfter times or more and not
 	// handled yet, by stream sequence, with their last error.
 	stuckMu sync.Mutex
@@ -126,7 +135,7 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 	rc.startWorkers()
 	rc.stop, err = c.Consume(rc.dispatch, jetstream.PullMaxMessages(256))
 	if err != nil {
-		rc.closeWorkers()
+		rc.closeWorkers(false)
 		return nil, fmt.Errorf("reaction %s consume: %w", r.Name, err)
 	}
 	if err := rc.serveRedrives(js.Conn()); err != nil {
@@ -139,22 +148,46 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 
 func (rc *Reactor) startWorkers() {
 	rc.queues = make([]chan jetstream.Msg, rc.opts.Workers)
+	rc.quit = make(chan struct{})
 	for i := range rc.queues {
 		rc.queues[i] = make(chan jetstream.Msg, 64)
 		rc.wg.Add(1)
 		go func(q chan jetstream.Msg) {
 			defer rc.wg.Done()
 			for m := range q {
+				if rc.abandoned() {
+					continue // not acked: redelivered to another replica or the next start
+				}
 				rc.handle(m)
 			}
 		}(rc.queues[i])
 	}
 }
 
+// abandoned says the reaction was stopped without a drain: what a worker
+// holds but has not started is left for redelivery, since the server that
+// would take its effects is not answering.
+func (rc *Reactor) abandoned() bool {
+	select {
+	case <-rc.quit:
+		return rc.abandon
+	default:
+		return false
+	}
+}
+
 func (rc *Reactor) dispatch(m jetstream.Msg) {
+	rc.dispatching.RLock()
+	defer rc.dispatching.RUnlock()
+	if rc.closing {
+		return // not acked: redelivered
+	}
 	h := fnv.New32a()
 	h.Write([]byte(entityOf(m.Subject())))
-	rc.queues[h.Sum32()%uint32(len(rc.queues))] <- m
+	select {
+	case rc.queues[h.Sum32()%uint32(len(rc.queues))] <- m:
+	case <-rc.quit:
+	}
 }
 
 // entityOf returns the first three tokens of a subject: service, entity, id.
@@ -202,22 +235,28 @@ func (rc *Reactor) Stop() {
 	}
 	if rc.js.Conn().IsConnected() {
 		rc.stop.Drain()
-	} else {
-		rc.stop.Stop()
+		select {
+		case <-rc.stop.Closed():
+			rc.closeWorkers(false)
+			return
+		case <-time.After(drainWait):
+		}
 	}
-	select {
-	case <-rc.stop.Closed():
-	case <-time.After(drainWait):
-		rc.stop.Stop()
-		<-rc.stop.Closed()
-	}
-	rc.closeWorkers()
+	rc.stop.Stop()
+	rc.closeWorkers(true)
 }
 
-func (rc *Reactor) closeWorkers() {
+// closeWorkers ends the workers once each has finished the message it is
+// handling; abandon leaves what they hold and have not started unacked.
+func (rc *Reactor) closeWorkers(abandon bool) {
+	rc.abandon = abandon
+	close(rc.quit) // a dispatch waiting on a full queue gives up
+	rc.dispatching.Lock()
+	rc.closing = true
 	for _, q := range rc.queues {
 		close(q)
 	}
+	rc.dispatching.Unlock()
 	rc.wg.Wait()
 }
 

@@ -257,3 +257,70 @@ func startReaction(t *testing.T, js jetstream.JetStream, r mesh.Reaction, opts m
 	}
 	return mesh.StartReaction(meshtest.Context(t), js, "test", r, opts, mesh.Observer{Log: meshtest.Logger(t)})
 }
+
+// A reaction stopped while its server is gone, with its worker busy and
+// the worker's queue full, returns once the busy handler is done: the
+// consumer's callback, still waiting to queue a message, gives up instead
+// of sending on a closed queue (which panicked), and what was queued is
+// left unacked, for redelivery.
+func TestReactionStopsWithAFullQueueAndNoServer(t *testing.T) {
+	t.Parallel()
+	srv := meshtest.Server(t)
+	js := meshtest.JetStream(t, srv)
+	newStream(t, js)
+	if err := mesh.ProvisionDeadLetters(meshtest.Context(t), js, mesh.Storage{}); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var handled atomic.Int32
+	r := mesh.Reaction{
+		Durable: mesh.Durable{Name: "test-busy", Stream: testStream, Subjects: []string{"test.counter.*.incremented"}},
+		Handle: func(context.Context, mesh.Envelope) error {
+			handled.Add(1)
+			<-release
+			return nil
+		},
+	}
+	rc, err := startReaction(t, js, r, mesh.ReactionOptions{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := meshtest.Context(t)
+	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+	for i := range 80 { // more than the worker's queue holds
+		if _, err := pub.Publish(ctx, mesh.Cause{ID: strconv.Itoa(i)}, mesh.Outgoing{Event: incremented{Counter: "busy", Value: i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cons, err := js.Consumer(ctx, testStream, "test-busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for { // delivered: one in hand, 64 queued, the next waiting for room
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.NumAckPending >= 66 && handled.Load() == 1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("not delivered: %d in flight, %d handled", info.NumAckPending, handled.Load())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	stopped := make(chan struct{})
+	go func() {
+		rc.Stop()
+		close(stopped)
+	}()
+	<-rc.Closing()
+	close(release)
+	<-stopped
+	if n := handled.Load(); n != 1 {
+		t.Errorf("%d messages handled after the server went, want only the one in hand", n)
+	}
+}
