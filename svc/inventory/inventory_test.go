@@ -211,6 +211,10 @@ func TestReleaseRacingAReservationLeavesNothingHeld(t *testing.T) {
 	s := start(t)
 	s.stocked(10, "mug", "pot")
 	s.publish(events.InventoryService, hold("mug", "o4", 1)) // replica A, mid-reservation
+	// The cancel is handled once the hold is in the state it decides on
+	// (without this wait it could come first, release nothing and leave
+	// the hold to the late reservation: safe, but not this interleaving).
+	s.expectStock("mug", 10, 1)
 	s.publish(events.OrdersService, events.OrderCancelled{OrderID: "o4", Reason: "changed my mind"})
 	s.expectReservation("o4", 1, "released")
 	s.publish(events.InventoryService, hold("pot", "o4", 1)) // replica A goes on
