@@ -19,11 +19,22 @@ import (
 // JetStream answers again in a few seconds.
 const apiTry = 2 * time.Second
 
+// askingFor bounds untilAnswered when its caller set no deadline (an HTTP
+// command runs on its request's context): as long as a reaction's handler
+// may take.
+const askingFor = 30 * time.Second
+
 // untilAnswered calls ask, each try bounded by apiTry, and asks again while
-// a try gets no answer, until ctx ends. It is for requests that are safe to
-// repeat: reads, and publishes with a message id.
+// a try gets no answer, with a pause that grows from 50 ms to 1 s, until
+// ctx ends (or askingFor has passed, if ctx has no deadline). It is for
+// requests that are safe to repeat: reads, and publishes with a message id.
 func untilAnswered[T any](ctx context.Context, ask func(context.Context) (T, error)) (T, error) {
-	for {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, askingFor)
+		defer cancel()
+	}
+	for pause := 50 * time.Millisecond; ; pause = min(2*pause, time.Second) {
 		try, cancel := context.WithTimeout(ctx, apiTry)
 		v, err := ask(try)
 		cancel()
@@ -33,7 +44,7 @@ func untilAnswered[T any](ctx context.Context, ask func(context.Context) (T, err
 		select {
 		case <-ctx.Done():
 			return v, err
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(pause):
 		}
 	}
 }
@@ -44,9 +55,12 @@ func untilAnswered[T any](ctx context.Context, ask func(context.Context) (T, err
 const errDuplicateInProcess jetstream.ErrorCode = 10158
 
 // unanswered says a request got no answer that can be trusted: its answer
-// was lost with a server, or what it asks for is electing a leader (or was
-// answered by a replica that knows of none), or is still storing an earlier
-// try.
+// was lost with a server, it was answered by a replica that knows of no
+// leader, or an earlier try of it is still being stored. A publish to a
+// stream that is electing its leader is not one: nothing listens on the
+// stream's subjects then, the client says so at once (no responders), and
+// the caller tries again later (a reaction's redelivery, a 503 with
+// Retry-After).
 func unanswered(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, errNoLeader) ||
@@ -85,9 +99,9 @@ func ReadStream(ctx context.Context, js jetstream.JetStream, stream, subject str
 	}
 	defer msgs.Stop()
 	for {
-		m, err := msgs.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			return fmt.Errorf("read %s: %w", stream, err)
+		m, err := nextOrDone(ctx, c, msgs)
+		if err != nil || m == nil {
+			return err
 		}
 		if err := fn(m); err != nil {
 			return err
@@ -98,6 +112,31 @@ func ReadStream(ctx context.Context, js jetstream.JetStream, stream, subject str
 		}
 		if meta.NumPending == 0 {
 			return nil
+		}
+	}
+}
+
+// nextOrDone is the consumer's next message, or nil once nothing is
+// pending: the messages counted as pending when the last one came may
+// have been deleted since (a dead letter redriven), and no message would
+// ever come.
+func nextOrDone(ctx context.Context, c jetstream.Consumer, msgs jetstream.MessagesContext) (jetstream.Msg, error) {
+	for {
+		try, cancel := context.WithTimeout(ctx, apiTry)
+		m, err := msgs.Next(jetstream.NextContext(try))
+		cancel()
+		if err == nil {
+			return m, nil
+		}
+		if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("read %s: %w", c.CachedInfo().Stream, err)
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", c.CachedInfo().Stream, err)
+		}
+		if info.NumPending == 0 {
+			return nil, nil
 		}
 	}
 }

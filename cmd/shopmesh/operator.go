@@ -149,6 +149,9 @@ func provisionUntilDone(ctx context.Context, js jetstream.JetStream, st mesh.Sto
 		}
 		select {
 		case <-ctx.Done():
+			if clusterForming(err) {
+				return fmt.Errorf("%w: --stream-replicas %d needs that many JetStream servers in the cluster, each of them up", err, st.Replicas)
+			}
 			return fmt.Errorf("%w (still so when provisioning gave up)", err)
 		case <-time.After(wait):
 		}
