@@ -68,8 +68,8 @@ func unanswered(err error) bool {
 }
 
 // ReadStream calls fn with every message of stream on subject (every
-// message when subject is empty), oldest first, up to the last one there
-// when it started reading, and stops at fn's first error.
+// message when subject is empty), oldest first, until nothing is pending,
+// and stops at fn's first error.
 //
 // It reads through an ordered consumer's message iterator rather than its
 // Next: on a cluster the consumer may live on another server, and the
@@ -77,66 +77,87 @@ func unanswered(err error) bool {
 // it has heard of the new consumer (servers since 2.10.26 say so at once
 // instead of letting the pull time out). Next hands that error back; the
 // iterator makes the consumer again and goes on from where it was.
+//
+// A consumer that delivers nothing for apiTry while messages are pending
+// is given up for a new one, from the message after the last one read: on
+// a cluster that has lost a server it may sit on a replica that will not
+// deliver (seen under the race detector, a minute without a message), and
+// the messages counted as pending may have been deleted since (a dead
+// letter redriven while the letters are listed).
 func ReadStream(ctx context.Context, js jetstream.JetStream, stream, subject string, fn func(jetstream.Msg) error) error {
-	cfg := jetstream.OrderedConsumerConfig{}
-	if subject != "" {
-		cfg.FilterSubjects = []string{subject}
-	}
-	c, err := js.OrderedConsumer(ctx, stream, cfg)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", stream, err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", stream, err)
-	}
-	if info.NumPending == 0 {
-		return nil
-	}
-	msgs, err := c.Messages()
-	if err != nil {
-		return fmt.Errorf("read %s: %w", stream, err)
-	}
-	defer msgs.Stop()
+	var after uint64 // the stream sequence of the last message read
 	for {
-		m, err := nextOrDone(ctx, c, msgs)
-		if err != nil || m == nil {
-			return err
-		}
-		if err := fn(m); err != nil {
-			return err
-		}
-		meta, err := m.Metadata()
+		done, err := readFrom(ctx, js, stream, subject, &after, fn)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", stream, err)
 		}
-		if meta.NumPending == 0 {
+		if done {
 			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("read %s: %w", stream, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
-// nextOrDone is the consumer's next message, or nil once nothing is
-// pending: the messages counted as pending when the last one came may
-// have been deleted since (a dead letter redriven), and no message would
-// ever come.
-func nextOrDone(ctx context.Context, c jetstream.Consumer, msgs jetstream.MessagesContext) (jetstream.Msg, error) {
+// readFrom reads with one ordered consumer from the message after *after,
+// moving *after on. It is done once nothing is pending; it returns not done
+// and no error when its consumer stalls, for the caller to try a new one.
+func readFrom(ctx context.Context, js jetstream.JetStream, stream, subject string, after *uint64, fn func(jetstream.Msg) error) (bool, error) {
+	cfg := jetstream.OrderedConsumerConfig{InactiveThreshold: 30 * time.Second}
+	if subject != "" {
+		cfg.FilterSubjects = []string{subject}
+	}
+	if *after > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, *after+1
+	}
+	try, cancel := context.WithTimeout(ctx, apiTry)
+	defer cancel()
+	c, err := js.OrderedConsumer(try, stream, cfg)
+	if err != nil {
+		return false, stalled(ctx, err)
+	}
+	info, err := c.Info(try)
+	if err != nil {
+		return false, stalled(ctx, err)
+	}
+	if info.NumPending == 0 {
+		return true, nil
+	}
+	msgs, err := c.Messages()
+	if err != nil {
+		return false, err
+	}
+	defer msgs.Stop()
 	for {
 		try, cancel := context.WithTimeout(ctx, apiTry)
 		m, err := msgs.Next(jetstream.NextContext(try))
 		cancel()
-		if err == nil {
-			return m, nil
-		}
-		if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("read %s: %w", c.CachedInfo().Stream, err)
-		}
-		info, err := c.Info(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", c.CachedInfo().Stream, err)
+			return false, stalled(ctx, err)
 		}
-		if info.NumPending == 0 {
-			return nil, nil
+		if err := fn(m); err != nil {
+			return false, err
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return false, err
+		}
+		*after = meta.Sequence.Stream
+		if meta.NumPending == 0 {
+			return true, nil
 		}
 	}
+}
+
+// stalled is nil for an error that a new consumer may not meet (no answer
+// in time, no responders, the consumer gone), and err otherwise, or once
+// ctx has ended.
+func stalled(ctx context.Context, err error) error {
+	if ctx.Err() == nil && (unanswered(err) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrConsumerNotFound)) {
+		return nil
+	}
+	return err
 }
