@@ -678,6 +678,12 @@ func (p *Projection) wait(ctx context.Context, mark map[string]uint64, stream st
 // CatchUp waits until everything stored in stream right now is applied to
 // the local state.
 func (p *Projection) CatchUp(ctx context.Context, stream string) error {
+	_, err := p.catchUp(ctx, stream)
+	return err
+}
+
+// catchUp is CatchUp, returning the sequence it caught up to.
+func (p *Projection) catchUp(ctx context.Context, stream string) (uint64, error) {
 	s, err := untilAnswered(ctx, func(try context.Context) (jetstream.Stream, error) {
 		s, err := p.js.Stream(try, stream)
 		if err == nil && noLeader(s.CachedInfo()) {
@@ -686,9 +692,10 @@ func (p *Projection) CatchUp(ctx context.Context, stream string) error {
 		return s, err
 	})
 	if err != nil {
-		return fmt.Errorf("catch up %s: %w", stream, err)
+		return 0, fmt.Errorf("catch up %s: %w", stream, err)
 	}
-	return p.WaitApplied(ctx, stream, s.CachedInfo().State.LastSeq)
+	last := s.CachedInfo().State.LastSeq
+	return last, p.WaitApplied(ctx, stream, last)
 }
 
 // errNoLeader is a stream's information given by a replica that knows of
@@ -711,12 +718,22 @@ func noLeader(info *jetstream.StreamInfo) bool {
 // CatchUpAll waits until everything stored right now in every stream of
 // the projection is applied.
 func (p *Projection) CatchUpAll(ctx context.Context) error {
+	_, err := p.catchUpAll(ctx)
+	return err
+}
+
+// catchUpAll is CatchUpAll, returning the sequence it caught up to in
+// each stream.
+func (p *Projection) catchUpAll(ctx context.Context) (map[string]uint64, error) {
+	to := make(map[string]uint64, len(p.streams))
 	for _, stream := range p.streams {
-		if err := p.CatchUp(ctx, stream); err != nil {
-			return err
+		last, err := p.catchUp(ctx, stream)
+		if err != nil {
+			return to, err
 		}
+		to[stream] = last
 	}
-	return nil
+	return to, nil
 }
 
 // Ready reports whether the projection has applied what its streams held at

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // maxAttempts bounds how often a command decides again after losing a race.
@@ -114,11 +116,39 @@ func (w *Writer) decide(ctx context.Context, decide Decision, caughtUp *bool) ([
 	if (err == nil && len(out) > 0) || *caughtUp {
 		return out, err
 	}
-	if err := w.proj.CatchUpAll(ctx); err != nil {
+	to, err := w.proj.catchUpAll(ctx)
+	if err != nil {
 		return nil, err
 	}
 	*caughtUp = true
-	return decide()
+	out, err = decide()
+	if err == nil && len(out) == 0 {
+		w.logNothingToDo(ctx, to)
+	}
+	return out, err
+}
+
+// logNothingToDo says, at debug, that a decision found nothing to do on
+// state caught up with its streams, and how far: a cause dropped this way
+// on state that missed an event is a saga step lost (docs/deploy.md, Open
+// findings), and this line is what tells.
+func (w *Writer) logNothingToDo(ctx context.Context, to map[string]uint64) {
+	ev := w.proj.log.Debug()
+	if !ev.Enabled() {
+		return
+	}
+	if e, ok := ctx.Value(eventKey{}).(Envelope); ok {
+		ev = ev.Str("correlation_id", e.CorrelationID).Str("caused_by", e.Subject)
+	}
+	d := zerolog.Dict()
+	for stream, seq := range to {
+		d = d.Uint64(stream, seq)
+	}
+	applied := zerolog.Dict()
+	for stream, seq := range w.proj.positions() {
+		applied = applied.Uint64(stream, seq)
+	}
+	ev.Dict("caught_up_to", d).Dict("applied", applied).Msg("nothing to do, after catching up")
 }
 
 // pause spreads competing writers apart after a conflict, with jitter so

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
 )
@@ -306,4 +308,51 @@ func TestPublishIsTriedAgainWhenItsAnswerIsLost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A decision that finds nothing to do even on state caught up with its
+// streams says so at debug, with how far it caught up and what was
+// applied: the line that tells whether a dropped cause was decided on
+// state that missed an event.
+func TestNothingToDoAfterCatchingUpIsLogged(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	ctx := meshtest.Context(t)
+	db, _, err := mesh.OpenDB(filepath.Join(t.TempDir(), "n.db"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mesh.CloseDB(db)
+	var logged lockedBuffer
+	proj := mesh.NewProjection(db, js, []string{testStream}, counters{}, nil, zerolog.New(&logged).Level(zerolog.DebugLevel))
+	if err := proj.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer proj.Stop()
+	w := mesh.NewWriter(mesh.NewPublisher(js, "shopmesh/test", nil), proj, testStream)
+	if _, err := w.Write(ctx, mesh.Cause{ID: "nothing"}, func() ([]mesh.Outgoing, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if line := logged.String(); !strings.Contains(line, `"message":"nothing to do, after catching up"`) ||
+		!strings.Contains(line, `"caught_up_to":{"`+testStream+`":0}`) {
+		t.Fatalf("logged %q", line)
+	}
+}
+
+// lockedBuffer is a log's output that tests read while it is written.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
