@@ -64,6 +64,11 @@ const changeBuffer = 1024
 // ends; then the channel closes. A reader that falls changeBuffer changes
 // behind is dropped rather than waited for, so a slow client never holds up
 // the read model: its channel closes early, and it may start again.
+//
+// The views come from the bucket's watch, and a bucket keeps only each
+// key's latest value: a view written again before the watch has delivered
+// it is replaced, and only the newer one is sent. Views of a key always
+// come in the order they were written, and the latest always comes.
 func (v *Views) Changes(ctx context.Context) <-chan Change {
 	ch := make(chan Change, changeBuffer)
 	v.mu.Lock()

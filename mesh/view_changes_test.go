@@ -23,15 +23,19 @@ func TestChangesFollowEveryWrittenView(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for want := 1; want <= 3; want++ {
+	// In the order written, up to the latest. One written again before the
+	// watch delivered it may be left out: the bucket keeps only the latest
+	// value of a key (seen about once in fifty runs on a loaded machine).
+	for last := 0; last < 3; {
 		c := nextChange(t, changes)
 		var st struct{ Value int }
 		if err := json.Unmarshal(c.View, &st); err != nil {
 			t.Fatal(err)
 		}
-		if c.Key != "live" || st.Value != want {
-			t.Fatalf("change %d: %s = %s", want, c.Key, c.View)
+		if c.Key != "live" || st.Value <= last {
+			t.Fatalf("after %d: %s = %s", last, c.Key, c.View)
 		}
+		last = st.Value
 	}
 }
 
