@@ -40,6 +40,10 @@ type ReactionOptions struct {
 	// StuckAfter is how many deliveries make a message count as stuck: it
 	// is still retried, and shows in /readyz and the metrics.
 	StuckAfter int
+	// AheadFor is how many deliveries an event that arrived ahead of the
+	// state it follows (NotYet) gets before it is set aside as an event
+	// whose state never came: with the default backoff, about a minute.
+	AheadFor int
 	// Backoff is the pause before each redelivery; the last entry repeats.
 	Backoff []time.Duration
 	// Workers handle messages in parallel. Messages about the same entity go
@@ -58,6 +62,9 @@ type ReactionOptions struct {
 func (o ReactionOptions) withDefaults() ReactionOptions {
 	if o.StuckAfter == 0 {
 		o.StuckAfter = 6
+	}
+	if o.AheadFor == 0 {
+		o.AheadFor = 8
 	}
 	if len(o.Backoff) == 0 {
 		o.Backoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second, 15 * time.Second}
@@ -79,6 +86,21 @@ func (p permanentError) Unwrap() error { return p.err }
 // Permanent marks an error that no retry can fix: the message goes straight
 // to the dead-letter stream.
 func Permanent(err error) error { return permanentError{err} }
+
+type notYetError struct{ err error }
+
+func (n notYetError) Error() string { return n.err.Error() }
+func (n notYetError) Unwrap() error { return n.err }
+
+// NotYet marks an event that arrived ahead of the state it follows: it
+// answers a step this service has recorded (an acceptance of an order
+// placed here) that its projection has not applied yet. Catching up once
+// is not always enough: on a loaded cluster, stream info can lag an event
+// that another consumer has already been given. So it is tried again with
+// backoff, and after ReactionOptions.AheadFor deliveries it is set aside
+// in the dead letters, as an event about state that never came (a forged
+// one).
+func NotYet(err error) error { return notYetError{err} }
 
 // Reactor runs one reaction.
 type Reactor struct {
@@ -274,8 +296,7 @@ func (rc *Reactor) handle(m jetstream.Msg) {
 		return
 	}
 	log := rc.log.With().Str("subject", m.Subject()).Str("correlation_id", env.CorrelationID).Uint64("delivered", env.Delivered).Logger()
-	var perm permanentError
-	if errors.As(err, &perm) {
+	if rc.givesUp(env, err) {
 		rc.deadLetter(m, env, err, log)
 		rc.unstuck(env.Sequence)
 		return
@@ -288,6 +309,20 @@ func (rc *Reactor) handle(m jetstream.Msg) {
 	}
 	rc.m.observeReaction(rc.r.Name, "retried")
 	_ = m.NakWithDelay(rc.backoff(env.Delivered))
+}
+
+// givesUp reports whether no retry can fix err: it is Permanent, or the
+// state it waits for has not come in AheadFor deliveries.
+func (rc *Reactor) givesUp(env Envelope, err error) bool {
+	var perm permanentError
+	var ahead notYetError
+	switch {
+	case errors.As(err, &perm):
+		return true
+	case errors.As(err, &ahead):
+		return env.Delivered >= uint64(rc.opts.AheadFor)
+	}
+	return false
 }
 
 func (rc *Reactor) markStuck(env Envelope, err error) {

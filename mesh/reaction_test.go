@@ -104,6 +104,62 @@ func TestPermanentErrorSkipsRetries(t *testing.T) {
 	calls.Wait() // exactly one call: a second would panic on a negative counter
 }
 
+// An event ahead of the state it follows is tried again until the state
+// comes, and set aside once it has waited AheadFor deliveries: it names
+// state that never came.
+func TestAnEventAheadOfItsStateWaitsForItThenIsSetAside(t *testing.T) {
+	t.Parallel()
+	js := withDeadLetters(t)
+	ctx := meshtest.Context(t)
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	handled := make(chan string, 1)
+	r := mesh.Reaction{
+		Durable: mesh.Durable{Name: "ahead", Stream: testStream, Subjects: []string{"test.>"}},
+		Handle: func(_ context.Context, e mesh.Envelope) error {
+			mu.Lock()
+			attempts[e.Subject]++
+			n := attempts[e.Subject]
+			mu.Unlock()
+			if e.Subject == "test.counter.ghost.incremented" || n < 3 {
+				return mesh.NotYet(errors.New("counter not known yet"))
+			}
+			handled <- e.Subject
+			return nil
+		},
+	}
+	opts := fastRetries()
+	opts.AheadFor = 4
+	rc, err := startReaction(t, js, r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Stop()
+	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+	for _, id := range []string{"ghost", "late"} {
+		if _, err := pub.Publish(ctx, mesh.Cause{ID: id}, mesh.Outgoing{Event: incremented{Counter: id, Value: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case got := <-handled:
+		if got != "test.counter.late.incremented" {
+			t.Fatalf("handled %s", got)
+		}
+	case <-ctx.Done():
+		t.Fatal("an event whose state came was never handled")
+	}
+	dead := nextDeadLetter(t, js)
+	if got := dead.Headers().Get(mesh.HeaderDeadSubject); got != "test.counter.ghost.incremented" {
+		t.Fatalf("dead letter of %s", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := attempts["test.counter.ghost.incremented"]; n != 4 {
+		t.Errorf("an event whose state never came was tried %d times, want AheadFor (4)", n)
+	}
+}
+
 // A transient failure is retried as long as it takes, past the point where
 // the message counts as stuck; it never goes to the dead letters.
 func TestTransientFailuresAreRetriedUntilTheySucceed(t *testing.T) {

@@ -63,7 +63,9 @@ func Node(t testing.TB) *mesh.Node {
 	}
 	return &mesh.Node{
 		JS: js, HTTP: mesh.NewHTTP(mesh.Observer{Log: log}, AdminToken), Log: log, DataDir: t.TempDir(),
-		Reactions: mesh.ReactionOptions{Backoff: []time.Duration{10 * time.Millisecond, 50 * time.Millisecond}},
+		// Fast retries; an event ahead of its state waits about two seconds
+		// for it, long enough for a test to publish that state.
+		Reactions: mesh.ReactionOptions{Backoff: []time.Duration{10 * time.Millisecond, 50 * time.Millisecond}, AheadFor: 40},
 	}
 }
 
@@ -115,4 +117,26 @@ func Start(t testing.TB, n *mesh.Node, svc mesh.Service) {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Stop)
+}
+
+// AwaitRedelivered waits until the durable consumer has delivered some
+// message again: its handler failed, or asked to see it later.
+func AwaitRedelivered(t testing.TB, js jetstream.JetStream, stream, durable string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		c, err := js.Consumer(ctx, stream, durable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.CachedInfo().NumRedelivered > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s never delivered a message again", durable)
+		case <-time.After(5 * time.Millisecond): // polling the server's count
+		}
+	}
 }

@@ -184,6 +184,22 @@ func TestCommitInterruptedAfterALineIsCompleted(t *testing.T) {
 	s.expectCount("inventory.stock.mug.committed", 1)
 }
 
+// An order is confirmed only once inventory accepted it, so a confirmation
+// that finds no reservation is ahead of inventory's state (on a cluster,
+// another replica wrote the acceptance a moment ago). It waits for the
+// reservation and commits it, instead of leaving the stock held forever.
+func TestAConfirmationAheadOfItsReservationCommitsOnceItCame(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	s.stocked(10, "mug")
+	s.publish(events.OrdersService, events.OrderConfirmed{OrderID: "o6"})
+	meshtest.AwaitRedelivered(t, s.js, events.OrdersStream, "inventory-on-orders")
+	s.publish(events.OrdersService, placed("o6", map[string]int64{"mug": 2}))
+
+	s.expectReservation("o6", 2, "committed")
+	s.expectStock("mug", 8, 0)
+}
+
 // A confirmed order cancelled keeps its stock off the shelf, even when the
 // cancel is handled before the confirmation (redelivered after a failed
 // try, it can come later): seen in the cluster's chaos test, where such an

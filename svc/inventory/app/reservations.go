@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
@@ -72,6 +73,10 @@ func (h handlers) release(ctx context.Context, c Release) error {
 
 func (h handlers) commit(ctx context.Context, c Commit) error {
 	return h.write(ctx, c.Cause, c.OrderID, nil, func(s store.Snapshot) ([]events.Event, error) {
-		return domain.Commit(s.Reservation), nil
+		evs, err := domain.Commit(s.Reservation, c.OrderID)
+		if errors.Is(err, domain.ErrNotYet) {
+			return nil, mesh.NotYet(err) // tried again once the acceptance is applied
+		}
+		return evs, err
 	})
 }

@@ -157,15 +157,18 @@ func leftovers(r Reservation, orderID string) []events.Event {
 }
 
 // Commit decides that a confirmed order's reserved stock leaves the shelf.
-func Commit(r Reservation) []events.Event {
+func Commit(r Reservation, orderID string) ([]events.Event, error) {
+	if !r.Exists() {
+		return nil, fmt.Errorf("%w: order %s", ErrNotYet, orderID)
+	}
 	if r.Status != StatusReserved {
-		return nil
+		return nil, nil
 	}
 	out := make([]events.Event, 0, len(r.Lines)+1)
 	for _, l := range held(r) {
 		out = append(out, events.StockCommitted{ProductID: l.ProductID, OrderID: r.OrderID, Quantity: l.Quantity})
 	}
-	return append(out, events.ReservationCommitted{OrderID: r.OrderID, Lines: r.Lines})
+	return append(out, events.ReservationCommitted{OrderID: r.OrderID, Lines: r.Lines}), nil
 }
 
 // EvolveReservation applies one reservation event, or one stock event of

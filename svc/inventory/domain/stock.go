@@ -17,6 +17,10 @@ var (
 	ErrNoChange       = errors.New("adjustment changes nothing")
 	ErrTooMuch        = errors.New("count out of range")
 	ErrBadReason      = errors.New("the reason must be text on one line, without control characters")
+	// ErrNotYet is an order event that arrived ahead of the reservation it
+	// follows: an order is confirmed only once inventory accepted it. The
+	// state that decided lags; it is decided again once it has caught up.
+	ErrNotYet = errors.New("the reservation this follows is not known yet")
 )
 
 // MaxOnHand bounds a product's count so sums never overflow.

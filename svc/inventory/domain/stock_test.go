@@ -116,6 +116,12 @@ func holding(pairs ...any) Reservation {
 
 func TestReleaseAndCommit(t *testing.T) {
 	t.Parallel()
+	committed := func(evs []events.Event, err error) []events.Event {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
 	held := Reservation{OrderID: "o1", Status: StatusReserved, Lines: []events.Line{ln("a", 2), ln("b", 1)},
 		Holds: map[string]int64{"a": 2, "b": 1}}
 	halfCommitted := held
@@ -133,9 +139,9 @@ func TestReleaseAndCommit(t *testing.T) {
 			"stock.released"},
 		{"release committed", Release(Reservation{Status: StatusCommitted}, "o1", "x"), ""},
 		{"release being committed", Release(Reservation{Status: StatusCommitted, Holds: map[string]int64{"a": 1}}, "o1", "x"), ""},
-		{"commit held", Commit(held), "stock.committed stock.committed reservation.committed"},
-		{"commit interrupted", Commit(halfCommitted), "stock.committed reservation.committed"},
-		{"commit released", Commit(Reservation{Status: StatusReleased}), ""},
+		{"commit held", committed(Commit(held, "o1")), "stock.committed stock.committed reservation.committed"},
+		{"commit interrupted", committed(Commit(halfCommitted, "o1")), "stock.committed reservation.committed"},
+		{"commit released", committed(Commit(Reservation{Status: StatusReleased}, "o1")), ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -179,6 +185,20 @@ func ln(productID string, quantity int64) events.Line {
 	return events.Line{ProductID: productID, Quantity: quantity}
 }
 
+// An order is confirmed only after inventory accepted it, so a commit for
+// a reservation this state does not know, or one still being written, is
+// ahead of it and must wait, never be dropped: the stock would stay held.
+func TestCommitAheadOfItsReservationWaits(t *testing.T) {
+	t.Parallel()
+	for name, r := range map[string]Reservation{"unknown": {}, "being written": holding("a", 2)} {
+		t.Run(name, func(t *testing.T) {
+			if evs, err := Commit(r, "o1"); !errors.Is(err, ErrNotYet) || len(evs) != 0 {
+				t.Fatalf("decided %v, %v; want ErrNotYet", evs, err)
+			}
+		})
+	}
+}
+
 func TestEvolveReservationFollowsItsHolds(t *testing.T) {
 	t.Parallel()
 	r := Reservation{OrderID: "o1"}
@@ -193,7 +213,8 @@ func TestEvolveReservationFollowsItsHolds(t *testing.T) {
 	if r.Status != StatusReserved || len(r.Holds) != 1 || r.Holds["b"] != 1 {
 		t.Fatalf("reservation %+v, want reserved and holding only b", r)
 	}
-	if got := types(Commit(r)); got != "stock.committed reservation.committed" {
-		t.Fatalf("commit completes with %q", got)
+	evs, err := Commit(r, "o1")
+	if got := types(evs); err != nil || got != "stock.committed reservation.committed" {
+		t.Fatalf("commit completes with %q, %v", got, err)
 	}
 }

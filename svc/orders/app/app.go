@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/shopmesh/shopmesh/events"
@@ -82,6 +83,9 @@ func (h handlers) transition(ctx context.Context, cause mesh.Cause, orderID stri
 			return nil, err
 		}
 		evs, err := decide(snap.Order)
+		if errors.Is(err, domain.ErrNotYet) {
+			return nil, mesh.NotYet(err) // tried again once the step is applied
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -106,9 +106,9 @@ func (h handlers) cancel(ctx context.Context, c CancelOrder) error {
 func (h handlers) recordReservation(ctx context.Context, c RecordReservation) error {
 	return h.transition(ctx, c.Cause, c.OrderID, func(o domain.Order) ([]events.Event, error) {
 		if c.Accepted {
-			return domain.ReservationAccepted(o), nil
+			return domain.ReservationAccepted(o, c.OrderID)
 		}
-		return domain.ReservationRejected(o, c.Reason, c.Products), nil
+		return domain.ReservationRejected(o, c.OrderID, c.Reason, c.Products)
 	})
 }
 
@@ -117,14 +117,14 @@ func (h handlers) recordPayment(ctx context.Context, c RecordPayment) error {
 		switch c.Outcome {
 		case PaymentCaptured:
 			evs, err := domain.PaymentCaptured(o, c.PaymentID, c.Amount)
-			if err != nil {
+			if errors.Is(err, domain.ErrCaptureMismatch) {
 				return nil, mesh.Permanent(err) // set aside, with its reason
 			}
-			return evs, nil
+			return evs, err
 		case PaymentDeclined:
-			return domain.PaymentDeclined(o, c.Reason), nil
+			return domain.PaymentDeclined(o, c.OrderID, c.Reason)
 		case PaymentRefunded:
-			return domain.PaymentRefunded(o), nil
+			return domain.PaymentRefunded(o, c.OrderID)
 		}
 		return nil, fmt.Errorf("unknown payment outcome %q", c.Outcome)
 	})

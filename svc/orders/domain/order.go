@@ -34,6 +34,11 @@ var (
 	// ErrAlreadyPlaced means the same request was placed before: success
 	// for a retry.
 	ErrAlreadyPlaced = errors.New("order already placed")
+	// ErrNotYet is an answer that arrived ahead of the order's own step
+	// it follows: inventory answers a placed order, payments a reserved
+	// one. The answer is right, the state that decided on it lags; it is
+	// decided again once that step is applied.
+	ErrNotYet = errors.New("the order has not reached the step this answers yet")
 )
 
 // Order is one order as its events built it.
@@ -70,24 +75,38 @@ func (o Order) open() bool {
 	return o.Status == StatusPending || o.Status == StatusAwaitingPayment
 }
 
+// notPlaced is ErrNotYet for an answer about an order not known here: it
+// was placed, or nobody would answer it.
+func notPlaced(orderID string) error {
+	return fmt.Errorf("%w: order %s is not known yet", ErrNotYet, orderID)
+}
+
 // ReservationAccepted moves a pending order on to payment.
-func ReservationAccepted(o Order) []events.Event {
-	if o.Status != StatusPending {
-		return nil
+func ReservationAccepted(o Order, orderID string) ([]events.Event, error) {
+	if !o.Exists() {
+		return nil, notPlaced(orderID)
 	}
-	return []events.Event{events.OrderStockReserved{OrderID: o.ID, Total: o.Total, PaymentToken: o.PaymentToken}}
+	if o.Status != StatusPending {
+		return nil, nil
+	}
+	return []events.Event{events.OrderStockReserved{OrderID: o.ID, Total: o.Total, PaymentToken: o.PaymentToken}}, nil
 }
 
 // ReservationRejected ends a pending order that could not be stocked.
-func ReservationRejected(o Order, reason string, products []string) []events.Event {
-	if o.Status != StatusPending {
-		return nil
+func ReservationRejected(o Order, orderID, reason string, products []string) ([]events.Event, error) {
+	if !o.Exists() {
+		return nil, notPlaced(orderID)
 	}
-	return []events.Event{events.OrderRejected{OrderID: o.ID, Reason: reason, Products: products}}
+	if o.Status != StatusPending {
+		return nil, nil
+	}
+	return []events.Event{events.OrderRejected{OrderID: o.ID, Reason: reason, Products: products}}, nil
 }
 
 // PaymentCaptured confirms an order awaiting payment. A capture for an
 // order that already ended is refunded by payments, not confirmed here.
+// Payments charges only orders whose stock is reserved, so a capture for a
+// pending order is ahead of the reservation's step.
 func PaymentCaptured(o Order, paymentID string, amount events.Money) ([]events.Event, error) {
 	switch {
 	case o.ID == "":
@@ -95,6 +114,8 @@ func PaymentCaptured(o Order, paymentID string, amount events.Money) ([]events.E
 	case amount != o.Total:
 		return nil, fmt.Errorf("%w: captured %d %s of a total of %d %s", ErrCaptureMismatch,
 			amount.Amount, amount.Currency, o.Total.Amount, o.Total.Currency)
+	case o.Status == StatusPending:
+		return nil, fmt.Errorf("%w: order %s still waits for its stock", ErrNotYet, o.ID)
 	case o.Status != StatusAwaitingPayment:
 		return nil, nil
 	}
@@ -102,19 +123,31 @@ func PaymentCaptured(o Order, paymentID string, amount events.Money) ([]events.E
 }
 
 // PaymentDeclined cancels an order whose payment failed.
-func PaymentDeclined(o Order, reason string) []events.Event {
-	if !o.open() {
-		return nil
+func PaymentDeclined(o Order, orderID, reason string) ([]events.Event, error) {
+	if !o.Exists() {
+		return nil, notPlaced(orderID)
 	}
-	return []events.Event{events.OrderCancelled{OrderID: o.ID, Reason: "payment declined: " + reason}}
+	if !o.open() {
+		return nil, nil
+	}
+	return []events.Event{events.OrderCancelled{OrderID: o.ID, Reason: "payment declined: " + reason}}, nil
 }
 
 // PaymentRefunded cancels a confirmed order whose money was given back.
-func PaymentRefunded(o Order) []events.Event {
-	if o.Status != StatusConfirmed {
-		return nil
+// Only captured money is refunded, and a capture is for an order whose
+// stock is reserved: a refund for an order still open is ahead of its
+// confirmation, and one for an order ended otherwise (expired, cancelled)
+// is payments closing it, which changes nothing here.
+func PaymentRefunded(o Order, orderID string) ([]events.Event, error) {
+	switch {
+	case !o.Exists():
+		return nil, notPlaced(orderID)
+	case o.open():
+		return nil, fmt.Errorf("%w: order %s is not confirmed yet", ErrNotYet, o.ID)
+	case o.Status != StatusConfirmed:
+		return nil, nil
 	}
-	return []events.Event{events.OrderCancelled{OrderID: o.ID, Reason: "payment refunded", WasConfirmed: true}}
+	return []events.Event{events.OrderCancelled{OrderID: o.ID, Reason: "payment refunded", WasConfirmed: true}}, nil
 }
 
 // Cancel is the customer ending an order: before payment it releases the

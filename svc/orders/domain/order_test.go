@@ -72,28 +72,30 @@ func TestLifecycle(t *testing.T) {
 	at := func(status string) Order {
 		return Order{ID: "o1", Status: status, Total: events.Money{Amount: 900, Currency: "EUR"}}
 	}
-	captured := func(o Order) []events.Event {
-		evs, err := PaymentCaptured(o, "pay_o1", events.Money{Amount: 900, Currency: "EUR"})
+	// decided fails the test on a rule's error: every case here is one
+	// the order's state is ready for.
+	decided := func(evs []events.Event, err error) []events.Event {
 		if err != nil {
 			t.Fatal(err)
 		}
 		return evs
 	}
+	paid := events.Money{Amount: 900, Currency: "EUR"}
 	cases := []struct {
 		name string
 		got  []events.Event
 		want string // the resulting status, "" for no change
 	}{
-		{"stock reserved", ReservationAccepted(at(StatusPending)), StatusAwaitingPayment},
-		{"reserved twice", ReservationAccepted(at(StatusAwaitingPayment)), ""},
-		{"out of stock", ReservationRejected(at(StatusPending), "out of stock", []string{"p"}), StatusRejected},
-		{"rejected after cancel", ReservationRejected(at(StatusCancelled), "x", nil), ""},
-		{"paid", captured(at(StatusAwaitingPayment)), StatusConfirmed},
-		{"paid after expiry", captured(at(StatusExpired)), ""},
-		{"declined", PaymentDeclined(at(StatusAwaitingPayment), "card declined"), StatusCancelled},
-		{"declined after cancel", PaymentDeclined(at(StatusCancelled), "order cancelled before payment"), ""},
-		{"refunded", PaymentRefunded(at(StatusConfirmed)), StatusCancelled},
-		{"refunded after cancel", PaymentRefunded(at(StatusCancelled)), ""},
+		{"stock reserved", decided(ReservationAccepted(at(StatusPending), "o1")), StatusAwaitingPayment},
+		{"reserved twice", decided(ReservationAccepted(at(StatusAwaitingPayment), "o1")), ""},
+		{"out of stock", decided(ReservationRejected(at(StatusPending), "o1", "out of stock", []string{"p"})), StatusRejected},
+		{"rejected after cancel", decided(ReservationRejected(at(StatusCancelled), "o1", "x", nil)), ""},
+		{"paid", decided(PaymentCaptured(at(StatusAwaitingPayment), "pay_o1", paid)), StatusConfirmed},
+		{"paid after expiry", decided(PaymentCaptured(at(StatusExpired), "pay_o1", paid)), ""},
+		{"declined", decided(PaymentDeclined(at(StatusAwaitingPayment), "o1", "card declined")), StatusCancelled},
+		{"declined after cancel", decided(PaymentDeclined(at(StatusCancelled), "o1", "order cancelled before payment")), ""},
+		{"refunded", decided(PaymentRefunded(at(StatusConfirmed), "o1")), StatusCancelled},
+		{"refunded after cancel", decided(PaymentRefunded(at(StatusCancelled), "o1")), ""},
 		{"deadline while pending", Expire(at(StatusPending), time.Now()), StatusExpired},
 		{"deadline while awaiting", Expire(at(StatusAwaitingPayment), time.Now()), StatusExpired},
 		{"deadline after confirm", Expire(at(StatusConfirmed), time.Now()), ""},
@@ -112,6 +114,35 @@ func TestLifecycle(t *testing.T) {
 			}
 			if o := Evolve(Order{ID: "o1"}, c.got[0], time.Now()); o.Status != c.want {
 				t.Fatalf("status %s, want %s", o.Status, c.want)
+			}
+		})
+	}
+}
+
+// Inventory answers only placed orders and payments only reserved ones, so
+// an answer for an order this state does not show at that step is ahead of
+// it: the state lags, and the answer must wait for it, never be dropped as
+// "nothing to do" (that lost saga steps on a loaded cluster).
+func TestAnswersAheadOfTheOrderWaitForIt(t *testing.T) {
+	t.Parallel()
+	pending := Order{ID: "o1", Status: StatusPending, Total: events.Money{Amount: 900, Currency: "EUR"}}
+	awaiting := pending
+	awaiting.Status = StatusAwaitingPayment
+	cases := []struct {
+		name   string
+		decide func() ([]events.Event, error)
+	}{
+		{"accepted, order unknown", func() ([]events.Event, error) { return ReservationAccepted(Order{}, "o1") }},
+		{"rejected, order unknown", func() ([]events.Event, error) { return ReservationRejected(Order{}, "o1", "out of stock", nil) }},
+		{"captured, stock not reserved", func() ([]events.Event, error) { return PaymentCaptured(pending, "pay_o1", pending.Total) }},
+		{"declined, order unknown", func() ([]events.Event, error) { return PaymentDeclined(Order{}, "o1", "card declined") }},
+		{"refunded, order unknown", func() ([]events.Event, error) { return PaymentRefunded(Order{}, "o1") }},
+		{"refunded, not confirmed", func() ([]events.Event, error) { return PaymentRefunded(awaiting, "o1") }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if evs, err := c.decide(); !errors.Is(err, ErrNotYet) || len(evs) != 0 {
+				t.Fatalf("decided %v, %v; want ErrNotYet", evs, err)
 			}
 		})
 	}
