@@ -22,9 +22,15 @@ func Subject(service, entity, id, event string) string {
 	return service + "." + entity + "." + id + "." + event
 }
 
-// EntityFilter matches every event of one entity, for concurrency checks.
+// Entity names one entity, the first three tokens of its subjects: what
+// a decision's snapshot reads the position of.
+func Entity(service, entity, id string) string {
+	return service + "." + entity + "." + id
+}
+
+// EntityFilter matches every event of one entity.
 func EntityFilter(service, entity, id string) string {
-	return service + "." + entity + "." + id + ".*"
+	return Entity(service, entity, id) + ".*"
 }
 
 // IDOf returns the id token of a four-token subject.

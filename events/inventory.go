@@ -8,6 +8,14 @@ const (
 	reservationEntity = "reservation"
 )
 
+// StockEntity is one product's stock.
+func StockEntity(productID string) string { return Entity(InventoryService, stockEntity, productID) }
+
+// ReservationEntity is one order's reservation.
+func ReservationEntity(orderID string) string {
+	return Entity(InventoryService, reservationEntity, orderID)
+}
+
 // StockFilter matches every event of one product's stock.
 func StockFilter(productID string) string {
 	return EntityFilter(InventoryService, stockEntity, productID)

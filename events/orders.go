@@ -9,6 +9,9 @@ const (
 	orderEntity   = "order"
 )
 
+// OrderEntity is one order.
+func OrderEntity(orderID string) string { return Entity(OrdersService, orderEntity, orderID) }
+
 // OrderFilter matches every event of one order.
 func OrderFilter(orderID string) string { return EntityFilter(OrdersService, orderEntity, orderID) }
 

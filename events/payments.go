@@ -7,6 +7,9 @@ const (
 	paymentEntity   = "payment"
 )
 
+// PaymentEntity is one order's payment.
+func PaymentEntity(orderID string) string { return Entity(PaymentsService, paymentEntity, orderID) }
+
 // PaymentFilter matches every payment event of one order.
 func PaymentFilter(orderID string) string {
 	return EntityFilter(PaymentsService, paymentEntity, orderID)

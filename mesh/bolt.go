@@ -194,26 +194,32 @@ func Position(tx *bolt.Tx, stream string) uint64 {
 }
 
 // Positions are where the entities a decision read stood in their stream,
-// read in the transaction that read their state: what the decision's
-// events expect (Guard). Every message on an entity's subjects moves its
-// position, including one the service does not understand.
+// by entity ("orders.order.o1"), read in the transaction that read their
+// state. Every message on an entity's subjects moves its position,
+// including one the service does not understand. A store's snapshot
+// embeds them, and so is a Snapshot: each event decided from it expects
+// its entity still to stand where it was read.
 type Positions map[string]uint64
 
-// ReadPositions reads in tx where each entity stands, by filter such as
-// "inventory.stock.p1.*"; an entity with no message stands at 0.
-func ReadPositions(tx *bolt.Tx, filters ...string) Positions {
-	out := make(Positions, len(filters))
+// ReadPositions reads in tx where each entity stands; one with no message
+// stands at 0.
+func ReadPositions(tx *bolt.Tx, entities ...string) Positions {
+	out := make(Positions, len(entities))
 	b := tx.Bucket(bucketEntities)
-	for _, f := range filters {
+	for _, e := range entities {
 		if b != nil {
-			out[f] = decodeUint(b.Get([]byte(strings.TrimSuffix(f, ".*"))))
+			out[e] = decodeUint(b.Get([]byte(e)))
 		}
 	}
 	return out
 }
 
-// Of returns where the entity of filter stands; it is what Guard asks.
-func (p Positions) Of(filter string) uint64 { return p[filter] }
+// Expect implements Snapshot: the last message on the event's entity is
+// the one the decision read (none, for an entity it did not read).
+func (p Positions) Expect(subject string) Expect {
+	entity := entityOf(subject)
+	return Expect{Filter: entity + ".*", Seq: p[entity]}
+}
 
 var bucketMeta = []byte("_meta")
 

@@ -139,17 +139,27 @@ func (h *harness) stop() {
 // increment adds one to a counter with optimistic concurrency.
 func (h *harness) increment(ctx context.Context, causeID, id string) (uint64, error) {
 	return h.w.Write(ctx, mesh.Cause{ID: causeID}, func() ([]mesh.Outgoing, error) {
-		var st counterState
-		var at mesh.Positions
-		err := h.db.View(func(tx *bolt.Tx) error {
-			if b := tx.Bucket(bucketCounters); b != nil {
-				mesh.GetJSON(b, id, &st)
-			}
-			at = mesh.ReadPositions(tx, counterFilter(id))
-			return nil
-		})
-		return mesh.Guard([]incremented{{Counter: id, Value: st.Value + 1}}, at.Of), err
+		snap, err := h.read(id)
+		return mesh.Guard([]incremented{{Counter: id, Value: snap.Value + 1}}, snap), err
 	})
+}
+
+// counterSnapshot is a counter's state and where it stood: a mesh.Snapshot.
+type counterSnapshot struct {
+	counterState
+	mesh.Positions
+}
+
+func (h *harness) read(id string) (counterSnapshot, error) {
+	var snap counterSnapshot
+	err := h.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketCounters); b != nil {
+			mesh.GetJSON(b, id, &snap.counterState)
+		}
+		snap.Positions = mesh.ReadPositions(tx, "test.counter."+id)
+		return nil
+	})
+	return snap, err
 }
 
 func values(t testing.TB, js jetstream.JetStream, subject string) []int {

@@ -72,6 +72,15 @@ type Cause struct {
 	byEvent bool
 }
 
+// CorrelatedWith returns the cause with id as its correlation id if it has
+// none: a command about one order follows that order's saga.
+func (c Cause) CorrelatedWith(id string) Cause {
+	if c.CorrelationID == "" {
+		c.CorrelationID = id
+	}
+	return c
+}
+
 // CausedBy returns the cause to use for events decided in reaction to e.
 func CausedBy(e Envelope) Cause {
 	return Cause{ID: e.ID, CorrelationID: e.CorrelationID, TraceParent: e.TraceParent, byEvent: true}

@@ -245,16 +245,15 @@ func publishError(err error) error {
 // is down, full, or too slow. The command may be tried again later.
 var ErrWrite = errors.New("publish failed")
 
-// Guard turns decided events into outgoing messages, each expecting that
-// its entity (the subject's first three tokens) is still at the sequence the
-// decision saw: seen returns that sequence for an entity filter such as
-// "inventory.stock.p1.*". Publish moves the expectation of an entity's later
-// events in the same decision along with the earlier ones.
-func Guard[E Event](evs []E, seen func(filter string) uint64) []Outgoing {
+// Guard gives each event the expectation the snapshot it was decided from
+// sets: JetStream writes it only if that state is still current. Publish
+// moves the expectation of an entity's later events in the same decision
+// along with the earlier ones.
+func Guard[E Event](evs []E, snap Snapshot) []Outgoing {
 	out := make([]Outgoing, 0, len(evs))
 	for _, e := range evs {
-		filter := entityOf(e.EventSubject()) + ".*"
-		out = append(out, Outgoing{Event: e, Expect: &Expect{Filter: filter, Seq: seen(filter)}})
+		expect := snap.Expect(e.EventSubject())
+		out = append(out, Outgoing{Event: e, Expect: &expect})
 	}
 	return out
 }

@@ -18,18 +18,60 @@ const maxAttempts = 25
 // already applied, or asks for no change).
 type Decision func() ([]Outgoing, error)
 
+// Snapshot is the state a decision read, in one transaction. It says what
+// each event decided from it must find in the stream to be written: most
+// embed Positions (the entity is where it was read); the catalog expects
+// its whole stream unchanged, since a sku is unique across products.
+type Snapshot interface {
+	Expect(subject string) Expect
+}
+
+// Decide runs one command the way every service does: read a snapshot,
+// decide events from it, guard each with what the snapshot expects, and
+// write them (Writer.Write, with its retries and catch-ups). read is
+// called again for every attempt, so each decides on fresh state.
+func Decide[S Snapshot, E Event](ctx context.Context, w *Writer, cause Cause, read func() (S, error), decide func(S) ([]E, error)) error {
+	_, err := w.Write(ctx, cause, func() ([]Outgoing, error) {
+		snap, err := read()
+		if err != nil {
+			return nil, err
+		}
+		evs, err := decide(snap)
+		if err != nil {
+			return nil, err
+		}
+		return Guard(evs, snap), nil
+	})
+	return err
+}
+
 // Writer runs commands against a service's own stream with optimistic
 // concurrency and read-your-writes.
 type Writer struct {
-	pub    *Publisher
-	proj   *Projection
-	stream string
+	pub     *Publisher
+	proj    *Projection
+	stream  string
+	publish publishFunc
 }
 
 // NewWriter returns a writer that publishes to stream and waits for proj.
 func NewWriter(pub *Publisher, proj *Projection, stream string) *Writer {
-	return &Writer{pub: pub, proj: proj, stream: stream}
+	return &Writer{pub: pub, proj: proj, stream: stream, publish: pub.Publish}
 }
+
+// Atomic returns a writer whose decisions are stored all or none
+// (Publisher.PublishAtomic). Keep it for a service whose decisions of
+// several events are rare: on a file-backed stream each one costs the
+// server a staging store on disk.
+func (w *Writer) Atomic() *Writer {
+	atomic := *w
+	atomic.publish = w.pub.PublishAtomic
+	return &atomic
+}
+
+// CatchUp waits until the writer's projection has applied everything its
+// streams hold now: for a decision that must see all there is (ADR 6).
+func (w *Writer) CatchUp(ctx context.Context) error { return w.proj.CatchUpAll(ctx) }
 
 // Write decides and publishes until JetStream accepts the events, then waits
 // until the projection has applied them and published their views, so the
@@ -51,19 +93,6 @@ func NewWriter(pub *Publisher, proj *Projection, stream string) *Writer {
 // decides again. Decisions that do change something need no such care:
 // their expectations make JetStream refuse them if the state was stale.
 func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint64, error) {
-	return w.write(ctx, cause, decide, w.pub.Publish)
-}
-
-// WriteAtomic is Write for a decision whose events must be stored all or
-// none (Publisher.PublishAtomic). Keep it for rare decisions: on a
-// file-backed stream each one costs the server a staging store on disk.
-func (w *Writer) WriteAtomic(ctx context.Context, cause Cause, decide Decision) (uint64, error) {
-	return w.write(ctx, cause, decide, w.pub.PublishAtomic)
-}
-
-type publishFunc func(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error)
-
-func (w *Writer) write(ctx context.Context, cause Cause, decide Decision, publish publishFunc) (uint64, error) {
 	if tp := TraceParent(ctx); tp != "" {
 		cause.TraceParent = tp // the command's own span is the new events' parent
 	}
@@ -73,7 +102,7 @@ func (w *Writer) write(ctx context.Context, cause Cause, decide Decision, publis
 		if err != nil || len(out) == 0 {
 			return 0, err
 		}
-		seq, err := publish(ctx, cause, out...)
+		seq, err := w.publish(ctx, cause, out...)
 		switch {
 		case err == nil && cause.byEvent:
 			return seq, w.proj.WaitApplied(ctx, w.stream, seq)
@@ -94,6 +123,8 @@ func (w *Writer) write(ctx context.Context, cause Cause, decide Decision, publis
 	}
 	return 0, fmt.Errorf("gave up after %d attempts: %w", maxAttempts, ErrConflict)
 }
+
+type publishFunc func(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error)
 
 // catchUpAfter waits until the projection has applied the event that won
 // the race, which the conflict names, and the decision's own events stored

@@ -198,7 +198,7 @@ func TestLaterEventsOfAnEntityFollowTheEarlierOnes(t *testing.T) {
 	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
 	ctx := meshtest.Context(t)
 	evs := []incremented{{Counter: "z", Value: 1}, {Counter: "z", Value: 2}}
-	out := mesh.Guard(evs, func(string) uint64 { return 0 })
+	out := mesh.Guard(evs, mesh.Positions{})
 	if _, err := pub.Publish(ctx, mesh.Cause{ID: "twice"}, out...); err != nil {
 		t.Fatalf("two events of one entity in one decision: %v", err)
 	}

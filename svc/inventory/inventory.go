@@ -17,7 +17,7 @@ const Name = events.InventoryService
 
 // Service is the running inventory.
 type Service struct {
-	mesh.Parts
+	rt *mesh.Runtime
 }
 
 // New returns the inventory service, ready to Start.
@@ -43,23 +43,25 @@ func (s *Service) Plan() mesh.Plan {
 }
 
 // Start implements mesh.Service.
-func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
-	views, err := s.Open(ctx, n, Name, bucket)
+func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
+	if s.rt, err = n.Open(ctx, s.Plan()); err != nil {
+		return err
+	}
+	st, err := store.New(s.rt.DB(), s.rt.Views())
 	if err != nil {
 		return err
 	}
-	st, err := store.New(s.DB, views)
+	w, err := s.rt.Project(ctx, st, events.ProductsStream)
 	if err != nil {
 		return err
 	}
-	streams := []string{events.InventoryStream, events.ProductsStream}
-	if err := s.Project(ctx, n, Name, streams, st, views); err != nil {
-		return err
-	}
-	a := app.New(st, mesh.NewWriter(n.Publisher(Name), s.Proj, events.InventoryStream), s.Proj, n.Observer(Name))
-	api.Register(n.HTTP.API(mesh.ServiceDoc{
+	a := app.New(st, w, s.rt.Observer())
+	api.Register(s.rt.API(mesh.ServiceDoc{
 		Prefix: "/inventory", Title: "ShopMesh inventory", Problems: api.Problems,
 		Description: "Stock per product, and the reservations that hold it for orders. Changes need the admin token.",
 	}), a)
-	return s.React(ctx, n, Name, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})
+	return s.rt.React(ctx, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})
 }
+
+// Stop implements mesh.Service.
+func (s *Service) Stop() { s.rt.Stop() }

@@ -12,7 +12,6 @@ import (
 	"github.com/shopmesh/shopmesh/svc/orders/api"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
 	"github.com/shopmesh/shopmesh/svc/orders/store"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Name is the service's name.
@@ -29,12 +28,8 @@ type Config struct {
 
 // Service is the running orders service.
 type Service struct {
-	mesh.Parts
+	rt  *mesh.Runtime
 	cfg Config
-	// timelineDB and timeline keep the timeline's index, apart from the
-	// state the orders' decisions wait on.
-	timelineDB *bolt.DB
-	timeline   *mesh.Projection
 }
 
 // New returns the orders service, ready to Start.
@@ -67,34 +62,34 @@ func (s *Service) Plan() mesh.Plan {
 }
 
 // Start implements mesh.Service.
-func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
-	views, err := s.Open(ctx, n, Name, bucket)
+func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
+	if s.rt, err = n.Open(ctx, s.Plan()); err != nil {
+		return err
+	}
+	st, err := store.New(s.rt.DB(), s.rt.Views())
 	if err != nil {
 		return err
 	}
-	st, err := store.New(s.DB, views)
+	w, err := s.rt.Project(ctx, st, events.ProductsStream)
 	if err != nil {
 		return err
 	}
-	if err := s.Project(ctx, n, Name, []string{events.OrdersStream, events.ProductsStream}, st, views); err != nil {
-		return err
-	}
-	index, err := s.startTimeline(ctx, n)
+	timeline, err := s.startTimeline(ctx)
 	if err != nil {
 		return err
 	}
-	admission := mesh.NewAdmission(Name, st.Backlog, n.Metrics)
+	admission := s.rt.Admission(st.Backlog)
 	admission.Deadline, admission.Max = s.cfg.TTL, s.cfg.MaxOpen
 	go admission.Run(ctx)
 	a := app.New(app.Deps{
-		Store: st, Writer: mesh.NewWriter(n.Publisher(Name), s.Proj, events.OrdersStream), Proj: s.Proj,
-		Timers: store.NewTimers(n.JetStream(Name)), Timeline: store.NewTimeline(n.JetStream(Name), index, s.timeline.CatchUpAll), Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
-	}, n.Observer(Name))
-	api.Register(n.HTTP.API(mesh.ServiceDoc{
+		Store: st, Writer: w, Timers: store.NewTimers(s.rt.JetStream()), Timeline: timeline,
+		Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
+	}, s.rt.Observer())
+	api.Register(s.rt.API(mesh.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders", Problems: api.Problems,
 		Description: "Place, follow and cancel orders; see every event of an order on its timeline.",
-	}), a, n.HTTP.CustomerTokens())
-	return s.React(ctx, n, Name,
+	}), a, s.rt.CustomerTokens())
+	return s.rt.React(ctx,
 		mesh.Reaction{Durable: onInventory, Handle: a.OnInventory},
 		mesh.Reaction{Durable: onPayments, Handle: a.OnPayment},
 		mesh.Reaction{Durable: onDeadlines, Handle: a.OnDeadline},
@@ -102,31 +97,26 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 }
 
 // startTimeline projects every event of the saga into the timeline's index,
-// in a file of its own.
-func (s *Service) startTimeline(ctx context.Context, n *mesh.Node) (*store.TimelineIndex, error) {
-	var err error
-	if s.timelineDB, err = n.OpenDB(TimelineFile); err != nil {
-		return nil, err
-	}
-	index, err := store.NewTimelineIndex(s.timelineDB)
+// in a file of its own, apart from the state the orders' decisions wait on.
+func (s *Service) startTimeline(ctx context.Context) (*store.Timeline, error) {
+	db, err := s.rt.OpenDB(TimelineFile)
 	if err != nil {
 		return nil, err
 	}
-	s.timeline, err = n.ProjectIndex(ctx, Name, TimelineFile+" projection", s.timelineDB, store.TimelineStreams, index)
-	return index, err
+	index, err := store.NewTimelineIndex(db)
+	if err != nil {
+		return nil, err
+	}
+	proj, err := s.rt.ProjectIndex(ctx, TimelineFile+" projection", db, index, store.TimelineStreams...)
+	if err != nil {
+		return nil, err
+	}
+	return store.NewTimeline(s.rt.JetStream(), index, proj.CatchUpAll), nil
 }
 
 // TimelineFile names the timeline index's bbolt file, beside the service's
 // own (shopmesh rebuild orders removes both).
 const TimelineFile = "orders-timeline"
 
-// Stop implements mesh.Service: the service's parts, then the timeline.
-func (s *Service) Stop() {
-	s.Parts.Stop()
-	if s.timeline != nil {
-		s.timeline.Stop()
-	}
-	if s.timelineDB != nil {
-		_ = mesh.CloseDB(s.timelineDB)
-	}
-}
+// Stop implements mesh.Service.
+func (s *Service) Stop() { s.rt.Stop() }

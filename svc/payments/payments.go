@@ -18,7 +18,7 @@ const Name = events.PaymentsService
 
 // Service is the running payments service.
 type Service struct {
-	mesh.Parts
+	rt      *mesh.Runtime
 	gateway *gateway.Gateway
 }
 
@@ -44,22 +44,25 @@ func (s *Service) Plan() mesh.Plan {
 }
 
 // Start implements mesh.Service.
-func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
-	views, err := s.Open(ctx, n, Name, bucket)
+func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
+	if s.rt, err = n.Open(ctx, s.Plan()); err != nil {
+		return err
+	}
+	st, err := store.New(s.rt.DB(), s.rt.Views())
 	if err != nil {
 		return err
 	}
-	st, err := store.New(s.DB, views)
+	w, err := s.rt.Project(ctx, st)
 	if err != nil {
 		return err
 	}
-	if err := s.Project(ctx, n, Name, []string{events.PaymentsStream}, st, views); err != nil {
-		return err
-	}
-	a := app.New(st, mesh.NewWriter(n.Publisher(Name), s.Proj, events.PaymentsStream), s.gateway, n.Observer(Name))
-	api.Register(n.HTTP.API(mesh.ServiceDoc{
+	a := app.New(st, w, s.gateway, s.rt.Observer())
+	api.Register(s.rt.API(mesh.ServiceDoc{
 		Prefix: "/payments", Title: "ShopMesh payments", Problems: api.Problems,
 		Description: "Payments of orders against a simulated gateway; refunds need the admin token.",
 	}), a)
-	return s.React(ctx, n, Name, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})
+	return s.rt.React(ctx, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})
 }
+
+// Stop implements mesh.Service.
+func (s *Service) Stop() { s.rt.Stop() }

@@ -18,7 +18,7 @@ const Name = events.ProductsService
 
 // Service is the running catalog.
 type Service struct {
-	mesh.Parts
+	rt *mesh.Runtime
 }
 
 // New returns the catalog service, ready to Start.
@@ -36,23 +36,24 @@ func (s *Service) Plan() mesh.Plan {
 const bucket = "catalog"
 
 // Start implements mesh.Service.
-func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
-	views, err := s.Open(ctx, n, Name, bucket)
+func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
+	if s.rt, err = n.Open(ctx, s.Plan()); err != nil {
+		return err
+	}
+	st, err := store.New(s.rt.DB(), s.rt.Views())
 	if err != nil {
 		return err
 	}
-	st, err := store.New(s.DB, views)
+	w, err := s.rt.Project(ctx, st)
 	if err != nil {
-		return err
-	}
-	if err := s.Project(ctx, n, Name, []string{events.ProductsStream}, st, views); err != nil {
 		return fmt.Errorf("products: %w", err)
 	}
-	w := mesh.NewWriter(n.Publisher(Name), s.Proj, events.ProductsStream)
-	a := app.New(st, w, n.Observer(Name))
-	api.Register(n.HTTP.API(mesh.ServiceDoc{
+	api.Register(s.rt.API(mesh.ServiceDoc{
 		Prefix: "/products", Title: "ShopMesh products", Problems: api.Problems,
 		Description: "The catalog: products with sku, name, description and price. Writes need the admin token.",
-	}), a)
+	}), app.New(st, w, s.rt.Observer()))
 	return nil
 }
+
+// Stop implements mesh.Service.
+func (s *Service) Stop() { s.rt.Stop() }

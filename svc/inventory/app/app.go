@@ -34,8 +34,8 @@ type Queries struct {
 }
 
 // New builds the application with logging and metrics around every handler.
-func New(s *store.Store, w *mesh.Writer, proj *mesh.Projection, o mesh.Observer) Application {
-	h := handlers{store: s, writer: w, proj: proj}
+func New(s *store.Store, w *mesh.Writer, o mesh.Observer) Application {
+	h := handlers{store: s, writer: w}
 	return Application{
 		Commands: Commands{
 			SetStock:    mesh.Observed("inventory.set", o, mesh.CommandFunc[SetStock](h.set)),
@@ -55,22 +55,11 @@ func New(s *store.Store, w *mesh.Writer, proj *mesh.Projection, o mesh.Observer)
 type handlers struct {
 	store  *store.Store
 	writer *mesh.Writer
-	proj   *mesh.Projection
 }
 
 // write runs one decision over a fresh snapshot of the order's reservation,
 // the stock of the products it names or holds, and of the products given.
 func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, products []string, decide func(store.Snapshot) ([]events.Event, error)) error {
-	_, err := h.writer.Write(ctx, cause, func() ([]mesh.Outgoing, error) {
-		snap, err := h.store.Read(orderID, products...)
-		if err != nil {
-			return nil, err
-		}
-		evs, err := decide(snap)
-		if err != nil {
-			return nil, err
-		}
-		return mesh.Guard(evs, snap.Positions.Of), nil
-	})
-	return err
+	read := func() (store.Snapshot, error) { return h.store.Read(orderID, products...) }
+	return mesh.Decide(ctx, h.writer, cause, read, decide)
 }

@@ -2,15 +2,26 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/inventory/domain"
 )
 
 // OrderEvents are the order events inventory reacts to.
 var OrderEvents = []string{
 	"orders.order.*.placed", "orders.order.*.confirmed",
 	"orders.order.*.rejected", "orders.order.*.cancelled", "orders.order.*.expired",
+}
+
+// later marks a commit that arrived ahead of its reservation to be tried
+// again once the acceptance is applied (mesh.NotYet).
+func later(err error) error {
+	if errors.Is(err, domain.ErrNotYet) {
+		return mesh.NotYet(err)
+	}
+	return err
 }
 
 // OnOrder turns an order event into a reservation command.
@@ -28,7 +39,7 @@ func (a Application) OnOrder(ctx context.Context, e mesh.Envelope) error {
 		}
 		return a.Commands.Reserve.Handle(ctx, Reserve{Cause: cause, OrderID: ev.OrderID, Lines: lines})
 	case events.OrderConfirmed:
-		return a.Commands.Commit.Handle(ctx, Commit{Cause: cause, OrderID: ev.OrderID})
+		return later(a.Commands.Commit.Handle(ctx, Commit{Cause: cause, OrderID: ev.OrderID}))
 	case events.OrderRejected:
 		return a.Commands.Release.Handle(ctx, Release{Cause: cause, OrderID: ev.OrderID, Reason: "order rejected"})
 	case events.OrderCancelled:
@@ -36,7 +47,7 @@ func (a Application) OnOrder(ctx context.Context, e mesh.Envelope) error {
 			// A paid order's stock left the shelf, even when this arrives
 			// before its confirmation (a redelivery after a failed try):
 			// commit it; the confirmation then finds nothing to do.
-			return a.Commands.Commit.Handle(ctx, Commit{Cause: cause, OrderID: ev.OrderID})
+			return later(a.Commands.Commit.Handle(ctx, Commit{Cause: cause, OrderID: ev.OrderID}))
 		}
 		return a.Commands.Release.Handle(ctx, Release{Cause: cause, OrderID: ev.OrderID, Reason: "order cancelled"})
 	case events.OrderExpired:

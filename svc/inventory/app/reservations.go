@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
@@ -60,7 +59,7 @@ func (h handlers) beforeRejecting(ctx context.Context, c Reserve, ids []string) 
 		return nil
 	}
 	if _, rejecting := evs[len(evs)-1].(events.ReservationRejected); rejecting {
-		return h.proj.CatchUpAll(ctx)
+		return h.writer.CatchUp(ctx)
 	}
 	return nil
 }
@@ -73,10 +72,6 @@ func (h handlers) release(ctx context.Context, c Release) error {
 
 func (h handlers) commit(ctx context.Context, c Commit) error {
 	return h.write(ctx, c.Cause, c.OrderID, nil, func(s store.Snapshot) ([]events.Event, error) {
-		evs, err := domain.Commit(s.Reservation, c.OrderID)
-		if errors.Is(err, domain.ErrNotYet) {
-			return nil, mesh.NotYet(err) // tried again once the acceptance is applied
-		}
-		return evs, err
+		return domain.Commit(s.Reservation, c.OrderID)
 	})
 }

@@ -70,7 +70,7 @@ func (h handlers) get(ctx context.Context, q GetStock) (store.View, error) {
 		return v, err
 	}
 	// The product may have been created a moment ago.
-	if err := h.proj.CatchUp(ctx, events.ProductsStream); err != nil {
+	if err := h.writer.CatchUp(ctx); err != nil {
 		return v, err
 	}
 	return h.store.Get(ctx, q.ProductID)

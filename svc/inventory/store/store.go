@@ -116,7 +116,7 @@ func applyStock(tx *bolt.Tx, id string, ev events.Event) ([]mesh.View, error) {
 type Snapshot struct {
 	Reservation domain.Reservation
 	Shelf       domain.Shelf
-	Positions   mesh.Positions
+	mesh.Positions
 }
 
 // Read takes a snapshot of an order's reservation and the stock and catalog
@@ -141,11 +141,11 @@ func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
 		for id := range snap.Reservation.Holds {
 			readShelf(tx, snap.Shelf, id)
 		}
-		filters := []string{events.ReservationFilter(orderID)}
+		entities := []string{events.ReservationEntity(orderID)}
 		for id := range snap.Shelf.Stock {
-			filters = append(filters, events.StockFilter(id))
+			entities = append(entities, events.StockEntity(id))
 		}
-		snap.Positions = mesh.ReadPositions(tx, filters...)
+		snap.Positions = mesh.ReadPositions(tx, entities...)
 		return nil
 	})
 	return snap, err

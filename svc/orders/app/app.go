@@ -40,7 +40,6 @@ type Queries struct {
 type Deps struct {
 	Store    *store.Store
 	Writer   *mesh.Writer
-	Proj     *mesh.Projection
 	Timers   *store.Timers
 	Timeline *store.Timeline
 	// Admission refuses new orders while those open could not end in time.
@@ -72,24 +71,24 @@ func New(d Deps, o mesh.Observer) Application {
 
 type handlers struct{ Deps }
 
-// transition runs a decision over one order's current state.
+// order reads, for a decision, the order's state and where it stood, and
+// the catalog entries of the products given.
+func (h handlers) order(orderID string, productIDs ...string) func() (store.Snapshot, error) {
+	return func() (store.Snapshot, error) { return h.Store.Read(orderID, productIDs...) }
+}
+
+// transition decides one change of an order from its current state.
 func (h handlers) transition(ctx context.Context, cause mesh.Cause, orderID string, decide func(domain.Order) ([]events.Event, error)) error {
-	if cause.CorrelationID == "" {
-		cause.CorrelationID = orderID
-	}
-	_, err := h.Writer.Write(ctx, cause, func() ([]mesh.Outgoing, error) {
-		snap, err := h.Store.Read(orderID)
-		if err != nil {
-			return nil, err
-		}
-		evs, err := decide(snap.Order)
-		if errors.Is(err, domain.ErrNotYet) {
-			return nil, mesh.NotYet(err) // tried again once the step is applied
-		}
-		if err != nil {
-			return nil, err
-		}
-		return mesh.Guard(evs, snap.Positions.Of), nil
+	return mesh.Decide(ctx, h.Writer, cause.CorrelatedWith(orderID), h.order(orderID), func(s store.Snapshot) ([]events.Event, error) {
+		return decide(s.Order)
 	})
+}
+
+// later marks an answer that arrived ahead of the order's own step to be
+// tried again once that step is applied (mesh.NotYet).
+func later(err error) error {
+	if errors.Is(err, domain.ErrNotYet) {
+		return mesh.NotYet(err)
+	}
 	return err
 }

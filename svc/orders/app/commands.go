@@ -8,6 +8,7 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
+	"github.com/shopmesh/shopmesh/svc/orders/store"
 )
 
 // PlaceOrder places an order under an id the caller derived (from the
@@ -69,11 +70,8 @@ func (h handlers) place(ctx context.Context, c PlaceOrder) error {
 		OrderID: c.OrderID, CustomerID: c.CustomerID, Lines: c.Lines, PaymentToken: c.PaymentToken,
 		RequestHash: c.RequestHash, Now: h.Now(), TTL: h.TTL,
 	}
-	_, err := h.Writer.Write(ctx, mesh.Cause{ID: c.RequestID, CorrelationID: c.OrderID}, func() ([]mesh.Outgoing, error) {
-		snap, err := h.Store.Read(c.OrderID, ids...)
-		if err != nil {
-			return nil, err
-		}
+	cause := mesh.Cause{ID: c.RequestID, CorrelationID: c.OrderID}
+	return mesh.Decide(ctx, h.Writer, cause, h.order(c.OrderID, ids...), func(snap store.Snapshot) ([]events.OrderPlaced, error) {
 		e, err := domain.Place(snap.Order, p, snap.Catalog)
 		if errors.Is(err, domain.ErrAlreadyPlaced) {
 			return nil, nil
@@ -92,9 +90,8 @@ func (h handlers) place(ctx context.Context, c PlaceOrder) error {
 		if err := h.Timers.Schedule(ctx, c.OrderID, e.ExpiresAt); err != nil {
 			return nil, err
 		}
-		return mesh.Guard([]events.OrderPlaced{e}, snap.Positions.Of), nil
+		return []events.OrderPlaced{e}, nil
 	})
-	return err
 }
 
 func (h handlers) cancel(ctx context.Context, c CancelOrder) error {

@@ -33,7 +33,7 @@ func (a Application) OnInventory(ctx context.Context, e mesh.Envelope) error {
 	default:
 		return nil
 	}
-	return a.Commands.RecordReservation.Handle(ctx, cmd)
+	return later(a.Commands.RecordReservation.Handle(ctx, cmd))
 }
 
 // OnPayment follows a payment's outcome.
@@ -53,7 +53,7 @@ func (a Application) OnPayment(ctx context.Context, e mesh.Envelope) error {
 	default:
 		return nil
 	}
-	return a.Commands.RecordPayment.Handle(ctx, cmd)
+	return later(a.Commands.RecordPayment.Handle(ctx, cmd))
 }
 
 // OnDeadline expires an order whose payment deadline fired, if it is still

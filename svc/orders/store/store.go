@@ -172,9 +172,9 @@ func ToView(o domain.Order) View {
 // Snapshot is what a decision reads in one transaction, with where the
 // order stood.
 type Snapshot struct {
-	Order     domain.Order
-	Catalog   map[string]domain.CatalogEntry
-	Positions mesh.Positions
+	Order   domain.Order
+	Catalog map[string]domain.CatalogEntry
+	mesh.Positions
 }
 
 // Read takes a snapshot of an order and catalog entries of products.
@@ -188,7 +188,7 @@ func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
 				snap.Catalog[id] = c
 			}
 		}
-		snap.Positions = mesh.ReadPositions(tx, events.OrderFilter(orderID))
+		snap.Positions = mesh.ReadPositions(tx, events.OrderEntity(orderID))
 		return nil
 	})
 	return snap, err

@@ -93,8 +93,8 @@ type ListPayments struct {
 }
 
 func (h handlers) charge(ctx context.Context, c ChargeOrder) error {
-	p, _, err := h.store.Read(c.OrderID)
-	if err != nil || p.Exists() {
+	snap, err := h.store.Read(c.OrderID)
+	if err != nil || snap.Payment.Exists() {
 		return err // decided before: never charge twice
 	}
 	result, err := h.gateway.Charge(ctx, c.OrderID, c.Token)
@@ -127,21 +127,10 @@ func (h handlers) refund(ctx context.Context, c RefundPayment) error {
 // together with its refund (ADR 4), or not at all. That decision is rare,
 // and every other one is a single event.
 func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, decide func(domain.Payment) ([]events.Event, error)) error {
-	if cause.CorrelationID == "" {
-		cause.CorrelationID = orderID
-	}
-	_, err := h.writer.WriteAtomic(ctx, cause, func() ([]mesh.Outgoing, error) {
-		p, at, err := h.store.Read(orderID)
-		if err != nil {
-			return nil, err
-		}
-		evs, err := decide(p)
-		if err != nil {
-			return nil, err
-		}
-		return mesh.Guard(evs, at.Of), nil
+	read := func() (store.Snapshot, error) { return h.store.Read(orderID) }
+	return mesh.Decide(ctx, h.writer.Atomic(), cause.CorrelatedWith(orderID), read, func(s store.Snapshot) ([]events.Event, error) {
+		return decide(s.Payment)
 	})
-	return err
 }
 
 func (h handlers) get(ctx context.Context, q GetPayment) (domain.Payment, error) {

@@ -51,17 +51,22 @@ func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 	return []mesh.View{{Key: p.ID, Value: p}}, nil
 }
 
-// Read returns the payment of an order as a decision sees it, and where
-// the payment stood.
-func (s *Store) Read(orderID string) (domain.Payment, mesh.Positions, error) {
-	var p domain.Payment
-	var at mesh.Positions
+// Snapshot is an order's payment as a decision sees it, and where it
+// stood.
+type Snapshot struct {
+	Payment domain.Payment
+	mesh.Positions
+}
+
+// Read takes a snapshot of the payment of an order.
+func (s *Store) Read(orderID string) (Snapshot, error) {
+	var snap Snapshot
 	err := s.db.View(func(tx *bolt.Tx) error {
-		mesh.GetJSON(tx.Bucket(bucketPayments), orderID, &p)
-		at = mesh.ReadPositions(tx, events.PaymentFilter(orderID))
+		mesh.GetJSON(tx.Bucket(bucketPayments), orderID, &snap.Payment)
+		snap.Positions = mesh.ReadPositions(tx, events.PaymentEntity(orderID))
 		return nil
 	})
-	return p, at, err
+	return snap, err
 }
 
 // Get returns a payment by id from the read model.
@@ -86,8 +91,8 @@ func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
 	}
 	page := Page{Items: []domain.Payment{}}
 	if f.OrderID != "" { // an order has one payment: no scan
-		p, _, err := s.Read(f.OrderID)
-		if err == nil && f.matches(p) && len(after) == 0 {
+		snap, err := s.Read(f.OrderID)
+		if p := snap.Payment; err == nil && f.matches(p) && len(after) == 0 {
 			page.Items = append(page.Items, p)
 		}
 		return page, err

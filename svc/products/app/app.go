@@ -3,8 +3,6 @@
 package app
 
 import (
-	"context"
-
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/products/domain"
@@ -51,29 +49,15 @@ type handlers struct {
 	writer *mesh.Writer
 }
 
-// catalogWide guards every catalog write with the position of the whole
-// PRODUCTS stream: sku uniqueness spans all products, so any concurrent
-// catalog write must make a writer decide again (see docs/adr).
-func catalogWide(snap store.Snapshot) *mesh.Expect {
-	return &mesh.Expect{Filter: events.ProductSubjects, Seq: snap.Position}
+// product reads, for a decision, a product and the owner of a sku.
+func (h handlers) product(id, sku string) func() (store.Snapshot, error) {
+	return func() (store.Snapshot, error) { return h.store.ForWrite(id, sku) }
 }
 
-func one(e mesh.Event, snap store.Snapshot) []mesh.Outgoing {
-	return []mesh.Outgoing{{Event: e, Expect: catalogWide(snap)}}
-}
-
-// decideWith runs one write: snapshot, decide, publish, wait.
-func (h handlers) decideWith(ctx context.Context, requestID, id, sku string, decide func(store.Snapshot) (mesh.Event, error)) error {
-	_, err := h.writer.Write(ctx, mesh.Cause{ID: requestID, CorrelationID: id}, func() ([]mesh.Outgoing, error) {
-		snap, err := h.store.ForWrite(id, sku)
-		if err != nil {
-			return nil, err
-		}
-		e, err := decide(snap)
-		if err != nil {
-			return nil, err
-		}
-		return one(e, snap), nil
-	})
-	return err
+// single turns a rule that decides one event into a decision.
+func single[E events.Event](e E, err error) ([]E, error) {
+	if err != nil {
+		return nil, err
+	}
+	return []E{e}, nil
 }

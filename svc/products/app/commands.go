@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 
+	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/products/domain"
 	"github.com/shopmesh/shopmesh/svc/products/store"
@@ -32,19 +33,22 @@ type DeleteProduct struct {
 }
 
 func (h handlers) create(ctx context.Context, c CreateProduct) error {
-	return h.decideWith(ctx, c.RequestID, c.ID, c.Draft.SKU, func(s store.Snapshot) (mesh.Event, error) {
-		return domain.Create(c.ID, s.Product, c.Draft, s.Catalog)
+	cause := mesh.Cause{ID: c.RequestID, CorrelationID: c.ID}
+	return mesh.Decide(ctx, h.writer, cause, h.product(c.ID, c.Draft.SKU), func(s store.Snapshot) ([]events.ProductCreated, error) {
+		return single(domain.Create(c.ID, s.Product, c.Draft, s.Catalog))
 	})
 }
 
 func (h handlers) update(ctx context.Context, c UpdateProduct) error {
-	return h.decideWith(ctx, c.RequestID, c.ID, c.Draft.SKU, func(s store.Snapshot) (mesh.Event, error) {
-		return domain.Update(s.Product, c.Draft, s.Catalog, c.IfVersion)
+	cause := mesh.Cause{ID: c.RequestID, CorrelationID: c.ID}
+	return mesh.Decide(ctx, h.writer, cause, h.product(c.ID, c.Draft.SKU), func(s store.Snapshot) ([]events.ProductUpdated, error) {
+		return single(domain.Update(s.Product, c.Draft, s.Catalog, c.IfVersion))
 	})
 }
 
 func (h handlers) delete(ctx context.Context, c DeleteProduct) error {
-	return h.decideWith(ctx, c.RequestID, c.ID, "", func(s store.Snapshot) (mesh.Event, error) {
-		return domain.Delete(s.Product, c.IfVersion)
+	cause := mesh.Cause{ID: c.RequestID, CorrelationID: c.ID}
+	return mesh.Decide(ctx, h.writer, cause, h.product(c.ID, ""), func(s store.Snapshot) ([]events.ProductDeleted, error) {
+		return single(domain.Delete(s.Product, c.IfVersion))
 	})
 }

@@ -73,6 +73,14 @@ type Snapshot struct {
 	Position uint64
 }
 
+// Expect implements mesh.Snapshot: every catalog write expects the whole
+// PRODUCTS stream unchanged since the snapshot, because sku uniqueness
+// spans all products: any concurrent catalog write makes a writer decide
+// again (see docs/adr).
+func (s Snapshot) Expect(string) mesh.Expect {
+	return mesh.Expect{Filter: events.ProductSubjects, Seq: s.Position}
+}
+
 // ForWrite reads product id, the owner of sku and the stream position they
 // reflect, all at one point in time.
 func (s *Store) ForWrite(id, sku string) (Snapshot, error) {

@@ -1,0 +1,132 @@
+package mesh
+
+import (
+	"context"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/nats-io/nats.go/jetstream"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Runtime is one service's share of a node, from Open to Stop: its NATS
+// connection, its bbolt file and KV read model, its projections, its
+// reactions and its HTTP operations. A service starts in the order its
+// methods come in, and the types keep that order: the Writer comes from
+// Project, so nothing writes before its state is projected.
+type Runtime struct {
+	n        *Node
+	plan     Plan
+	db       *bolt.DB
+	views    *Views
+	projs    []*Projection
+	dbs      []*bolt.DB // files of its own indexes (OpenDB)
+	reactors []*Reactor
+}
+
+// Open binds the service of plan to what provisioning made for it: its KV
+// read model (if the plan has a bucket) and its bbolt file.
+func (n *Node) Open(ctx context.Context, plan Plan) (*Runtime, error) {
+	rt := &Runtime{n: n, plan: plan}
+	if plan.Bucket != "" {
+		views, err := n.Bucket(ctx, plan.Service, plan.Bucket)
+		if err != nil {
+			return nil, err
+		}
+		rt.views = views
+	}
+	db, err := n.OpenDB(plan.Service)
+	if err != nil {
+		return nil, err
+	}
+	rt.db = db
+	return rt, nil
+}
+
+// DB is the service's bbolt file: the state its decisions read.
+func (rt *Runtime) DB() *bolt.DB { return rt.db }
+
+// Views is the service's KV read model.
+func (rt *Runtime) Views() *Views { return rt.views }
+
+// JetStream is the service's own connection, as its NATS user.
+func (rt *Runtime) JetStream() jetstream.JetStream { return rt.n.JetStream(rt.plan.Service) }
+
+// Observer is what the service's handlers report to.
+func (rt *Runtime) Observer() Observer { return rt.n.Observer(rt.plan.Service) }
+
+// Admission returns the service's admission control over backlog.
+func (rt *Runtime) Admission(backlog func() (int, uint64, error)) *Admission {
+	return NewAdmission(rt.plan.Service, backlog, rt.n.Metrics)
+}
+
+// Project starts the projection of the service's own stream, and of the
+// streams named in reads, into its file through p, publishing p's views,
+// and returns the writer of the service's own events, which waits for it.
+func (rt *Runtime) Project(ctx context.Context, p Projector, reads ...string) (*Writer, error) {
+	own := rt.plan.Writes.Name
+	proj, err := rt.n.Project(ctx, rt.plan.Service, rt.db, append([]string{own}, reads...), p, rt.views)
+	if err != nil {
+		return nil, err
+	}
+	rt.projs = append(rt.projs, proj)
+	return NewWriter(rt.n.Publisher(rt.plan.Service), proj, own), nil
+}
+
+// OpenDB opens another bbolt file of the service, beside its own, for an
+// index kept apart from the state its decisions wait on; Stop closes it.
+func (rt *Runtime) OpenDB(name string) (*bolt.DB, error) {
+	db, err := rt.n.OpenDB(name)
+	if err == nil {
+		rt.dbs = append(rt.dbs, db)
+	}
+	return db, err
+}
+
+// ProjectIndex starts an index projection (Projection.Index) of streams
+// into db, which /readyz names name; Stop stops it.
+func (rt *Runtime) ProjectIndex(ctx context.Context, name string, db *bolt.DB, p Projector, streams ...string) (*Projection, error) {
+	proj, err := rt.n.ProjectIndex(ctx, rt.plan.Service, name, db, streams, p)
+	if err == nil {
+		rt.projs = append(rt.projs, proj)
+	}
+	return proj, err
+}
+
+// API returns the Huma API of the service's HTTP operations under doc's
+// prefix, on the node's server.
+func (rt *Runtime) API(doc ServiceDoc) huma.API { return rt.n.HTTP.API(doc) }
+
+// CustomerTokens verifies and issues the tokens customers sign in with.
+func (rt *Runtime) CustomerTokens() *CustomerTokens { return rt.n.HTTP.CustomerTokens() }
+
+// React starts the service's reactions, each on its provisioned durable.
+func (rt *Runtime) React(ctx context.Context, reactions ...Reaction) error {
+	for _, r := range reactions {
+		rc, err := rt.n.React(ctx, rt.plan.Service, r)
+		if err != nil {
+			return err
+		}
+		rt.reactors = append(rt.reactors, rc)
+	}
+	return nil
+}
+
+// Stop stops the service in the one safe order: reactions first (no new
+// work), then projections, then the files. A Runtime only partly started
+// stops what it started.
+func (rt *Runtime) Stop() {
+	if rt == nil {
+		return
+	}
+	for _, r := range rt.reactors {
+		r.Stop()
+	}
+	for _, p := range rt.projs {
+		p.Stop()
+	}
+	for _, db := range append([]*bolt.DB{rt.db}, rt.dbs...) {
+		if db != nil {
+			_ = CloseDB(db)
+		}
+	}
+}
