@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
@@ -209,10 +210,10 @@ func eventID(cause Cause, o Outgoing) string {
 // the batch's sequence is not known. Writer treats it as success.
 var ErrAlreadyStored = errors.New("batch already stored")
 
-// errAtomicDuplicate is JetStream's "atomic publish contains duplicate
-// message" (JSAtomicPublishContainsDuplicateMessageErr), which nats.go does
-// not name.
-const errAtomicDuplicate jetstream.ErrorCode = 10201
+// errAtomicDuplicate is JetStream's answer to an atomic batch whose
+// message ids it has stored already; nats.go does not name it, the
+// server's own table does.
+const errAtomicDuplicate = jetstream.ErrorCode(server.JSAtomicPublishContainsDuplicateMessageErr)
 
 // failed translates a publish error, counts conflicts and remembers a
 // store that fails.

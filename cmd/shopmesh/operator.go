@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/mesh"
@@ -129,7 +130,7 @@ func durableNames(p mesh.Plan) []string {
 // errNoPeersForPlacement is JetStream refusing to place a replicated
 // stream because the meta leader counts a server offline. On a cluster
 // that has just started that means it has not heard from every server yet.
-const errNoPeersForPlacement jetstream.ErrorCode = 10005
+const errNoPeersForPlacement = jetstream.ErrorCode(server.JSClusterNoPeersErrF)
 
 func clusterForming(err error) bool {
 	var apiErr *jetstream.APIError
