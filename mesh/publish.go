@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/mesh/subject"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
@@ -253,7 +254,7 @@ var ErrWrite = errors.New("publish failed")
 func Guard[E Event](evs []E, seen func(filter string) uint64) []Outgoing {
 	out := make([]Outgoing, 0, len(evs))
 	for _, e := range evs {
-		filter := entityOf(e.EventSubject()) + ".*"
+		filter := subject.EntityFilter(e.EventSubject())
 		out = append(out, Outgoing{Event: e, Expect: &Expect{Filter: filter, Seq: seen(filter)}})
 	}
 	return out
