@@ -8,10 +8,10 @@ import (
 )
 
 // OrderEvents are the order events inventory reacts to.
-var OrderEvents = []string{
-	"orders.order.*.placed", "orders.order.*.confirmed",
-	"orders.order.*.rejected", "orders.order.*.cancelled", "orders.order.*.expired",
-}
+var OrderEvents = events.Patterns(
+	events.OrderPlaced{}, events.OrderConfirmed{},
+	events.OrderRejected{}, events.OrderCancelled{}, events.OrderExpired{},
+)
 
 // OnOrder turns an order event into a reservation command.
 func (a Application) OnOrder(ctx context.Context, e mesh.Envelope) error {
