@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh/subject"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -466,7 +467,7 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 		// four-token subject is on an entity's subjects ("<entity>.*"). An
 		// index decides nothing, so it keeps no positions.
 		if !p.Index && strings.Count(env.Subject, ".") == 3 {
-			if err := entities.Put([]byte(entityOf(env.Subject)), encodeUint(env.Sequence)); err != nil {
+			if err := entities.Put([]byte(subject.Entity(env.Subject)), encodeUint(env.Sequence)); err != nil {
 				return nil, err
 			}
 		}

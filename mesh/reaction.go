@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh/subject"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -205,17 +206,11 @@ func (rc *Reactor) dispatch(m jetstream.Msg) {
 		return // not acked: redelivered
 	}
 	h := fnv.New32a()
-	h.Write([]byte(entityOf(m.Subject())))
+	h.Write([]byte(subject.Entity(m.Subject())))
 	select {
 	case rc.queues[h.Sum32()%uint32(len(rc.queues))] <- m:
 	case <-rc.quit:
 	}
-}
-
-// entityOf returns the first three tokens of a subject: service, entity, id.
-func entityOf(subject string) string {
-	parts := strings.SplitN(subject, ".", 4)
-	return strings.Join(parts[:min(3, len(parts))], ".")
 }
 
 // redrive handles the dead letter at seq again, if this reaction wrote it.
