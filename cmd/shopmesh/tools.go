@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -79,12 +80,12 @@ func rebuildCommand(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	names := fs.Args()
+	names, known := fs.Args(), serviceNames(defaultConfig())
 	if len(names) == 0 {
-		return fmt.Errorf("usage: shopmesh rebuild [--data DIR] SERVICE... (products, inventory, orders, payments)")
+		return fmt.Errorf("usage: shopmesh rebuild [--data DIR] SERVICE... (%s)", strings.Join(known, ", "))
 	}
 	for _, name := range names {
-		if !slices.Contains([]string{"products", "inventory", "orders", "payments"}, name) {
+		if !slices.Contains(known, name) {
 			return fmt.Errorf("no service %q", name)
 		}
 		removed := false
