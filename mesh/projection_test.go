@@ -15,6 +15,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 func TestProjectionResumesAfterRestartWithoutRepeatsOrGaps(t *testing.T) {
@@ -186,7 +187,7 @@ func TestUnappliableEventIsSetAsideAndItsEntityMovesOn(t *testing.T) {
 		t.Fatal("projection not ready after setting a message aside")
 	}
 	meta, _ := dead.Metadata()
-	if err := mesh.Redrive(ctx, js, meta.Sequence.Stream); !errors.Is(err, mesh.ErrSetAside) {
+	if err := ops.Redrive(ctx, js, meta.Sequence.Stream); !errors.Is(err, ops.ErrSetAside) {
 		t.Fatalf("redrive of a set-aside event: %v", err)
 	}
 }

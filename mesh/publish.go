@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
@@ -47,7 +48,7 @@ type Outgoing struct {
 type Publisher struct {
 	js      jetstream.JetStream
 	source  string
-	metrics *Metrics
+	metrics *observe.Metrics
 	// failing is the last write error JetStream gave, until a write works.
 	mu      sync.Mutex
 	failing error
@@ -55,7 +56,7 @@ type Publisher struct {
 
 // NewPublisher returns a publisher that stamps source (e.g. "shopmesh/orders")
 // on every event. metrics may be nil.
-func NewPublisher(js jetstream.JetStream, source string, metrics *Metrics) *Publisher {
+func NewPublisher(js jetstream.JetStream, source string, metrics *observe.Metrics) *Publisher {
 	return &Publisher{js: js, source: source, metrics: metrics}
 }
 
@@ -129,7 +130,7 @@ func (p *Publisher) publishOne(ctx context.Context, cause Cause, o Outgoing) (ui
 	}
 	p.wrote(nil)
 	if !ack.Duplicate {
-		p.metrics.observePublish(o)
+		p.metrics.ObservePublish(o.Event.EventType())
 	}
 	return ack.Sequence, nil
 }
@@ -174,7 +175,7 @@ func (p *Publisher) PublishAtomic(ctx context.Context, cause Cause, out ...Outgo
 		return 0, p.failed(err)
 	}
 	for _, o := range out {
-		p.metrics.observePublish(o)
+		p.metrics.ObservePublish(o.Event.EventType())
 	}
 	return ack.Sequence, nil
 }
@@ -219,7 +220,7 @@ const errAtomicDuplicate jetstream.ErrorCode = 10201
 func (p *Publisher) failed(err error) error {
 	err = publishError(err)
 	if errors.Is(err, ErrConflict) {
-		p.metrics.observeConflict()
+		p.metrics.ObserveConflict()
 	}
 	p.wrote(err)
 	return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 )
 
 // maxAttempts bounds how often a command decides again after losing a race.
@@ -64,7 +65,7 @@ func (w *Writer) WriteAtomic(ctx context.Context, cause Cause, decide Decision) 
 type publishFunc func(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error)
 
 func (w *Writer) write(ctx context.Context, cause Cause, decide Decision, publish publishFunc) (uint64, error) {
-	if tp := TraceParent(ctx); tp != "" {
+	if tp := observe.TraceParent(ctx); tp != "" {
 		cause.TraceParent = tp // the command's own span is the new events' parent
 	}
 	caughtUp := false

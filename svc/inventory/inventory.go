@@ -7,6 +7,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/inventory/api"
 	"github.com/shopmesh/shopmesh/svc/inventory/app"
 	"github.com/shopmesh/shopmesh/svc/inventory/store"
@@ -57,7 +58,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 		return err
 	}
 	a := app.New(st, mesh.NewWriter(n.Publisher(Name), s.Proj, events.InventoryStream), s.Proj, n.Observer(Name))
-	api.Register(n.HTTP.API(mesh.ServiceDoc{
+	api.Register(n.HTTP.API(httpapi.ServiceDoc{
 		Prefix: "/inventory", Title: "ShopMesh inventory", Problems: api.Problems,
 		Description: "Stock per product, and the reservations that hold it for orders. Changes need the admin token.",
 	}), a)

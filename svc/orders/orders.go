@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/orders/api"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
 	"github.com/shopmesh/shopmesh/svc/orders/store"
@@ -90,7 +91,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 		Store: st, Writer: mesh.NewWriter(n.Publisher(Name), s.Proj, events.OrdersStream), Proj: s.Proj,
 		Timers: store.NewTimers(n.JetStream(Name)), Timeline: store.NewTimeline(n.JetStream(Name), index, s.timeline.CatchUpAll), Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
 	}, n.Observer(Name))
-	api.Register(n.HTTP.API(mesh.ServiceDoc{
+	api.Register(n.HTTP.API(httpapi.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders", Problems: api.Problems,
 		Description: "Place, follow and cancel orders; see every event of an order on its timeline.",
 	}), a, n.HTTP.CustomerTokens())

@@ -8,6 +8,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/products/api"
 	"github.com/shopmesh/shopmesh/svc/products/app"
 	"github.com/shopmesh/shopmesh/svc/products/store"
@@ -50,7 +51,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) error {
 	}
 	w := mesh.NewWriter(n.Publisher(Name), s.Proj, events.ProductsStream)
 	a := app.New(st, w, n.Observer(Name))
-	api.Register(n.HTTP.API(mesh.ServiceDoc{
+	api.Register(n.HTTP.API(httpapi.ServiceDoc{
 		Prefix: "/products", Title: "ShopMesh products", Problems: api.Problems,
 		Description: "The catalog: products with sku, name, description and price. Writes need the admin token.",
 	}), a)
