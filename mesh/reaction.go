@@ -165,7 +165,7 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 		rc.Stop()
 		return nil, err
 	}
-	o.Metrics.WatchLag(r.Name, func() int { n, _ := rc.Stuck(); return n }, c.Info)
+	o.Metrics.WatchLag(r.Name, rc.stuckCount, c.Info)
 	return rc, nil
 }
 
@@ -351,6 +351,13 @@ func (rc *Reactor) Stuck() (int, string) {
 	m := rc.stuck[oldest]
 	return len(rc.stuck), fmt.Sprintf("%d message(s) failed %d times or more and are still retried; the oldest, %s: %s",
 		len(rc.stuck), rc.opts.StuckAfter, m.subject, m.err)
+}
+
+// stuckCount is how many messages this replica keeps failing on, for the
+// lag metrics.
+func (rc *Reactor) stuckCount() int {
+	n, _ := rc.Stuck()
+	return n
 }
 
 // keepAlive tells the server the message is still being worked on, until
