@@ -10,6 +10,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/observe"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -129,7 +132,7 @@ func (p *polls) vote(ctx context.Context, requestID, poll, voter string) error {
 func Example_service() {
 	dir, _ := os.MkdirTemp("", "polls-")
 	defer os.RemoveAll(dir)
-	srv, err := mesh.StartServer(mesh.ServerOptions{Addr: "127.0.0.1:0", StoreDir: dir})
+	srv, err := ops.StartServer(ops.ServerOptions{Addr: "127.0.0.1:0", StoreDir: dir})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -143,7 +146,7 @@ func Example_service() {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
-	n := &mesh.Node{JS: js, HTTP: mesh.NewHTTP(mesh.Observer{Log: zerolog.Nop()}, "admin"), Log: zerolog.Nop(), DataDir: dir}
+	n := &mesh.Node{JS: js, HTTP: httpapi.NewHTTP(observe.Observer{Log: zerolog.Nop()}, "admin"), Log: zerolog.Nop(), DataDir: dir}
 
 	svc := &polls{}
 	if err := mesh.Provision(ctx, js, n.Storage, n.Reactions, svc.Plan()); err != nil { // the operator's step

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
@@ -48,7 +49,7 @@ type Outgoing struct {
 type Publisher struct {
 	js      jetstream.JetStream
 	source  string
-	metrics *Metrics
+	metrics *observe.Metrics
 	// failing is the last write error JetStream gave, until a write works.
 	mu      sync.Mutex
 	failing error
@@ -56,7 +57,7 @@ type Publisher struct {
 
 // NewPublisher returns a publisher that stamps source (e.g. "shopmesh/orders")
 // on every event. metrics may be nil.
-func NewPublisher(js jetstream.JetStream, source string, metrics *Metrics) *Publisher {
+func NewPublisher(js jetstream.JetStream, source string, metrics *observe.Metrics) *Publisher {
 	return &Publisher{js: js, source: source, metrics: metrics}
 }
 
@@ -130,7 +131,7 @@ func (p *Publisher) publishOne(ctx context.Context, cause Cause, o Outgoing) (ui
 	}
 	p.wrote(nil)
 	if !ack.Duplicate {
-		p.metrics.observePublish(o)
+		p.metrics.ObservePublish(o.Event.EventType())
 	}
 	return ack.Sequence, nil
 }
@@ -175,7 +176,7 @@ func (p *Publisher) PublishAtomic(ctx context.Context, cause Cause, out ...Outgo
 		return 0, p.failed(err)
 	}
 	for _, o := range out {
-		p.metrics.observePublish(o)
+		p.metrics.ObservePublish(o.Event.EventType())
 	}
 	return ack.Sequence, nil
 }
@@ -220,7 +221,7 @@ const errAtomicDuplicate = jetstream.ErrorCode(server.JSAtomicPublishContainsDup
 func (p *Publisher) failed(err error) error {
 	err = publishError(err)
 	if errors.Is(err, ErrConflict) {
-		p.metrics.observeConflict()
+		p.metrics.ObserveConflict()
 	}
 	p.wrote(err)
 	return err

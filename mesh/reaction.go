@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/mesh/subject"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -110,8 +111,8 @@ type Reactor struct {
 	r      Reaction
 	opts   ReactionOptions
 	log    zerolog.Logger
-	m      *Metrics
-	tr     *Tracing
+	m      *observe.Metrics
+	tr     *observe.Tracing
 	queues []chan jetstream.Msg
 	wg     sync.WaitGroup
 	// quit closes when the workers are being closed: a dispatch waiting on
@@ -147,7 +148,7 @@ const stuckFor = time.Minute
 // StartReaction binds to the reaction's durable consumer, which must have
 // been provisioned (ProvisionDurable), and handles its messages until Stop.
 // source names the service for dead letters.
-func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r Reaction, opts ReactionOptions, o Observer) (*Reactor, error) {
+func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r Reaction, opts ReactionOptions, o observe.Observer) (*Reactor, error) {
 	opts = opts.withDefaults()
 	c, err := js.Consumer(ctx, r.Stream, r.Name)
 	if err != nil {
@@ -165,7 +166,7 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 		rc.Stop()
 		return nil, err
 	}
-	o.Metrics.watchLag(rc)
+	o.Metrics.WatchLag(r.Name, rc.stuckCount, c.Info)
 	return rc, nil
 }
 
@@ -287,7 +288,7 @@ func (rc *Reactor) handle(m jetstream.Msg) {
 	if err == nil {
 		_ = m.Ack()
 		rc.unstuck(env.Sequence)
-		rc.m.observeReaction(rc.r.Name, "ok")
+		rc.m.ObserveReaction(rc.r.Name, "ok")
 		return
 	}
 	log := rc.log.With().Str("subject", m.Subject()).Str("correlation_id", env.CorrelationID).Uint64("delivered", env.Delivered).Logger()
@@ -302,7 +303,7 @@ func (rc *Reactor) handle(m jetstream.Msg) {
 	} else {
 		log.Warn().Err(err).Msg("reaction failed; will retry")
 	}
-	rc.m.observeReaction(rc.r.Name, "retried")
+	rc.m.ObserveReaction(rc.r.Name, "retried")
 	_ = m.NakWithDelay(rc.backoff(env.Delivered))
 }
 
@@ -347,6 +348,13 @@ func (rc *Reactor) Stuck() (int, string) {
 		len(rc.stuck), rc.opts.StuckAfter, m.subject, m.err)
 }
 
+// stuckCount is how many messages this replica keeps failing on, for the
+// lag metrics.
+func (rc *Reactor) stuckCount() int {
+	n, _ := rc.Stuck()
+	return n
+}
+
 // keepAlive tells the server the message is still being worked on, until
 // the returned stop is called.
 func (rc *Reactor) keepAlive(m jetstream.Msg) (stop func()) {
@@ -371,8 +379,8 @@ func (rc *Reactor) keepAlive(m jetstream.Msg) (stop func()) {
 const handlerTimeout = 30 * time.Second
 
 func (rc *Reactor) call(env Envelope) error {
-	ctx := withRemoteParent(context.WithValue(context.Background(), eventKey{}, env), env.TraceParent)
-	ctx, span := rc.tr.start(ctx, "react "+rc.r.Name+" "+env.Type, trace.SpanKindConsumer)
+	ctx := observe.WithRemoteParent(context.WithValue(context.Background(), eventKey{}, env), env.TraceParent)
+	ctx, span := rc.tr.Start(ctx, "react "+rc.r.Name+" "+env.Type, trace.SpanKindConsumer)
 	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, handlerTimeout)
 	defer cancel()
@@ -416,7 +424,7 @@ func (rc *Reactor) deadLetter(m jetstream.Msg, env Envelope, cause error, log ze
 		return
 	}
 	log.Error().Err(cause).Msg("reaction gave up; message moved to dead letters")
-	rc.m.observeReaction(rc.r.Name, "dead")
+	rc.m.ObserveReaction(rc.r.Name, "dead")
 	_ = m.Term()
 }
 
@@ -476,4 +484,14 @@ func (rc *Reactor) serveRedrives(nc *nats.Conn) error {
 	}
 	rc.redrives = sub
 	return nil
+}
+
+// ParseSeq reads a stream sequence given on a command line or in a redrive
+// request.
+func ParseSeq(s string) (uint64, error) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%q is not a stream sequence", s)
+	}
+	return n, nil
 }

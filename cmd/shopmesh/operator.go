@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/natsauth"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 // provisionCommand creates every service's streams, buckets and durable
@@ -102,7 +103,7 @@ func connectOperator(natsURL, name string) (jetstream.JetStream, func(), error) 
 	case !hasUser(natsURL):
 		return nil, nil, fmt.Errorf("no operator password for %s: set %s, or start `shopmesh run`, which writes a nats context", natsURL, natsauth.PasswordVar(natsauth.Admin))
 	}
-	nc, err := mesh.Connect(natsURL, name, append(opts, nats.MaxReconnects(2))...)
+	nc, err := ops.Connect(natsURL, name, append(opts, nats.MaxReconnects(2))...)
 	if err != nil {
 		return nil, nil, err
 	}

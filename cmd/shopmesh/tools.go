@@ -16,6 +16,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 	ordersvc "github.com/shopmesh/shopmesh/svc/orders"
 	orders "github.com/shopmesh/shopmesh/svc/orders/domain"
 	bolt "go.etcd.io/bbolt"
@@ -45,7 +47,7 @@ func dlqCommand(args []string, stdout io.Writer) error {
 }
 
 func listDeadLetters(ctx context.Context, js jetstream.JetStream, stdout io.Writer) error {
-	dead, err := mesh.DeadLetters(ctx, js)
+	dead, err := ops.DeadLetters(ctx, js)
 	if err != nil {
 		return err
 	}
@@ -63,7 +65,7 @@ func redrive(ctx context.Context, js jetstream.JetStream, seqs []string, stdout 
 		if err != nil {
 			return err
 		}
-		if err := mesh.Redrive(ctx, js, seq); err != nil {
+		if err := ops.Redrive(ctx, js, seq); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "dead letter %d handled and removed\n", seq)
@@ -150,7 +152,7 @@ func tokenCommand(args []string, stdout io.Writer) error {
 	case *ttl < time.Minute:
 		return errors.New("--ttl must be a minute or more")
 	}
-	token, _ := mesh.NewCustomerTokens(*admin).Issue(fs.Arg(0), *ttl, time.Now())
+	token, _ := httpapi.NewCustomerTokens(*admin).Issue(fs.Arg(0), *ttl, time.Now())
 	fmt.Fprintln(stdout, token)
 	return nil
 }
