@@ -29,6 +29,10 @@ type Node struct {
 	Storage   Storage
 	DataDir   string
 	Reactions ReactionOptions
+	// Around, when set, wraps the handler of every reaction started on the
+	// node: tests deliver each event twice with it, to prove that every
+	// handler is idempotent (meshtest.DeliverTwice).
+	Around func(Handler) Handler
 }
 
 // JetStream is service's connection.
@@ -77,6 +81,9 @@ func (n *Node) OpenDB(service string) (*bolt.DB, error) {
 // React starts a reaction of service with the node's delivery options; a
 // message it keeps failing on shows in /readyz.
 func (n *Node) React(ctx context.Context, service string, r Reaction) (*Reactor, error) {
+	if n.Around != nil {
+		r.Handle = n.Around(r.Handle)
+	}
 	rc, err := StartReaction(ctx, n.JetStream(service), service, r, n.Reactions, n.Observer(service))
 	if err != nil {
 		return nil, err

@@ -56,9 +56,6 @@ type ReactionOptions struct {
 	// progress heartbeats, so it can be short: after a crash, what was in
 	// flight is redelivered within AckWait.
 	AckWait time.Duration
-	// DeliverTwice hands every message to the handler twice, to prove in
-	// tests that handlers are idempotent.
-	DeliverTwice bool
 }
 
 func (o ReactionOptions) withDefaults() ReactionOptions {
@@ -384,13 +381,7 @@ func (rc *Reactor) call(env Envelope) error {
 	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, handlerTimeout)
 	defer cancel()
-	if err := rc.r.Handle(ctx, env); err != nil {
-		return err
-	}
-	if rc.opts.DeliverTwice {
-		return rc.r.Handle(ctx, env)
-	}
-	return nil
+	return rc.r.Handle(ctx, env)
 }
 
 func (rc *Reactor) backoff(delivered uint64) time.Duration {

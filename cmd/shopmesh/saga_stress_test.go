@@ -130,8 +130,7 @@ func TestSagaContentionMultiLine(t *testing.T) {
 func TestSagaEveryEventDeliveredTwice(t *testing.T) {
 	t.Parallel()
 	cfg := sagaConfig(t)
-	cfg.reactions.DeliverTwice = true
-	m := openMall(t, cfg)
+	m := openMall(t, cfg, deliverTwice)
 	mug := m.product("MUG", 250, 6)
 	confirmed := m.place("dup-1", "tok_visa", line{mug, 2})
 	declined := m.place("dup-2", "tok_chargeDeclined", line{mug, 2})

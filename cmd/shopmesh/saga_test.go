@@ -177,8 +177,7 @@ func TestOneTraceFollowsTheOrderThroughEveryService(t *testing.T) {
 	t.Parallel()
 	cfg := sagaConfig(t)
 	spans := tracetest.NewSpanRecorder()
-	cfg.spans = spans
-	m := openMall(t, cfg)
+	m := openMall(t, cfg, spansTo(spans))
 	mug := m.product("MUG", 100, 5)
 	const traceID, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	var o order

@@ -26,6 +26,7 @@ import (
 	"github.com/shopmesh/shopmesh/svc/payments"
 	"github.com/shopmesh/shopmesh/svc/payments/gateway"
 	"github.com/shopmesh/shopmesh/svc/products"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // allServices lists every service once, in start order: a service starts
@@ -39,10 +40,23 @@ func allServices(c config) []mesh.Service {
 	}
 }
 
+// tuning is what a test changes of a shop beyond what its config (flags
+// and environment) says, each through an option: quicker retries, every
+// event delivered twice, spans recorded.
+type tuning struct {
+	reactions mesh.ReactionOptions
+	around    func(mesh.Handler) mesh.Handler
+	spans     sdktrace.SpanProcessor
+}
+
+// An option tunes a shop; tests have them (options_test.go).
+type option func(*tuning)
+
 // shop is one running process: maybe an embedded NATS server, the node the
 // services share, the services and the HTTP server.
 type shop struct {
 	cfg      config
+	tuning   tuning
 	log      zerolog.Logger
 	server   *server.Server
 	creds    natsauth.Credentials
@@ -59,8 +73,11 @@ type shop struct {
 
 // startShop starts everything cfg asks for and returns once it serves HTTP.
 // On error, whatever had started is stopped again.
-func startShop(ctx context.Context, cfg config, log zerolog.Logger) (*shop, error) {
+func startShop(ctx context.Context, cfg config, log zerolog.Logger, opts ...option) (*shop, error) {
 	s := &shop{cfg: cfg, log: log}
+	for _, o := range opts {
+		o(&s.tuning)
+	}
 	// Watches and consumers live on this context until close ends them.
 	ctx, s.cancel = context.WithCancel(ctx)
 	steps := []func(context.Context) error{s.startNATS, s.provision, s.connect, s.startServices, s.startConsole, s.serveHTTP, s.seedDemo}
@@ -159,7 +176,7 @@ func (s *shop) provision(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return mesh.Provision(ctx, js, s.storage(), s.cfg.reactions, allPlans(s.cfg)...)
+	return mesh.Provision(ctx, js, s.storage(), s.tuning.reactions, allPlans(s.cfg)...)
 }
 
 // dial connects as user, in process when the server is embedded.
@@ -199,7 +216,7 @@ func (s *shop) connect(ctx context.Context) error {
 	obs := observe.Observer{Log: s.log, Metrics: observe.NewMetrics(), Tracing: s.tracing}
 	s.node = &mesh.Node{
 		Conns: conns, HTTP: httpapi.NewHTTP(obs, s.cfg.AdminToken), Metrics: obs.Metrics, Tracing: obs.Tracing,
-		Log: s.log, Storage: s.storage(), DataDir: dir, Reactions: s.cfg.reactions,
+		Log: s.log, Storage: s.storage(), DataDir: dir, Reactions: s.tuning.reactions, Around: s.tuning.around,
 	}
 	doc, err := asyncAPI(s.cfg)
 	if err != nil {
@@ -248,8 +265,8 @@ func (s *shop) newTracing(ctx context.Context) (*observe.Tracing, error) {
 	if len(s.cfg.Services) == 1 {
 		name = "shopmesh-" + s.cfg.Services[0]
 	}
-	if s.cfg.spans != nil {
-		return observe.NewTracing(ctx, name, s.cfg.OTLPEndpoint, s.cfg.spans)
+	if s.tuning.spans != nil {
+		return observe.NewTracing(ctx, name, s.cfg.OTLPEndpoint, s.tuning.spans)
 	}
 	return observe.NewTracing(ctx, name, s.cfg.OTLPEndpoint)
 }

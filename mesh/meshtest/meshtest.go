@@ -143,3 +143,16 @@ func AwaitRedelivered(t testing.TB, js jetstream.JetStream, stream, durable stri
 		}
 	}
 }
+
+// DeliverTwice is a mesh.Node's Around that hands every event to its
+// handler a second time once the first has succeeded: what a redelivery
+// after a lost ack does, every time. A handler that is not idempotent
+// shows it at once.
+func DeliverTwice(h mesh.Handler) mesh.Handler {
+	return func(ctx context.Context, e mesh.Envelope) error {
+		if err := h(ctx, e); err != nil {
+			return err
+		}
+		return h(ctx, e)
+	}
+}
