@@ -34,14 +34,22 @@ func (voted) EventType() string      { return "example.polls.poll.voted.v1" }
 
 var bucketTotals = []byte("totals")
 
-// totals is the projector. The runtime hands it every event of the
-// streams it projects, in order, each once, inside the bbolt transaction
-// that also records how far it got: it must only change that transaction,
-// so that a crash never applies an event twice. The views it returns are
-// published to the service's read model (a KV bucket) after the commit.
-type totals struct{}
+// totals is the service's store, and its projector. The runtime hands it
+// every event of the streams it projects, in order, each once, inside the
+// bbolt transaction that also records how far it got: Apply must only
+// change that transaction, so that a crash never applies an event twice.
+// The views it returns are published to the service's read model (a KV
+// bucket) after the commit.
+type totals struct {
+	db    *bolt.DB
+	views *mesh.Views
+}
 
-func (totals) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
+func newTotals(db *bolt.DB, views *mesh.Views) (*totals, error) {
+	return &totals{db: db, views: views}, nil
+}
+
+func (*totals) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 	var ev voted
 	if err := e.Decode(&ev); err != nil {
 		return nil, err
@@ -70,9 +78,9 @@ type pollSnapshot struct {
 	mesh.Positions
 }
 
-func readPoll(db *bolt.DB, poll, voter string) (pollSnapshot, error) {
+func (t *totals) read(poll, voter string) (pollSnapshot, error) {
 	var snap pollSnapshot
-	err := db.View(func(tx *bolt.Tx) error {
+	err := t.db.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketTotals); b != nil {
 			snap.Total, _ = strconv.Atoi(string(b.Get([]byte(poll))))
 			snap.Voted = b.Get([]byte(poll+"/"+voter)) != nil
@@ -84,10 +92,10 @@ func readPoll(db *bolt.DB, poll, voter string) (pollSnapshot, error) {
 }
 
 // polls is the service: its plan (what provisioning makes for it, and all
-// its NATS user may do), and Start and Stop.
+// its NATS user may do), and Start.
 type polls struct {
-	rt *mesh.Runtime
-	w  *mesh.Writer
+	store *totals
+	w     *mesh.Writer
 }
 
 func (*polls) Name() string { return "polls" }
@@ -99,18 +107,14 @@ func (*polls) Plan() mesh.Plan {
 	}
 }
 
-// Start wires the service in the one order its parts allow: open its
-// state, project its stream into it, and only then write (Project is where
-// the writer comes from).
-func (p *polls) Start(ctx context.Context, n *mesh.Node) (err error) {
-	if p.rt, err = n.Open(ctx, p.Plan()); err != nil {
-		return err
-	}
-	p.w, err = p.rt.Project(ctx, totals{})
+// Start wires the service on its runtime, in the one order its parts
+// allow: project its stream into its store, which gives it the writer, so
+// nothing is written before its state is projected. (A service with an
+// HTTP API registers it on rt.API next, and its reactions with rt.React.)
+func (p *polls) Start(ctx context.Context, rt *mesh.Runtime) (err error) {
+	p.store, p.w, err = mesh.Project(ctx, rt, newTotals)
 	return err
 }
-
-func (p *polls) Stop() { p.rt.Stop() }
 
 // vote is a command: a decision over a fresh snapshot. The decision is
 // where a request sent twice is recognised: JetStream drops a retried
@@ -120,7 +124,7 @@ func (p *polls) Stop() { p.rt.Stop() }
 // Deciding nothing is fine: the writer then catches up once and decides
 // again, in case the state lagged.
 func (p *polls) vote(ctx context.Context, requestID, poll, voter string) error {
-	read := func() (pollSnapshot, error) { return readPoll(p.rt.DB(), poll, voter) }
+	read := func() (pollSnapshot, error) { return p.store.read(poll, voter) }
 	return mesh.Decide(ctx, p.w, mesh.Cause{ID: requestID}, read, func(s pollSnapshot) ([]voted, error) {
 		if s.Voted {
 			return nil, nil
@@ -153,11 +157,12 @@ func Example_service() {
 		fmt.Println(err)
 		return
 	}
-	if err := svc.Start(ctx, n); err != nil {
+	rt, err := n.Start(ctx, svc)
+	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer svc.Stop()
+	defer rt.Stop()
 
 	requests := []struct{ id, voter string }{{"r1", "ann"}, {"r2", "bob"}, {"r2", "bob"}} // r2 is sent twice
 	for _, r := range requests {
@@ -168,7 +173,7 @@ func Example_service() {
 	}
 	// The writer returns once the view is published: a reader reads its write.
 	var total int
-	if _, err := svc.rt.Views().Get(ctx, "lunch", &total); err != nil {
+	if _, err := svc.store.views.Get(ctx, "lunch", &total); err != nil {
 		fmt.Println(err)
 		return
 	}

@@ -116,11 +116,24 @@ type Service interface {
 	// Plan is what it does on NATS: what provisioning creates for it, and
 	// all its NATS user may do.
 	Plan() Plan
-	// Start binds to what was provisioned, registers its HTTP operations
-	// and reactions on the node, and returns once it is serving.
-	Start(ctx context.Context, n *Node) error
-	// Stop drains reactions, stops projections and closes local state.
-	Stop()
+	// Start wires the service on its runtime: projects its state (which
+	// gives it its writer), registers its HTTP operations and starts its
+	// reactions, and returns once it is serving. The runtime stops it.
+	Start(ctx context.Context, rt *Runtime) error
+}
+
+// Start opens svc's runtime and starts svc on it; the caller stops it with
+// the runtime's Stop. A service that fails to start is stopped again.
+func (n *Node) Start(ctx context.Context, svc Service) (*Runtime, error) {
+	rt, err := n.Open(ctx, svc.Plan())
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.Start(ctx, rt); err != nil {
+		rt.Stop()
+		return nil, err
+	}
+	return rt, nil
 }
 
 // Project starts a projection of streams into db through p, publishing

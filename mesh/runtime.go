@@ -14,7 +14,8 @@ import (
 // connection, its bbolt file and KV read model, its projections, its
 // reactions and its HTTP operations. A service starts in the order its
 // methods come in, and the types keep that order: the Writer comes from
-// Project, so nothing writes before its state is projected.
+// Project, so nothing writes before its state is projected. Node.Start
+// opens it; its Stop stops the service.
 type Runtime struct {
 	n        *Node
 	plan     Plan
@@ -44,12 +45,6 @@ func (n *Node) Open(ctx context.Context, plan Plan) (*Runtime, error) {
 	return rt, nil
 }
 
-// DB is the service's bbolt file: the state its decisions read.
-func (rt *Runtime) DB() *bolt.DB { return rt.db }
-
-// Views is the service's KV read model.
-func (rt *Runtime) Views() *Views { return rt.views }
-
 // JetStream is the service's own connection, as its NATS user.
 func (rt *Runtime) JetStream() jetstream.JetStream { return rt.n.JetStream(rt.plan.Service) }
 
@@ -61,17 +56,22 @@ func (rt *Runtime) Admission(backlog func() (int, uint64, error)) *Admission {
 	return NewAdmission(rt.plan.Service, backlog, rt.n.Metrics)
 }
 
-// Project starts the projection of the service's own stream, and of the
-// streams named in reads, into its file through p, publishing p's views,
-// and returns the writer of the service's own events, which waits for it.
-func (rt *Runtime) Project(ctx context.Context, p Projector, reads ...string) (*Writer, error) {
-	own := rt.plan.Writes.Name
-	proj, err := rt.n.Project(ctx, rt.plan.Service, rt.db, append([]string{own}, reads...), p, rt.views)
+// Project makes the service's store over its file and read model
+// (newStore), starts projecting into it the service's own stream and the
+// streams named in reads, and returns the store and the writer of the
+// service's own events, which waits for that projection.
+func Project[P Projector](ctx context.Context, rt *Runtime, newStore func(*bolt.DB, *Views) (P, error), reads ...string) (P, *Writer, error) {
+	st, err := newStore(rt.db, rt.views)
 	if err != nil {
-		return nil, err
+		return st, nil, err
+	}
+	own := rt.plan.Writes.Name
+	proj, err := rt.n.Project(ctx, rt.plan.Service, rt.db, append([]string{own}, reads...), st, rt.views)
+	if err != nil {
+		return st, nil, err
 	}
 	rt.projs = append(rt.projs, proj)
-	return NewWriter(rt.n.Publisher(rt.plan.Service), proj, own), nil
+	return st, NewWriter(rt.n.Publisher(rt.plan.Service), proj, own), nil
 }
 
 // OpenDB opens another bbolt file of the service, beside its own, for an

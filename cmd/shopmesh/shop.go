@@ -62,7 +62,7 @@ type shop struct {
 	creds    natsauth.Credentials
 	conns    []*nats.Conn
 	node     *mesh.Node
-	services []mesh.Service
+	services []*mesh.Runtime
 	http     *http.Server
 	tracing  *observe.Tracing
 	cancel   context.CancelFunc
@@ -277,10 +277,11 @@ func (s *shop) startServices(ctx context.Context) error {
 		return err
 	}
 	for _, svc := range chosen {
-		if err := svc.Start(ctx, s.node); err != nil {
+		rt, err := s.node.Start(ctx, svc)
+		if err != nil {
 			return fmt.Errorf("start %s: %w", svc.Name(), err)
 		}
-		s.services = append(s.services, svc)
+		s.services = append(s.services, rt)
 	}
 	return nil
 }

@@ -116,10 +116,11 @@ func Start(t testing.TB, n *mesh.Node, svc mesh.Service) {
 	if err := mesh.Provision(Context(t), n.JS, n.Storage, n.Reactions, svc.Plan()); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Start(Context(t), n); err != nil {
+	rt, err := n.Start(Context(t), svc)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(svc.Stop)
+	t.Cleanup(rt.Stop)
 }
 
 // AwaitRedelivered waits until the durable consumer has delivered some

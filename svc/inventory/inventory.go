@@ -17,9 +17,7 @@ import (
 const Name = events.InventoryService
 
 // Service is the running inventory.
-type Service struct {
-	rt *mesh.Runtime
-}
+type Service struct{}
 
 // New returns the inventory service, ready to Start.
 func New() *Service { return &Service{} }
@@ -44,25 +42,15 @@ func (s *Service) Plan() mesh.Plan {
 }
 
 // Start implements mesh.Service.
-func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
-	if s.rt, err = n.Open(ctx, s.Plan()); err != nil {
-		return err
-	}
-	st, err := store.New(s.rt.DB(), s.rt.Views())
+func (s *Service) Start(ctx context.Context, rt *mesh.Runtime) error {
+	st, w, err := mesh.Project(ctx, rt, store.New, events.ProductsStream)
 	if err != nil {
 		return err
 	}
-	w, err := s.rt.Project(ctx, st, events.ProductsStream)
-	if err != nil {
-		return err
-	}
-	a := app.New(st, w, s.rt.Observer())
-	api.Register(s.rt.API(httpapi.ServiceDoc{
+	a := app.New(st, w, rt.Observer())
+	api.Register(rt.API(httpapi.ServiceDoc{
 		Prefix: "/inventory", Title: "ShopMesh inventory", Problems: api.Problems,
 		Description: "Stock per product, and the reservations that hold it for orders. Changes need the admin token.",
 	}), a)
-	return s.rt.React(ctx, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})
+	return rt.React(ctx, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})
 }
-
-// Stop implements mesh.Service.
-func (s *Service) Stop() { s.rt.Stop() }

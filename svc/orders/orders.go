@@ -29,7 +29,6 @@ type Config struct {
 
 // Service is the running orders service.
 type Service struct {
-	rt  *mesh.Runtime
 	cfg Config
 }
 
@@ -63,34 +62,27 @@ func (s *Service) Plan() mesh.Plan {
 }
 
 // Start implements mesh.Service.
-func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
-	if s.rt, err = n.Open(ctx, s.Plan()); err != nil {
-		return err
-	}
-	st, err := store.New(s.rt.DB(), s.rt.Views())
+func (s *Service) Start(ctx context.Context, rt *mesh.Runtime) error {
+	st, w, err := mesh.Project(ctx, rt, store.New, events.ProductsStream)
 	if err != nil {
 		return err
 	}
-	w, err := s.rt.Project(ctx, st, events.ProductsStream)
+	timeline, err := startTimeline(ctx, rt)
 	if err != nil {
 		return err
 	}
-	timeline, err := s.startTimeline(ctx)
-	if err != nil {
-		return err
-	}
-	admission := s.rt.Admission(st.Backlog)
+	admission := rt.Admission(st.Backlog)
 	admission.Deadline, admission.Max = s.cfg.TTL, s.cfg.MaxOpen
 	go admission.Run(ctx)
 	a := app.New(app.Deps{
-		Store: st, Writer: w, Timers: store.NewTimers(s.rt.JetStream()), Timeline: timeline,
+		Store: st, Writer: w, Timers: store.NewTimers(rt.JetStream()), Timeline: timeline,
 		Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
-	}, s.rt.Observer())
-	api.Register(s.rt.API(httpapi.ServiceDoc{
+	}, rt.Observer())
+	api.Register(rt.API(httpapi.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders", Problems: api.Problems,
 		Description: "Place, follow and cancel orders; see every event of an order on its timeline.",
-	}), a, s.rt.CustomerTokens())
-	return s.rt.React(ctx,
+	}), a, rt.CustomerTokens())
+	return rt.React(ctx,
 		mesh.Reaction{Durable: onInventory, Handle: a.OnInventory},
 		mesh.Reaction{Durable: onPayments, Handle: a.OnPayment},
 		mesh.Reaction{Durable: onDeadlines, Handle: a.OnDeadline},
@@ -99,8 +91,8 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
 
 // startTimeline projects every event of the saga into the timeline's index,
 // in a file of its own, apart from the state the orders' decisions wait on.
-func (s *Service) startTimeline(ctx context.Context) (*store.Timeline, error) {
-	db, err := s.rt.OpenDB(TimelineFile)
+func startTimeline(ctx context.Context, rt *mesh.Runtime) (*store.Timeline, error) {
+	db, err := rt.OpenDB(TimelineFile)
 	if err != nil {
 		return nil, err
 	}
@@ -108,16 +100,13 @@ func (s *Service) startTimeline(ctx context.Context) (*store.Timeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	proj, err := s.rt.ProjectIndex(ctx, TimelineFile+" projection", db, index, store.TimelineStreams...)
+	proj, err := rt.ProjectIndex(ctx, TimelineFile+" projection", db, index, store.TimelineStreams...)
 	if err != nil {
 		return nil, err
 	}
-	return store.NewTimeline(s.rt.JetStream(), index, proj.CatchUpAll), nil
+	return store.NewTimeline(rt.JetStream(), index, proj.CatchUpAll), nil
 }
 
 // TimelineFile names the timeline index's bbolt file, beside the service's
 // own (shopmesh rebuild orders removes both).
 const TimelineFile = "orders-timeline"
-
-// Stop implements mesh.Service.
-func (s *Service) Stop() { s.rt.Stop() }

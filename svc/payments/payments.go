@@ -19,7 +19,6 @@ const Name = events.PaymentsService
 
 // Service is the running payments service.
 type Service struct {
-	rt      *mesh.Runtime
 	gateway *gateway.Gateway
 }
 
@@ -45,25 +44,15 @@ func (s *Service) Plan() mesh.Plan {
 }
 
 // Start implements mesh.Service.
-func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
-	if s.rt, err = n.Open(ctx, s.Plan()); err != nil {
-		return err
-	}
-	st, err := store.New(s.rt.DB(), s.rt.Views())
+func (s *Service) Start(ctx context.Context, rt *mesh.Runtime) error {
+	st, w, err := mesh.Project(ctx, rt, store.New)
 	if err != nil {
 		return err
 	}
-	w, err := s.rt.Project(ctx, st)
-	if err != nil {
-		return err
-	}
-	a := app.New(st, w, s.gateway, s.rt.Observer())
-	api.Register(s.rt.API(httpapi.ServiceDoc{
+	a := app.New(st, w, s.gateway, rt.Observer())
+	api.Register(rt.API(httpapi.ServiceDoc{
 		Prefix: "/payments", Title: "ShopMesh payments", Problems: api.Problems,
 		Description: "Payments of orders against a simulated gateway; refunds need the admin token.",
 	}), a)
-	return s.rt.React(ctx, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})
+	return rt.React(ctx, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})
 }
-
-// Stop implements mesh.Service.
-func (s *Service) Stop() { s.rt.Stop() }

@@ -18,9 +18,7 @@ import (
 const Name = events.ProductsService
 
 // Service is the running catalog.
-type Service struct {
-	rt *mesh.Runtime
-}
+type Service struct{}
 
 // New returns the catalog service, ready to Start.
 func New() *Service { return &Service{} }
@@ -37,24 +35,14 @@ func (s *Service) Plan() mesh.Plan {
 const bucket = "catalog"
 
 // Start implements mesh.Service.
-func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
-	if s.rt, err = n.Open(ctx, s.Plan()); err != nil {
-		return err
-	}
-	st, err := store.New(s.rt.DB(), s.rt.Views())
-	if err != nil {
-		return err
-	}
-	w, err := s.rt.Project(ctx, st)
+func (s *Service) Start(ctx context.Context, rt *mesh.Runtime) error {
+	st, w, err := mesh.Project(ctx, rt, store.New)
 	if err != nil {
 		return fmt.Errorf("products: %w", err)
 	}
-	api.Register(s.rt.API(httpapi.ServiceDoc{
+	api.Register(rt.API(httpapi.ServiceDoc{
 		Prefix: "/products", Title: "ShopMesh products", Problems: api.Problems,
 		Description: "The catalog: products with sku, name, description and price. Writes need the admin token.",
-	}), app.New(st, w, s.rt.Observer()))
+	}), app.New(st, w, rt.Observer()))
 	return nil
 }
-
-// Stop implements mesh.Service.
-func (s *Service) Stop() { s.rt.Stop() }
