@@ -55,7 +55,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
 	if err != nil {
 		return err
 	}
-	a := app.New(st, w, s.rt.Observer())
+	a := app.New(st, st, w, s.rt.Observer())
 	api.Register(s.rt.API(mesh.ServiceDoc{
 		Prefix: "/inventory", Title: "ShopMesh inventory", Problems: api.Problems,
 		Description: "Stock per product, and the reservations that hold it for orders. Changes need the admin token.",

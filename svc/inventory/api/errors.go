@@ -7,13 +7,13 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/inventory/domain"
-	"github.com/shopmesh/shopmesh/svc/inventory/store"
+	"github.com/shopmesh/shopmesh/svc/inventory/app"
 )
 
 // problem is the one place where inventory's errors become HTTP problems.
 func problem(err error) error {
 	switch {
-	case errors.Is(err, domain.ErrUnknownProduct), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, domain.ErrUnknownProduct), errors.Is(err, app.ErrNotFound):
 		return huma.Error404NotFound("no such product")
 	case errors.Is(err, domain.ErrBelowReserved):
 		return huma.Error409Conflict(err.Error())
