@@ -56,7 +56,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
 	if err != nil {
 		return err
 	}
-	a := app.New(st, w, s.gateway, s.rt.Observer())
+	a := app.New(st, st, w, s.gateway, s.rt.Observer())
 	api.Register(s.rt.API(mesh.ServiceDoc{
 		Prefix: "/payments", Title: "ShopMesh payments", Problems: api.Problems,
 		Description: "Payments of orders against a simulated gateway; refunds need the admin token.",

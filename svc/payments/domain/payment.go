@@ -25,14 +25,14 @@ var (
 
 // Payment is an order's payment as its events built it.
 type Payment struct {
-	ID        string       `json:"id"`
-	OrderID   string       `json:"orderId"`
-	Status    string       `json:"status"`
-	Amount    events.Money `json:"amount"`
-	Reason    string       `json:"reason,omitempty"`
-	CreatedAt time.Time    `json:"createdAt"`
-	UpdatedAt time.Time    `json:"updatedAt"`
-	Version   int64        `json:"version"`
+	ID        string
+	OrderID   string
+	Status    string
+	Amount    events.Money
+	Reason    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int64
 }
 
 // Exists reports whether anything was decided for the order's payment.
