@@ -6,8 +6,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/shopmesh/shopmesh/mesh"
-	"github.com/shopmesh/shopmesh/svc/inventory/domain"
 	"github.com/shopmesh/shopmesh/svc/inventory/app"
+	"github.com/shopmesh/shopmesh/svc/inventory/domain"
 )
 
 // problem is the one place where inventory's errors become HTTP problems.
