@@ -51,7 +51,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
 	api.Register(s.rt.API(mesh.ServiceDoc{
 		Prefix: "/products", Title: "ShopMesh products", Problems: api.Problems,
 		Description: "The catalog: products with sku, name, description and price. Writes need the admin token.",
-	}), app.New(st, w, s.rt.Observer()))
+	}), app.New(st, st, w, s.rt.Observer()))
 	return nil
 }
 
