@@ -114,7 +114,7 @@ func (h handlers) close(ctx context.Context, c CloseOrder) error {
 }
 
 func (h handlers) refund(ctx context.Context, c RefundPayment) error {
-	orderID, ok := OrderOf(c.PaymentID)
+	orderID, ok := domain.OrderOf(c.PaymentID)
 	if !ok {
 		return domain.ErrNotFound
 	}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/shopmesh/shopmesh/events"
@@ -50,9 +49,4 @@ type ReadModel interface {
 	Get(ctx context.Context, id string) (Payment, error)
 	// List returns up to limit payments matching f after cursor, by order id.
 	List(f Filter, cursor string, limit int) (PaymentPage, error)
-}
-
-// OrderOf returns the order id a payment id belongs to (domain.IDFor).
-func OrderOf(paymentID string) (string, bool) {
-	return strings.CutPrefix(paymentID, "pay_")
 }

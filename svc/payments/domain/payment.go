@@ -5,6 +5,7 @@ package domain
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/shopmesh/shopmesh/events"
@@ -40,6 +41,11 @@ func (p Payment) Exists() bool { return p.Status != "" }
 
 // IDFor is the payment id of an order: one payment per order.
 func IDFor(orderID string) string { return "pay_" + orderID }
+
+// OrderOf returns the order id a payment id belongs to, the inverse of IDFor.
+func OrderOf(paymentID string) (string, bool) {
+	return strings.CutPrefix(paymentID, "pay_")
+}
 
 // Charge is what the gateway answered.
 type Charge struct {
