@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -20,9 +22,9 @@ type Node struct {
 	// one (tests, or a server without users).
 	Conns     map[string]jetstream.JetStream
 	JS        jetstream.JetStream
-	HTTP      *HTTP
-	Metrics   *Metrics
-	Tracing   *Tracing
+	HTTP      *httpapi.HTTP
+	Metrics   *observe.Metrics
+	Tracing   *observe.Tracing
 	Log       zerolog.Logger
 	Storage   Storage
 	DataDir   string
@@ -43,8 +45,8 @@ func (n *Node) Logger(service string) zerolog.Logger {
 }
 
 // Observer returns what service's pipeline behaviours report to.
-func (n *Node) Observer(service string) Observer {
-	return Observer{Log: n.Logger(service), Metrics: n.Metrics, Tracing: n.Tracing}
+func (n *Node) Observer(service string) observe.Observer {
+	return observe.Observer{Log: n.Logger(service), Metrics: n.Metrics, Tracing: n.Tracing}
 }
 
 // Publisher returns a publisher for service's events; while its writes

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 // placeAll places every order at once and waits for each to end.
@@ -285,7 +285,7 @@ func TestSagaConflictStormWithCompensations(t *testing.T) {
 		m.awaitTerminal(id)
 	}
 	m.checkInvariants(map[string]int64{mug: units})
-	if dead, err := mesh.DeadLetters(meshtest.Context(t), m.js); err != nil || len(dead) != 0 {
+	if dead, err := ops.DeadLetters(meshtest.Context(t), m.js); err != nil || len(dead) != 0 {
 		t.Fatalf("dead letters after the storm: %v %v", dead, err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
 	"github.com/shopmesh/shopmesh/mesh/natsauth"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 func TestSagaHappyPath(t *testing.T) {
@@ -154,7 +155,7 @@ func TestDeadlineOfAnOrderNeverRecordedChangesNothing(t *testing.T) {
 	if got := m.events(events.OrdersStream, "orders.order.ghost.>"); len(got) != 0 {
 		t.Fatalf("the deadline of an unknown order wrote %d events", len(got))
 	}
-	if dead, err := mesh.DeadLetters(ctx, m.js); err != nil || len(dead) != 0 {
+	if dead, err := ops.DeadLetters(ctx, m.js); err != nil || len(dead) != 0 {
 		t.Fatalf("dead letters %v, %v", dead, err)
 	}
 }
@@ -284,7 +285,7 @@ func TestPoisonMessagesWedgeNothing(t *testing.T) {
 		m.http.Do(http.MethodGet, "/readyz", nil, nil).Expect(http.StatusOK)
 		m.restart(cfg)
 	}
-	dead, err := mesh.DeadLetters(ctx, m.js)
+	dead, err := ops.DeadLetters(ctx, m.js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +336,7 @@ func TestCaptureThatDoesNotPayItsOrderIsSetAside(t *testing.T) {
 		}
 	}
 	eventually(t, 10*time.Second, func() error {
-		dead, err := mesh.DeadLetters(ctx, m.js)
+		dead, err := ops.DeadLetters(ctx, m.js)
 		if err != nil {
 			return err
 		}

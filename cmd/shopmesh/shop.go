@@ -17,7 +17,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/mesh/natsauth"
+	"github.com/shopmesh/shopmesh/mesh/observe"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 	"github.com/shopmesh/shopmesh/svc/inventory"
 	"github.com/shopmesh/shopmesh/svc/orders"
 	"github.com/shopmesh/shopmesh/svc/payments"
@@ -47,7 +50,7 @@ type shop struct {
 	node     *mesh.Node
 	services []mesh.Service
 	http     *http.Server
-	tracing  *mesh.Tracing
+	tracing  *observe.Tracing
 	cancel   context.CancelFunc
 	httpURL  string
 	natsURL  string
@@ -95,7 +98,7 @@ func (s *shop) startNATS(context.Context) error {
 		return err
 	}
 	plans := allPlans(s.cfg)
-	opts := mesh.ServerOptions{
+	opts := ops.ServerOptions{
 		Addr: s.cfg.NATSAddr, MonitorAddr: s.cfg.NATSMonitorAddr, ConfigFile: s.cfg.NATSConfig,
 		SyncAlways: s.cfg.syncAlways(),
 	}
@@ -111,7 +114,7 @@ func (s *shop) startNATS(context.Context) error {
 	if opts.StoreDir, err = s.dataDir("jetstream"); err != nil {
 		return err
 	}
-	if s.server, err = mesh.StartServer(opts); err != nil {
+	if s.server, err = ops.StartServer(opts); err != nil {
 		return err
 	}
 	s.natsURL = s.server.ClientURL()
@@ -165,7 +168,7 @@ func (s *shop) dial(name, user string) (*nats.Conn, error) {
 	if s.server != nil {
 		opts = append(opts, nats.InProcessServer(s.server))
 	}
-	return mesh.Connect(s.natsURL, name, opts...)
+	return ops.Connect(s.natsURL, name, opts...)
 }
 
 // connect gives each service a connection of its own, as its own user.
@@ -193,9 +196,9 @@ func (s *shop) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	obs := mesh.Observer{Log: s.log, Metrics: mesh.NewMetrics(), Tracing: s.tracing}
+	obs := observe.Observer{Log: s.log, Metrics: observe.NewMetrics(), Tracing: s.tracing}
 	s.node = &mesh.Node{
-		Conns: conns, HTTP: mesh.NewHTTP(obs, s.cfg.AdminToken), Metrics: obs.Metrics, Tracing: obs.Tracing,
+		Conns: conns, HTTP: httpapi.NewHTTP(obs, s.cfg.AdminToken), Metrics: obs.Metrics, Tracing: obs.Tracing,
 		Log: s.log, Storage: s.storage(), DataDir: dir, Reactions: s.cfg.reactions,
 	}
 	doc, err := asyncAPI(s.cfg)
@@ -240,15 +243,15 @@ func allPlans(c config) []mesh.Plan {
 	return plans
 }
 
-func (s *shop) newTracing(ctx context.Context) (*mesh.Tracing, error) {
+func (s *shop) newTracing(ctx context.Context) (*observe.Tracing, error) {
 	name := "shopmesh"
 	if len(s.cfg.Services) == 1 {
 		name = "shopmesh-" + s.cfg.Services[0]
 	}
 	if s.cfg.spans != nil {
-		return mesh.NewTracing(ctx, name, s.cfg.OTLPEndpoint, s.cfg.spans)
+		return observe.NewTracing(ctx, name, s.cfg.OTLPEndpoint, s.cfg.spans)
 	}
-	return mesh.NewTracing(ctx, name, s.cfg.OTLPEndpoint)
+	return observe.NewTracing(ctx, name, s.cfg.OTLPEndpoint)
 }
 
 func (s *shop) startServices(ctx context.Context) error {
@@ -294,12 +297,12 @@ func (s *shop) serveHTTP(context.Context) error {
 	s.httpURL = "http://" + ln.Addr().String()
 	capacity := s.cfg.MaxConnections
 	if capacity == 0 {
-		if capacity, err = mesh.ConnectionCap(); err != nil {
+		if capacity, err = httpapi.ConnectionCap(); err != nil {
 			_ = ln.Close()
 			return err
 		}
 	}
-	ln = mesh.LimitListener(ln, capacity)
+	ln = httpapi.LimitListener(ln, capacity)
 	// Requests live on a context that shutdown cancels, so streams of
 	// changes (Server-Sent Events) end instead of holding shutdown up.
 	base, cancel := context.WithCancel(context.Background())

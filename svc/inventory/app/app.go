@@ -7,6 +7,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 )
 
 // Application is every use case of inventory.
@@ -34,7 +35,7 @@ type Queries struct {
 
 // New builds the application with logging and metrics around every handler.
 // Decisions read state; queries read the read model.
-func New(state State, reads ReadModel, w *mesh.Writer, o mesh.Observer) Application {
+func New(state State, reads ReadModel, w *mesh.Writer, o observe.Observer) Application {
 	h := handlers{state: state, reads: reads, writer: w}
 	return Application{
 		Commands: Commands{

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/inventory/domain"
 )
 
@@ -35,7 +36,7 @@ type Stock struct {
 }
 
 // StockPage is one page of the low-stock list.
-type StockPage = mesh.Page[Stock]
+type StockPage = paging.Page[Stock]
 
 // ErrNotFound means the product is not in the catalog.
 var ErrNotFound = errors.New("no such product")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/inventory/app"
 	"github.com/shopmesh/shopmesh/svc/inventory/domain"
 	bolt "go.etcd.io/bbolt"
@@ -222,14 +223,14 @@ func (s *Store) Changes(ctx context.Context) <-chan app.Stock {
 
 // Low implements app.ReadModel.
 func (s *Store) Low(below int64, cursor string, limit int) (app.StockPage, error) {
-	after, err := mesh.CursorKey(cursor)
+	after, err := paging.CursorKey(cursor)
 	if err != nil {
 		return app.StockPage{}, err
 	}
 	page := app.StockPage{Items: []app.Stock{}}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketProducts).Cursor()
-		for k, v := mesh.SeekAfter(c, after); k != nil; k, v = c.Next() {
+		for k, v := paging.SeekAfter(c, after); k != nil; k, v = c.Next() {
 			view, ok, err := lowStock(tx, k, v, below)
 			if err != nil {
 				return err
@@ -238,7 +239,7 @@ func (s *Store) Low(below int64, cursor string, limit int) (app.StockPage, error
 				continue
 			}
 			if len(page.Items) == limit {
-				page.NextCursor = mesh.Cursor([]byte(page.Items[limit-1].ProductID))
+				page.NextCursor = paging.Cursor([]byte(page.Items[limit-1].ProductID))
 				return nil
 			}
 			page.Items = append(page.Items, view.app())

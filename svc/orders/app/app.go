@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
 	"github.com/shopmesh/shopmesh/svc/orders/store"
 )
@@ -50,7 +51,7 @@ type Deps struct {
 }
 
 // New builds the application with logging and metrics around every handler.
-func New(d Deps, o mesh.Observer) Application {
+func New(d Deps, o observe.Observer) Application {
 	h := handlers{d}
 	return Application{
 		Commands: Commands{

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
 	bolt "go.etcd.io/bbolt"
 )
@@ -213,12 +214,12 @@ type Filter struct {
 }
 
 // Page is one page of orders.
-type Page = mesh.Page[View]
+type Page = paging.Page[View]
 
 // List returns orders matching f, newest first. A customer filter reads
 // that customer's index; other filters read the time index.
 func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
-	before, err := mesh.CursorKey(cursor)
+	before, err := paging.CursorKey(cursor)
 	if err != nil {
 		return Page{}, err
 	}
@@ -235,7 +236,7 @@ func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
 				return true
 			}
 			if len(page.Items) == limit {
-				page.NextCursor = mesh.Cursor(timeKey(page.Items[limit-1].CreatedAt, page.Items[limit-1].ID))
+				page.NextCursor = paging.Cursor(timeKey(page.Items[limit-1].CreatedAt, page.Items[limit-1].ID))
 				return false
 			}
 			page.Items = append(page.Items, ToView(o))

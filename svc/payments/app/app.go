@@ -8,6 +8,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/svc/payments/domain"
 )
 
@@ -37,7 +38,7 @@ type Queries struct {
 
 // New builds the application with logging and metrics around every handler.
 // Decisions read state; queries read the read model.
-func New(state State, reads ReadModel, w *mesh.Writer, g Gateway, o mesh.Observer) Application {
+func New(state State, reads ReadModel, w *mesh.Writer, g Gateway, o observe.Observer) Application {
 	h := handlers{state: state, reads: reads, writer: w, gateway: g}
 	return Application{
 		Commands: Commands{

@@ -6,6 +6,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/payments/domain"
 )
 
@@ -35,7 +36,7 @@ type Payment struct {
 }
 
 // PaymentPage is one page of a payment list.
-type PaymentPage = mesh.Page[Payment]
+type PaymentPage = paging.Page[Payment]
 
 // Filter narrows a payment list; empty fields match everything.
 type Filter struct {

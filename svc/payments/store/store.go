@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/payments/app"
 	"github.com/shopmesh/shopmesh/svc/payments/domain"
 	bolt "go.etcd.io/bbolt"
@@ -85,7 +86,7 @@ func (s *Store) Get(ctx context.Context, id string) (app.Payment, error) {
 
 // List implements app.ReadModel.
 func (s *Store) List(f app.Filter, cursor string, limit int) (app.PaymentPage, error) {
-	after, err := mesh.CursorKey(cursor)
+	after, err := paging.CursorKey(cursor)
 	if err != nil {
 		return app.PaymentPage{}, err
 	}
@@ -99,7 +100,7 @@ func (s *Store) List(f app.Filter, cursor string, limit int) (app.PaymentPage, e
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketPayments).Cursor()
-		for k, v := mesh.SeekAfter(c, after); k != nil; k, v = c.Next() {
+		for k, v := paging.SeekAfter(c, after); k != nil; k, v = c.Next() {
 			var r paymentRecord
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("decode payment %s: %w", k, err)
@@ -108,7 +109,7 @@ func (s *Store) List(f app.Filter, cursor string, limit int) (app.PaymentPage, e
 				continue
 			}
 			if len(page.Items) == limit {
-				page.NextCursor = mesh.Cursor([]byte(page.Items[limit-1].OrderID))
+				page.NextCursor = paging.Cursor([]byte(page.Items[limit-1].OrderID))
 				return nil
 			}
 			page.Items = append(page.Items, r.app())

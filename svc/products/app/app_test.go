@@ -9,6 +9,7 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/products"
 	"github.com/shopmesh/shopmesh/svc/products/app"
 	"github.com/shopmesh/shopmesh/svc/products/domain"
@@ -156,7 +157,7 @@ func TestProductQueries(t *testing.T) {
 			t.Errorf("list %q: %v (next %q), want %v", c.query, got, page.NextCursor, c.want)
 		}
 	}
-	if _, err := f.app.Queries.List.Handle(meshtest.Context(t), app.ListProducts{Cursor: "***", Limit: 10}); !errors.Is(err, mesh.ErrBadCursor) {
+	if _, err := f.app.Queries.List.Handle(meshtest.Context(t), app.ListProducts{Cursor: "***", Limit: 10}); !errors.Is(err, paging.ErrBadCursor) {
 		t.Fatalf("list with a forged cursor: %v", err)
 	}
 }

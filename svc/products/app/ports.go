@@ -6,6 +6,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/products/domain"
 )
 
@@ -46,7 +47,7 @@ type Product struct {
 }
 
 // ProductPage is one page of a product list.
-type ProductPage = mesh.Page[Product]
+type ProductPage = paging.Page[Product]
 
 // ReadModel answers the catalog queries.
 type ReadModel interface {

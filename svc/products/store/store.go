@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/products/app"
 	"github.com/shopmesh/shopmesh/svc/products/domain"
 	bolt "go.etcd.io/bbolt"
@@ -100,7 +101,7 @@ func (s *Store) Get(ctx context.Context, id string) (app.Product, error) {
 
 // List implements app.ReadModel.
 func (s *Store) List(q, cursor string, limit int) (app.ProductPage, error) {
-	after, err := mesh.CursorKey(cursor)
+	after, err := paging.CursorKey(cursor)
 	if err != nil {
 		return app.ProductPage{}, err
 	}
@@ -108,7 +109,7 @@ func (s *Store) List(q, cursor string, limit int) (app.ProductPage, error) {
 	page := app.ProductPage{Items: []app.Product{}}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketProducts).Cursor()
-		for k, v := mesh.SeekAfter(c, after); k != nil; k, v = c.Next() {
+		for k, v := paging.SeekAfter(c, after); k != nil; k, v = c.Next() {
 			p, ok, err := matching(k, v, q)
 			if err != nil {
 				return err
@@ -117,7 +118,7 @@ func (s *Store) List(q, cursor string, limit int) (app.ProductPage, error) {
 				continue
 			}
 			if len(page.Items) == limit {
-				page.NextCursor = mesh.Cursor([]byte(page.Items[limit-1].ID))
+				page.NextCursor = paging.Cursor([]byte(page.Items[limit-1].ID))
 				return nil
 			}
 			page.Items = append(page.Items, toView(p).app())
