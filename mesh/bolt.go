@@ -166,13 +166,19 @@ func PutJSON(b *bolt.Bucket, key string, v any) error {
 	return b.Put([]byte(key), data)
 }
 
-// GetJSON decodes the value under key into v and reports whether it was there.
-func GetJSON(b *bolt.Bucket, key string, v any) bool {
+// GetJSON decodes the value under key into v and reports whether it was
+// there. A value that does not decode is an error, not a missing record:
+// read as "not found", a corrupt aggregate would be decided on as a new one
+// and written over.
+func GetJSON(b *bolt.Bucket, key string, v any) (bool, error) {
 	data := b.Get([]byte(key))
 	if data == nil {
-		return false
+		return false, nil
 	}
-	return json.Unmarshal(data, v) == nil
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return true, nil
 }
 
 func encodeUint(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }

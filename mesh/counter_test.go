@@ -51,7 +51,9 @@ func (counters) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 		return nil, err
 	}
 	var st counterState
-	mesh.GetJSON(b, ev.Counter, &st)
+	if _, err := mesh.GetJSON(b, ev.Counter, &st); err != nil {
+		return nil, err
+	}
 	st.Value, st.LastSeq, st.Applied = ev.Value, e.Sequence, st.Applied+1
 	return []mesh.View{{Key: ev.Counter, Value: st}}, mesh.PutJSON(b, ev.Counter, st)
 }
@@ -60,7 +62,8 @@ func readCounter(db *bolt.DB, id string) counterState {
 	var st counterState
 	_ = db.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketCounters); b != nil {
-			mesh.GetJSON(b, id, &st)
+			_, err := mesh.GetJSON(b, id, &st)
+			return err
 		}
 		return nil
 	})
@@ -154,7 +157,9 @@ func (h *harness) read(id string) (counterSnapshot, error) {
 	var snap counterSnapshot
 	err := h.db.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketCounters); b != nil {
-			mesh.GetJSON(b, id, &snap.counterState)
+			if _, err := mesh.GetJSON(b, id, &snap.counterState); err != nil {
+				return err
+			}
 		}
 		snap.Positions = mesh.ReadPositions(tx, "test.counter."+id)
 		return nil

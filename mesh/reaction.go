@@ -101,6 +101,13 @@ func (n notYetError) Unwrap() error { return n.err }
 // one).
 func NotYet(err error) error { return notYetError{err} }
 
+// IsNotYet reports whether err was marked with NotYet: for a service's
+// tests of its reactions.
+func IsNotYet(err error) bool {
+	var n notYetError
+	return errors.As(err, &n)
+}
+
 // Reactor runs one reaction.
 type Reactor struct {
 	source string

@@ -123,6 +123,22 @@ func Start(t testing.TB, n *mesh.Node, svc mesh.Service) {
 	t.Cleanup(rt.Stop)
 }
 
+// Open provisions plan on n's server, as an operator would, and opens the
+// service's runtime on n, stopped when the test ends: for a test that
+// drives a service's application without its HTTP API and reactions.
+func Open(t testing.TB, n *mesh.Node, plan mesh.Plan) *mesh.Runtime {
+	t.Helper()
+	if err := mesh.Provision(Context(t), n.JS, n.Storage, n.Reactions, plan); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := n.Open(Context(t), plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Stop)
+	return rt
+}
+
 // AwaitRedelivered waits until the durable consumer has delivered some
 // message again: its handler failed, or asked to see it later.
 func AwaitRedelivered(t testing.TB, js jetstream.JetStream, stream, durable string) {

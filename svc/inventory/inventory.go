@@ -47,7 +47,7 @@ func (s *Service) Start(ctx context.Context, rt *mesh.Runtime) error {
 	if err != nil {
 		return err
 	}
-	a := app.New(st, w, rt.Observer())
+	a := app.New(st, st, w, rt.Observer())
 	api.Register(rt.API(httpapi.ServiceDoc{
 		Prefix: "/inventory", Title: "ShopMesh inventory", Problems: api.Problems,
 		Description: "Stock per product, and the reservations that hold it for orders. Changes need the admin token.",

@@ -12,7 +12,6 @@ import (
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/inventory/app"
 	"github.com/shopmesh/shopmesh/svc/inventory/domain"
-	"github.com/shopmesh/shopmesh/svc/inventory/store"
 )
 
 // Stock is a product's count as readers see it.
@@ -174,6 +173,6 @@ func (h handlers) low(ctx context.Context, in *lowInput) (*lowOutput, error) {
 	return out, nil
 }
 
-func toStock(v store.View) Stock {
+func toStock(v app.Stock) Stock {
 	return Stock{ProductID: v.ProductID, OnHand: v.OnHand, Reserved: v.Reserved, Available: v.Available, Version: v.Version}
 }

@@ -8,14 +8,14 @@ import (
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/mesh/paging"
+	"github.com/shopmesh/shopmesh/svc/inventory/app"
 	"github.com/shopmesh/shopmesh/svc/inventory/domain"
-	"github.com/shopmesh/shopmesh/svc/inventory/store"
 )
 
 // problem is the one place where inventory's errors become HTTP problems.
 func problem(err error) error {
 	switch {
-	case errors.Is(err, domain.ErrUnknownProduct), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, domain.ErrUnknownProduct), errors.Is(err, app.ErrNotFound):
 		return huma.Error404NotFound("no such product")
 	case errors.Is(err, domain.ErrBelowReserved):
 		return huma.Error409Conflict(err.Error())

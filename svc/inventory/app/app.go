@@ -8,7 +8,6 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/observe"
-	"github.com/shopmesh/shopmesh/svc/inventory/store"
 )
 
 // Application is every use case of inventory.
@@ -28,15 +27,16 @@ type Commands struct {
 
 // Queries read stock.
 type Queries struct {
-	Get mesh.QueryHandler[GetStock, store.View]
-	Low mesh.QueryHandler[LowStock, store.Page]
+	Get mesh.QueryHandler[GetStock, Stock]
+	Low mesh.QueryHandler[LowStock, StockPage]
 	// Watch follows every product's stock as it changes.
-	Watch mesh.QueryHandler[WatchStock, <-chan store.View]
+	Watch mesh.QueryHandler[WatchStock, <-chan Stock]
 }
 
 // New builds the application with logging and metrics around every handler.
-func New(s *store.Store, w *mesh.Writer, o observe.Observer) Application {
-	h := handlers{store: s, writer: w}
+// Decisions read state; queries read the read model.
+func New(state State, reads ReadModel, w *mesh.Writer, o observe.Observer) Application {
+	h := handlers{state: state, reads: reads, writer: w}
 	return Application{
 		Commands: Commands{
 			SetStock:    mesh.Observed("inventory.set", o, mesh.CommandFunc[SetStock](h.set)),
@@ -46,21 +46,22 @@ func New(s *store.Store, w *mesh.Writer, o observe.Observer) Application {
 			Commit:      mesh.Observed("inventory.commit", o, mesh.CommandFunc[Commit](h.commit)),
 		},
 		Queries: Queries{
-			Get:   mesh.ObservedQuery("inventory.get", o, mesh.QueryFunc[GetStock, store.View](h.get)),
-			Low:   mesh.ObservedQuery("inventory.low", o, mesh.QueryFunc[LowStock, store.Page](h.low)),
-			Watch: mesh.ObservedQuery("inventory.watch", o, mesh.QueryFunc[WatchStock, <-chan store.View](h.watch)),
+			Get:   mesh.ObservedQuery("inventory.get", o, mesh.QueryFunc[GetStock, Stock](h.get)),
+			Low:   mesh.ObservedQuery("inventory.low", o, mesh.QueryFunc[LowStock, StockPage](h.low)),
+			Watch: mesh.ObservedQuery("inventory.watch", o, mesh.QueryFunc[WatchStock, <-chan Stock](h.watch)),
 		},
 	}
 }
 
 type handlers struct {
-	store  *store.Store
+	state  State
+	reads  ReadModel
 	writer *mesh.Writer
 }
 
 // write runs one decision over a fresh snapshot of the order's reservation,
 // the stock of the products it names or holds, and of the products given.
-func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, products []string, decide func(store.Snapshot) ([]events.Event, error)) error {
-	read := func() (store.Snapshot, error) { return h.store.Read(orderID, products...) }
+func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, products []string, decide func(Snapshot) ([]events.Event, error)) error {
+	read := func() (Snapshot, error) { return h.state.Read(orderID, products...) }
 	return mesh.Decide(ctx, h.writer, cause, read, decide)
 }

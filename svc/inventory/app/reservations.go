@@ -6,7 +6,6 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/inventory/domain"
-	"github.com/shopmesh/shopmesh/svc/inventory/store"
 )
 
 // Reserve takes stock for every line of a placed order, or for none.
@@ -37,7 +36,7 @@ func (h handlers) reserve(ctx context.Context, c Reserve) error {
 	if err := h.beforeRejecting(ctx, c, ids); err != nil {
 		return err
 	}
-	return h.write(ctx, c.Cause, c.OrderID, ids, func(s store.Snapshot) ([]events.Event, error) {
+	return h.write(ctx, c.Cause, c.OrderID, ids, func(s Snapshot) ([]events.Event, error) {
 		return domain.Reserve(s.Reservation, c.OrderID, c.Lines, s.Shelf), nil
 	})
 }
@@ -50,7 +49,7 @@ func (h handlers) reserve(ctx context.Context, c Reserve) error {
 // short by a crash wrote just before (it would never be given back).
 // Rejections are rare; catching up costs a stream-info request per stream.
 func (h handlers) beforeRejecting(ctx context.Context, c Reserve, ids []string) error {
-	snap, err := h.store.Read(c.OrderID, ids...)
+	snap, err := h.state.Read(c.OrderID, ids...)
 	if err != nil {
 		return err
 	}
@@ -65,13 +64,13 @@ func (h handlers) beforeRejecting(ctx context.Context, c Reserve, ids []string) 
 }
 
 func (h handlers) release(ctx context.Context, c Release) error {
-	return h.write(ctx, c.Cause, c.OrderID, nil, func(s store.Snapshot) ([]events.Event, error) {
+	return h.write(ctx, c.Cause, c.OrderID, nil, func(s Snapshot) ([]events.Event, error) {
 		return domain.Release(s.Reservation, c.OrderID, c.Reason), nil
 	})
 }
 
 func (h handlers) commit(ctx context.Context, c Commit) error {
-	return h.write(ctx, c.Cause, c.OrderID, nil, func(s store.Snapshot) ([]events.Event, error) {
+	return h.write(ctx, c.Cause, c.OrderID, nil, func(s Snapshot) ([]events.Event, error) {
 		return domain.Commit(s.Reservation, c.OrderID)
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/inventory/domain"
-	"github.com/shopmesh/shopmesh/svc/inventory/store"
 )
 
 // SetStock sets a product's count on hand.
@@ -49,7 +48,7 @@ func (h handlers) adjust(ctx context.Context, c AdjustStock) error {
 
 func (h handlers) changeStock(ctx context.Context, requestID, productID string, decide func(domain.Stock, domain.Product) (events.StockAdjusted, error)) error {
 	cause := mesh.Cause{ID: requestID, CorrelationID: productID}
-	return h.write(ctx, cause, "", []string{productID}, func(s store.Snapshot) ([]events.Event, error) {
+	return h.write(ctx, cause, "", []string{productID}, func(s Snapshot) ([]events.Event, error) {
 		e, err := decide(s.Shelf.Stock[productID], s.Shelf.Products[productID])
 		return []events.Event{e}, err
 	})
@@ -60,22 +59,22 @@ type WatchStock struct{}
 
 // watch returns every stock change until ctx ends or the reader falls
 // behind; then the channel closes.
-func (h handlers) watch(ctx context.Context, _ WatchStock) (<-chan store.View, error) {
-	return h.store.Changes(ctx), nil
+func (h handlers) watch(ctx context.Context, _ WatchStock) (<-chan Stock, error) {
+	return h.reads.Changes(ctx), nil
 }
 
-func (h handlers) get(ctx context.Context, q GetStock) (store.View, error) {
-	v, err := h.store.Get(ctx, q.ProductID)
-	if !errors.Is(err, store.ErrNotFound) {
+func (h handlers) get(ctx context.Context, q GetStock) (Stock, error) {
+	v, err := h.reads.Get(ctx, q.ProductID)
+	if !errors.Is(err, ErrNotFound) {
 		return v, err
 	}
 	// The product may have been created a moment ago.
 	if err := h.writer.CatchUp(ctx); err != nil {
 		return v, err
 	}
-	return h.store.Get(ctx, q.ProductID)
+	return h.reads.Get(ctx, q.ProductID)
 }
 
-func (h handlers) low(_ context.Context, q LowStock) (store.Page, error) {
-	return h.store.Low(q.Below, q.Cursor, q.Limit)
+func (h handlers) low(_ context.Context, q LowStock) (StockPage, error) {
+	return h.reads.Low(q.Below, q.Cursor, q.Limit)
 }

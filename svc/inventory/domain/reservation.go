@@ -27,13 +27,13 @@ const (
 // already held (Holds) and decides only what is missing. Deciding again
 // after an interruption completes the decision instead of repeating it.
 type Reservation struct {
-	OrderID string        `json:"orderId"`
-	Status  string        `json:"status"`
-	Lines   []events.Line `json:"lines"`
+	OrderID string
+	Status  string
+	Lines   []events.Line
 	// Holds is what the order holds of each product right now, as the
 	// stock events say; it can be ahead of Status while a decision is
 	// being written.
-	Holds map[string]int64 `json:"holds,omitempty"`
+	Holds map[string]int64
 }
 
 // Exists reports whether inventory has decided anything for the order.

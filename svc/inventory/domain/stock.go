@@ -28,8 +28,8 @@ const MaxOnHand = 1_000_000_000
 
 // Product is what inventory knows of a catalog entry.
 type Product struct {
-	Known   bool `json:"known"`
-	Deleted bool `json:"deleted"`
+	Known   bool
+	Deleted bool
 }
 
 // Exists reports whether stock of the product may be kept and reserved.
@@ -37,10 +37,10 @@ func (p Product) Exists() bool { return p.Known && !p.Deleted }
 
 // Stock is one product's count.
 type Stock struct {
-	ProductID string `json:"productId"`
-	OnHand    int64  `json:"onHand"`
-	Reserved  int64  `json:"reserved"`
-	Version   int64  `json:"version"`
+	ProductID string
+	OnHand    int64
+	Reserved  int64
+	Version   int64
 }
 
 // Available is what can still be reserved.

@@ -1,17 +1,19 @@
 // Package store keeps inventory's local state: a bbolt file projected from
 // the INVENTORY stream (stock, reservations) and the PRODUCTS stream (which
-// products exist), and the stock KV read model.
+// products exist), and the stock KV read model. It implements the ports
+// app declares (app.State, app.ReadModel).
 package store
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/paging"
+	"github.com/shopmesh/shopmesh/svc/inventory/app"
 	"github.com/shopmesh/shopmesh/svc/inventory/domain"
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,19 +24,6 @@ var (
 	bucketReservations = []byte("reservations")
 )
 
-// View is a product's stock as readers see it.
-type View struct {
-	ProductID string `json:"productId"`
-	OnHand    int64  `json:"onHand"`
-	Reserved  int64  `json:"reserved"`
-	Available int64  `json:"available"`
-	Version   int64  `json:"version"`
-}
-
-func toView(productID string, s domain.Stock) View {
-	return View{ProductID: productID, OnHand: s.OnHand, Reserved: s.Reserved, Available: s.Available(), Version: s.Version}
-}
-
 // schemaVersion changes whenever the buckets or what they hold change; a
 // file of another version is rebuilt from the streams at start.
 const schemaVersion = 3
@@ -44,6 +33,11 @@ type Store struct {
 	db    *bolt.DB
 	views *mesh.Views
 }
+
+var (
+	_ app.State     = (*Store)(nil)
+	_ app.ReadModel = (*Store)(nil)
+)
 
 // New wraps the service's bbolt file and its stock views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
@@ -62,21 +56,20 @@ func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 	id := events.IDOf(e.Subject)
 	switch ev.(type) {
 	case events.ProductCreated, events.ProductUpdated:
-		return nil, mesh.PutJSON(tx.Bucket(bucketProducts), id, domain.Product{Known: true})
+		return nil, putProduct(tx, id, domain.Product{Known: true})
 	case events.ProductDeleted:
-		return nil, mesh.PutJSON(tx.Bucket(bucketProducts), id, domain.Product{Known: true, Deleted: true})
+		return nil, putProduct(tx, id, domain.Product{Known: true, Deleted: true})
 	case events.StockAdjusted:
 		return applyStock(tx, id, ev)
 	case events.StockReserved, events.StockReleased, events.StockCommitted:
 		// A hold belongs to the product and to the order: its reservation
 		// learns what it holds.
-		r := getReservation(tx, orderOf(ev))
-		if err := putReservation(tx, domain.EvolveReservation(r, ev)); err != nil {
+		if err := applyReservation(tx, orderOf(ev), ev); err != nil {
 			return nil, err
 		}
 		return applyStock(tx, id, ev)
 	}
-	return nil, putReservation(tx, domain.EvolveReservation(getReservation(tx, id), ev))
+	return nil, applyReservation(tx, id, ev)
 }
 
 func orderOf(ev events.Event) string {
@@ -91,56 +84,64 @@ func orderOf(ev events.Event) string {
 	return ""
 }
 
-func getReservation(tx *bolt.Tx, orderID string) domain.Reservation {
-	r := domain.Reservation{OrderID: orderID}
-	mesh.GetJSON(tx.Bucket(bucketReservations), orderID, &r)
-	return r
+func putProduct(tx *bolt.Tx, id string, p domain.Product) error {
+	return mesh.PutJSON(tx.Bucket(bucketProducts), id, toProductRecord(p))
 }
 
-func putReservation(tx *bolt.Tx, r domain.Reservation) error {
-	return mesh.PutJSON(tx.Bucket(bucketReservations), r.OrderID, r)
+func getProduct(tx *bolt.Tx, id string) (domain.Product, error) {
+	var r productRecord
+	_, err := mesh.GetJSON(tx.Bucket(bucketProducts), id, &r)
+	return r.domain(), err
+}
+
+func applyReservation(tx *bolt.Tx, orderID string, ev events.Event) error {
+	r, err := getReservation(tx, orderID)
+	if err != nil {
+		return err
+	}
+	r = domain.EvolveReservation(r, ev)
+	return mesh.PutJSON(tx.Bucket(bucketReservations), r.OrderID, toReservationRecord(r))
+}
+
+func getReservation(tx *bolt.Tx, orderID string) (domain.Reservation, error) {
+	r := reservationRecord{OrderID: orderID}
+	_, err := mesh.GetJSON(tx.Bucket(bucketReservations), orderID, &r)
+	return r.domain(), err
+}
+
+func getStock(tx *bolt.Tx, id string) (domain.Stock, error) {
+	r := stockRecord{ProductID: id}
+	_, err := mesh.GetJSON(tx.Bucket(bucketStock), id, &r)
+	return r.domain(), err
 }
 
 func applyStock(tx *bolt.Tx, id string, ev events.Event) ([]mesh.View, error) {
-	b := tx.Bucket(bucketStock)
-	st := domain.Stock{ProductID: id}
-	mesh.GetJSON(b, id, &st)
+	st, err := getStock(tx, id)
+	if err != nil {
+		return nil, err
+	}
 	st = domain.EvolveStock(st, ev)
-	if err := mesh.PutJSON(b, id, st); err != nil {
+	if err := mesh.PutJSON(tx.Bucket(bucketStock), id, toStockRecord(st)); err != nil {
 		return nil, err
 	}
 	return []mesh.View{{Key: id, Value: toView(id, st)}}, nil
 }
 
-// Snapshot is what a decision reads, all in one transaction, with where
-// the reservation and each product stood.
-type Snapshot struct {
-	Reservation domain.Reservation
-	Shelf       domain.Shelf
-	mesh.Positions
-}
-
-// Read takes a snapshot of an order's reservation and the stock and catalog
-// entries of the given products, and of every product the reservation
-// names or holds: one transaction, so a decision sees them all at the same
-// instant.
-func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
-	snap := Snapshot{
+// Read implements app.State: one transaction, so a decision sees the
+// reservation and every product at the same instant.
+func (s *Store) Read(orderID string, productIDs ...string) (app.Snapshot, error) {
+	snap := app.Snapshot{
 		Reservation: domain.Reservation{OrderID: orderID},
 		Shelf:       domain.Shelf{Stock: map[string]domain.Stock{}, Products: map[string]domain.Product{}},
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
 		if orderID != "" {
-			snap.Reservation = getReservation(tx, orderID)
+			if snap.Reservation, err = getReservation(tx, orderID); err != nil {
+				return err
+			}
 		}
-		for _, id := range productIDs {
-			readShelf(tx, snap.Shelf, id)
-		}
-		for _, l := range snap.Reservation.Lines {
-			readShelf(tx, snap.Shelf, l.ProductID)
-		}
-		for id := range snap.Reservation.Holds {
-			readShelf(tx, snap.Shelf, id)
+		if err := readShelves(tx, snap.Shelf, productIDs, snap.Reservation); err != nil {
+			return err
 		}
 		entities := []string{events.ReservationEntity(orderID)}
 		for id := range snap.Shelf.Stock {
@@ -152,59 +153,88 @@ func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
 	return snap, err
 }
 
-func readShelf(tx *bolt.Tx, shelf domain.Shelf, id string) {
-	if _, done := shelf.Stock[id]; done {
-		return
+// readShelves reads the given products and every product the reservation
+// names or holds.
+func readShelves(tx *bolt.Tx, shelf domain.Shelf, ids []string, r domain.Reservation) error {
+	all := slices.Clone(ids) // the caller's slice is not ours to append to
+	for _, l := range r.Lines {
+		all = append(all, l.ProductID)
 	}
-	st := domain.Stock{ProductID: id}
-	mesh.GetJSON(tx.Bucket(bucketStock), id, &st)
-	var p domain.Product
-	mesh.GetJSON(tx.Bucket(bucketProducts), id, &p)
-	shelf.Stock[id], shelf.Products[id] = st, p
+	for id := range r.Holds {
+		all = append(all, id)
+	}
+	for _, id := range all {
+		if err := readShelf(tx, shelf, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// ErrNotFound means the product is not in the catalog.
-var ErrNotFound = errors.New("no such product")
+func readShelf(tx *bolt.Tx, shelf domain.Shelf, id string) error {
+	if _, done := shelf.Stock[id]; done {
+		return nil
+	}
+	st, err := getStock(tx, id)
+	if err != nil {
+		return err
+	}
+	p, err := getProduct(tx, id)
+	if err != nil {
+		return err
+	}
+	shelf.Stock[id], shelf.Products[id] = st, p
+	return nil
+}
 
-// Get returns a product's stock from the read model. A product that exists
-// but never had stock reads as zero.
-func (s *Store) Get(ctx context.Context, productID string) (View, error) {
-	var v View
+// Get implements app.ReadModel, from the KV read model.
+func (s *Store) Get(ctx context.Context, productID string) (app.Stock, error) {
 	snap, err := s.Read("", productID)
 	if err != nil {
-		return v, err
+		return app.Stock{}, err
 	}
 	if !snap.Shelf.Products[productID].Exists() {
-		return v, ErrNotFound
+		return app.Stock{}, app.ErrNotFound
 	}
+	var v stockView
 	found, err := s.views.Get(ctx, productID, &v)
 	if err != nil || found {
-		return v, err
+		return v.app(), err
 	}
-	return View{ProductID: productID}, nil
+	return app.Stock{ProductID: productID}, nil
 }
 
-// Changes sends every product's stock as it changes, from now until ctx
-// ends or the reader falls too far behind (mesh.Views.Changes); then the
-// channel closes.
-func (s *Store) Changes(ctx context.Context) <-chan View {
-	return mesh.ChangesOf[View](ctx, s.views, nil)
+// Changes implements app.ReadModel (mesh.Views.Changes).
+func (s *Store) Changes(ctx context.Context) <-chan app.Stock {
+	views := mesh.ChangesOf[stockView](ctx, s.views, nil)
+	out := make(chan app.Stock)
+	go func() {
+		defer close(out)
+		for v := range views {
+			select {
+			case out <- v.app():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
-// Page is one page of the low-stock list.
-type Page = paging.Page[View]
-
-// Low lists existing products whose available count is below n, by id.
-func (s *Store) Low(below int64, cursor string, limit int) (Page, error) {
+// Low implements app.ReadModel.
+func (s *Store) Low(below int64, cursor string, limit int) (app.StockPage, error) {
 	after, err := paging.CursorKey(cursor)
 	if err != nil {
-		return Page{}, err
+		return app.StockPage{}, err
 	}
-	page := Page{Items: []View{}}
+	page := app.StockPage{Items: []app.Stock{}}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketProducts).Cursor()
 		for k, v := paging.SeekAfter(c, after); k != nil; k, v = c.Next() {
-			view, ok := lowStock(tx, k, v, below)
+			view, ok, err := lowStock(tx, k, v, below)
+			if err != nil {
+				return err
+			}
 			if !ok {
 				continue
 			}
@@ -212,19 +242,24 @@ func (s *Store) Low(below int64, cursor string, limit int) (Page, error) {
 				page.NextCursor = paging.Cursor([]byte(page.Items[limit-1].ProductID))
 				return nil
 			}
-			page.Items = append(page.Items, view)
+			page.Items = append(page.Items, view.app())
 		}
 		return nil
 	})
 	return page, err
 }
 
-func lowStock(tx *bolt.Tx, id, product []byte, below int64) (View, bool) {
-	var p domain.Product
-	if json.Unmarshal(product, &p) != nil || !p.Exists() {
-		return View{}, false
+func lowStock(tx *bolt.Tx, id, product []byte, below int64) (stockView, bool, error) {
+	var p productRecord
+	if err := json.Unmarshal(product, &p); err != nil {
+		return stockView{}, false, fmt.Errorf("decode product %s: %w", id, err)
 	}
-	st := domain.Stock{ProductID: string(id)}
-	mesh.GetJSON(tx.Bucket(bucketStock), string(id), &st)
-	return toView(string(id), st), st.Available() < below
+	if !p.domain().Exists() {
+		return stockView{}, false, nil
+	}
+	st, err := getStock(tx, string(id))
+	if err != nil {
+		return stockView{}, false, err
+	}
+	return toView(string(id), st), st.Available() < below, nil
 }

@@ -185,7 +185,7 @@ func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
 		mesh.GetJSON(tx.Bucket(bucketOrders), orderID, &snap.Order)
 		for _, id := range productIDs {
 			var c domain.CatalogEntry
-			if mesh.GetJSON(tx.Bucket(bucketCatalog), id, &c) {
+			if found, _ := mesh.GetJSON(tx.Bucket(bucketCatalog), id, &c); found {
 				snap.Catalog[id] = c
 			}
 		}
@@ -232,7 +232,7 @@ func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
 		orders := tx.Bucket(bucketOrders)
 		newestFirst(tx.Bucket(bucket).Cursor(), prefix, before, func(tk []byte) bool {
 			var o domain.Order
-			if !mesh.GetJSON(orders, string(tk[8:]), &o) || !f.matches(o) {
+			if found, _ := mesh.GetJSON(orders, string(tk[8:]), &o); !found || !f.matches(o) {
 				return true
 			}
 			if len(page.Items) == limit {

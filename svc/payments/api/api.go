@@ -126,7 +126,7 @@ func (h handlers) refund(ctx context.Context, in *PaymentPath) (*paymentOutput, 
 	return h.get(ctx, in)
 }
 
-func toPayment(p domain.Payment) Payment {
+func toPayment(p app.Payment) Payment {
 	return Payment{
 		ID: p.ID, OrderID: p.OrderID, Status: p.Status, Amount: p.Amount,
 		Reason: p.Reason, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Version: p.Version,

@@ -10,7 +10,6 @@ import (
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/svc/payments/domain"
-	"github.com/shopmesh/shopmesh/svc/payments/store"
 )
 
 // Gateway takes money, once per key.
@@ -33,13 +32,14 @@ type Commands struct {
 
 // Queries read payments.
 type Queries struct {
-	Get  mesh.QueryHandler[GetPayment, domain.Payment]
-	List mesh.QueryHandler[ListPayments, store.Page]
+	Get  mesh.QueryHandler[GetPayment, Payment]
+	List mesh.QueryHandler[ListPayments, PaymentPage]
 }
 
 // New builds the application with logging and metrics around every handler.
-func New(s *store.Store, w *mesh.Writer, g Gateway, o observe.Observer) Application {
-	h := handlers{store: s, writer: w, gateway: g}
+// Decisions read state; queries read the read model.
+func New(state State, reads ReadModel, w *mesh.Writer, g Gateway, o observe.Observer) Application {
+	h := handlers{state: state, reads: reads, writer: w, gateway: g}
 	return Application{
 		Commands: Commands{
 			Charge: mesh.Observed("payments.charge", o, mesh.CommandFunc[ChargeOrder](h.charge)),
@@ -47,14 +47,15 @@ func New(s *store.Store, w *mesh.Writer, g Gateway, o observe.Observer) Applicat
 			Refund: mesh.Observed("payments.refund", o, mesh.CommandFunc[RefundPayment](h.refund)),
 		},
 		Queries: Queries{
-			Get:  mesh.ObservedQuery("payments.get", o, mesh.QueryFunc[GetPayment, domain.Payment](h.get)),
-			List: mesh.ObservedQuery("payments.list", o, mesh.QueryFunc[ListPayments, store.Page](h.list)),
+			Get:  mesh.ObservedQuery("payments.get", o, mesh.QueryFunc[GetPayment, Payment](h.get)),
+			List: mesh.ObservedQuery("payments.list", o, mesh.QueryFunc[ListPayments, PaymentPage](h.list)),
 		},
 	}
 }
 
 type handlers struct {
-	store   *store.Store
+	state   State
+	reads   ReadModel
 	writer  *mesh.Writer
 	gateway Gateway
 }
@@ -94,7 +95,7 @@ type ListPayments struct {
 }
 
 func (h handlers) charge(ctx context.Context, c ChargeOrder) error {
-	snap, err := h.store.Read(c.OrderID)
+	snap, err := h.state.Read(c.OrderID)
 	if err != nil || snap.Payment.Exists() {
 		return err // decided before: never charge twice
 	}
@@ -114,7 +115,7 @@ func (h handlers) close(ctx context.Context, c CloseOrder) error {
 }
 
 func (h handlers) refund(ctx context.Context, c RefundPayment) error {
-	orderID, ok := store.OrderOf(c.PaymentID)
+	orderID, ok := domain.OrderOf(c.PaymentID)
 	if !ok {
 		return domain.ErrNotFound
 	}
@@ -128,16 +129,16 @@ func (h handlers) refund(ctx context.Context, c RefundPayment) error {
 // together with its refund (ADR 4), or not at all. That decision is rare,
 // and every other one is a single event.
 func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, decide func(domain.Payment) ([]events.Event, error)) error {
-	read := func() (store.Snapshot, error) { return h.store.Read(orderID) }
-	return mesh.Decide(ctx, h.writer.Atomic(), cause.CorrelatedWith(orderID), read, func(s store.Snapshot) ([]events.Event, error) {
+	read := func() (Snapshot, error) { return h.state.Read(orderID) }
+	return mesh.Decide(ctx, h.writer.Atomic(), cause.CorrelatedWith(orderID), read, func(s Snapshot) ([]events.Event, error) {
 		return decide(s.Payment)
 	})
 }
 
-func (h handlers) get(ctx context.Context, q GetPayment) (domain.Payment, error) {
-	return h.store.Get(ctx, q.ID)
+func (h handlers) get(ctx context.Context, q GetPayment) (Payment, error) {
+	return h.reads.Get(ctx, q.ID)
 }
 
-func (h handlers) list(_ context.Context, q ListPayments) (store.Page, error) {
-	return h.store.List(store.Filter{OrderID: q.OrderID, Status: q.Status}, q.Cursor, q.Limit)
+func (h handlers) list(_ context.Context, q ListPayments) (PaymentPage, error) {
+	return h.reads.List(Filter{OrderID: q.OrderID, Status: q.Status}, q.Cursor, q.Limit)
 }

@@ -5,6 +5,7 @@ package domain
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/shopmesh/shopmesh/events"
@@ -25,14 +26,14 @@ var (
 
 // Payment is an order's payment as its events built it.
 type Payment struct {
-	ID        string       `json:"id"`
-	OrderID   string       `json:"orderId"`
-	Status    string       `json:"status"`
-	Amount    events.Money `json:"amount"`
-	Reason    string       `json:"reason,omitempty"`
-	CreatedAt time.Time    `json:"createdAt"`
-	UpdatedAt time.Time    `json:"updatedAt"`
-	Version   int64        `json:"version"`
+	ID        string
+	OrderID   string
+	Status    string
+	Amount    events.Money
+	Reason    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int64
 }
 
 // Exists reports whether anything was decided for the order's payment.
@@ -40,6 +41,11 @@ func (p Payment) Exists() bool { return p.Status != "" }
 
 // IDFor is the payment id of an order: one payment per order.
 func IDFor(orderID string) string { return "pay_" + orderID }
+
+// OrderOf returns the order id a payment id belongs to, the inverse of IDFor.
+func OrderOf(paymentID string) (string, bool) {
+	return strings.CutPrefix(paymentID, "pay_")
+}
 
 // Charge is what the gateway answered.
 type Charge struct {

@@ -1,16 +1,17 @@
 // Package store keeps the payments service's local state: a bbolt file
-// projected from the PAYMENTS stream, and the payments KV read model.
+// projected from the PAYMENTS stream, and the payments KV read model. It
+// implements the ports app declares (app.State, app.ReadModel).
 package store
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/paging"
+	"github.com/shopmesh/shopmesh/svc/payments/app"
 	"github.com/shopmesh/shopmesh/svc/payments/domain"
 	bolt "go.etcd.io/bbolt"
 )
@@ -27,6 +28,11 @@ type Store struct {
 	views *mesh.Views
 }
 
+var (
+	_ app.State     = (*Store)(nil)
+	_ app.ReadModel = (*Store)(nil)
+)
+
 // New wraps the service's bbolt file and its payment views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
 	if err := mesh.PrepareState(db, schemaVersion, bucketPayments); err != nil {
@@ -42,85 +48,77 @@ func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 		return nil, err
 	}
 	orderID := events.IDOf(e.Subject)
-	b := tx.Bucket(bucketPayments)
-	var p domain.Payment
-	mesh.GetJSON(b, orderID, &p)
-	p = domain.Evolve(p, ev, e.Time)
-	if err := mesh.PutJSON(b, orderID, p); err != nil {
+	p, err := getPayment(tx, orderID)
+	if err != nil {
 		return nil, err
 	}
-	return []mesh.View{{Key: p.ID, Value: p}}, nil
+	p = domain.Evolve(p, ev, e.Time)
+	if err := mesh.PutJSON(tx.Bucket(bucketPayments), orderID, toRecord(p)); err != nil {
+		return nil, err
+	}
+	return []mesh.View{{Key: p.ID, Value: toRecord(p)}}, nil
 }
 
-// Snapshot is an order's payment as a decision sees it, and where it
-// stood.
-type Snapshot struct {
-	Payment domain.Payment
-	mesh.Positions
+func getPayment(tx *bolt.Tx, orderID string) (domain.Payment, error) {
+	var r paymentRecord
+	_, err := mesh.GetJSON(tx.Bucket(bucketPayments), orderID, &r)
+	return r.domain(), err
 }
 
-// Read takes a snapshot of the payment of an order.
-func (s *Store) Read(orderID string) (Snapshot, error) {
-	var snap Snapshot
-	err := s.db.View(func(tx *bolt.Tx) error {
-		mesh.GetJSON(tx.Bucket(bucketPayments), orderID, &snap.Payment)
+// Read implements app.State.
+func (s *Store) Read(orderID string) (app.Snapshot, error) {
+	var snap app.Snapshot
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		if snap.Payment, err = getPayment(tx, orderID); err != nil {
+			return err
+		}
 		snap.Positions = mesh.ReadPositions(tx, events.PaymentEntity(orderID))
 		return nil
 	})
 	return snap, err
 }
 
-// Get returns a payment by id from the read model.
-func (s *Store) Get(ctx context.Context, id string) (domain.Payment, error) {
-	return mesh.Lookup[domain.Payment](ctx, s.views, id, domain.ErrNotFound)
+// Get implements app.ReadModel, from the KV read model.
+func (s *Store) Get(ctx context.Context, id string) (app.Payment, error) {
+	r, err := mesh.Lookup[paymentRecord](ctx, s.views, id, domain.ErrNotFound)
+	return r.app(), err
 }
 
-// Page is one page of a payment list.
-type Page = paging.Page[domain.Payment]
-
-// Filter narrows a payment list; empty fields match everything.
-type Filter struct {
-	OrderID string
-	Status  string
-}
-
-// List returns up to limit payments matching f after cursor, by order id.
-func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
+// List implements app.ReadModel.
+func (s *Store) List(f app.Filter, cursor string, limit int) (app.PaymentPage, error) {
 	after, err := paging.CursorKey(cursor)
 	if err != nil {
-		return Page{}, err
+		return app.PaymentPage{}, err
 	}
-	page := Page{Items: []domain.Payment{}}
+	page := app.PaymentPage{Items: []app.Payment{}}
 	if f.OrderID != "" { // an order has one payment: no scan
 		snap, err := s.Read(f.OrderID)
-		if p := snap.Payment; err == nil && f.matches(p) && len(after) == 0 {
-			page.Items = append(page.Items, p)
+		if p := snap.Payment; err == nil && matches(f, p) && len(after) == 0 {
+			page.Items = append(page.Items, toRecord(p).app())
 		}
 		return page, err
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketPayments).Cursor()
 		for k, v := paging.SeekAfter(c, after); k != nil; k, v = c.Next() {
-			var p domain.Payment
-			if json.Unmarshal(v, &p) != nil || !f.matches(p) {
+			var r paymentRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode payment %s: %w", k, err)
+			}
+			if !matches(f, r.domain()) {
 				continue
 			}
 			if len(page.Items) == limit {
 				page.NextCursor = paging.Cursor([]byte(page.Items[limit-1].OrderID))
 				return nil
 			}
-			page.Items = append(page.Items, p)
+			page.Items = append(page.Items, r.app())
 		}
 		return nil
 	})
 	return page, err
 }
 
-func (f Filter) matches(p domain.Payment) bool {
+func matches(f app.Filter, p domain.Payment) bool {
 	return p.Exists() && (f.OrderID == "" || p.OrderID == f.OrderID) && (f.Status == "" || p.Status == f.Status)
-}
-
-// OrderOf returns the order id a payment id belongs to.
-func OrderOf(paymentID string) (string, bool) {
-	return strings.CutPrefix(paymentID, "pay_")
 }

@@ -211,7 +211,7 @@ func toDraft(f ProductFields) domain.Draft {
 	return domain.Draft{SKU: f.SKU, Name: f.Name, Description: f.Description, Price: toMoney(f.Price)}
 }
 
-func toProduct(p domain.Product) Product {
+func toProduct(p app.Product) Product {
 	return Product{
 		ID: p.ID,
 		ProductFields: ProductFields{

@@ -6,8 +6,6 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/observe"
-	"github.com/shopmesh/shopmesh/svc/products/domain"
-	"github.com/shopmesh/shopmesh/svc/products/store"
 )
 
 // Application is every use case of the catalog, resolved at compile time.
@@ -25,13 +23,14 @@ type Commands struct {
 
 // Queries read the catalog.
 type Queries struct {
-	Get  mesh.QueryHandler[GetProduct, domain.Product]
-	List mesh.QueryHandler[ListProducts, store.Page]
+	Get  mesh.QueryHandler[GetProduct, Product]
+	List mesh.QueryHandler[ListProducts, ProductPage]
 }
 
 // New builds the application with logging and metrics around every handler.
-func New(s *store.Store, w *mesh.Writer, o observe.Observer) Application {
-	h := handlers{store: s, writer: w}
+// Decisions read state; queries read the read model.
+func New(state State, reads ReadModel, w *mesh.Writer, o observe.Observer) Application {
+	h := handlers{state: state, reads: reads, writer: w}
 	return Application{
 		Commands: Commands{
 			Create: mesh.Observed("products.create", o, mesh.CommandFunc[CreateProduct](h.create)),
@@ -39,20 +38,21 @@ func New(s *store.Store, w *mesh.Writer, o observe.Observer) Application {
 			Delete: mesh.Observed("products.delete", o, mesh.CommandFunc[DeleteProduct](h.delete)),
 		},
 		Queries: Queries{
-			Get:  mesh.ObservedQuery("products.get", o, mesh.QueryFunc[GetProduct, domain.Product](h.get)),
-			List: mesh.ObservedQuery("products.list", o, mesh.QueryFunc[ListProducts, store.Page](h.list)),
+			Get:  mesh.ObservedQuery("products.get", o, mesh.QueryFunc[GetProduct, Product](h.get)),
+			List: mesh.ObservedQuery("products.list", o, mesh.QueryFunc[ListProducts, ProductPage](h.list)),
 		},
 	}
 }
 
 type handlers struct {
-	store  *store.Store
+	state  State
+	reads  ReadModel
 	writer *mesh.Writer
 }
 
 // product reads, for a decision, a product and the owner of a sku.
-func (h handlers) product(id, sku string) func() (store.Snapshot, error) {
-	return func() (store.Snapshot, error) { return h.store.ForWrite(id, sku) }
+func (h handlers) product(id, sku string) func() (Snapshot, error) {
+	return func() (Snapshot, error) { return h.state.ForWrite(id, sku) }
 }
 
 // single turns a rule that decides one event into a decision.

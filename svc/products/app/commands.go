@@ -6,7 +6,6 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/products/domain"
-	"github.com/shopmesh/shopmesh/svc/products/store"
 )
 
 // CreateProduct adds a product under a new id.
@@ -34,21 +33,21 @@ type DeleteProduct struct {
 
 func (h handlers) create(ctx context.Context, c CreateProduct) error {
 	cause := mesh.Cause{ID: c.RequestID, CorrelationID: c.ID}
-	return mesh.Decide(ctx, h.writer, cause, h.product(c.ID, c.Draft.SKU), func(s store.Snapshot) ([]events.ProductCreated, error) {
+	return mesh.Decide(ctx, h.writer, cause, h.product(c.ID, c.Draft.SKU), func(s Snapshot) ([]events.ProductCreated, error) {
 		return single(domain.Create(c.ID, s.Product, c.Draft, s.Catalog))
 	})
 }
 
 func (h handlers) update(ctx context.Context, c UpdateProduct) error {
 	cause := mesh.Cause{ID: c.RequestID, CorrelationID: c.ID}
-	return mesh.Decide(ctx, h.writer, cause, h.product(c.ID, c.Draft.SKU), func(s store.Snapshot) ([]events.ProductUpdated, error) {
+	return mesh.Decide(ctx, h.writer, cause, h.product(c.ID, c.Draft.SKU), func(s Snapshot) ([]events.ProductUpdated, error) {
 		return single(domain.Update(s.Product, c.Draft, s.Catalog, c.IfVersion))
 	})
 }
 
 func (h handlers) delete(ctx context.Context, c DeleteProduct) error {
 	cause := mesh.Cause{ID: c.RequestID, CorrelationID: c.ID}
-	return mesh.Decide(ctx, h.writer, cause, h.product(c.ID, ""), func(s store.Snapshot) ([]events.ProductDeleted, error) {
+	return mesh.Decide(ctx, h.writer, cause, h.product(c.ID, ""), func(s Snapshot) ([]events.ProductDeleted, error) {
 		return single(domain.Delete(s.Product, c.IfVersion))
 	})
 }

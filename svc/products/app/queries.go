@@ -2,9 +2,6 @@ package app
 
 import (
 	"context"
-
-	"github.com/shopmesh/shopmesh/svc/products/domain"
-	"github.com/shopmesh/shopmesh/svc/products/store"
 )
 
 // GetProduct reads one product.
@@ -17,10 +14,10 @@ type ListProducts struct {
 	Limit  int
 }
 
-func (h handlers) get(ctx context.Context, q GetProduct) (domain.Product, error) {
-	return h.store.Get(ctx, q.ID)
+func (h handlers) get(ctx context.Context, q GetProduct) (Product, error) {
+	return h.reads.Get(ctx, q.ID)
 }
 
-func (h handlers) list(_ context.Context, q ListProducts) (store.Page, error) {
-	return h.store.List(q.Query, q.Cursor, q.Limit)
+func (h handlers) list(_ context.Context, q ListProducts) (ProductPage, error) {
+	return h.reads.List(q.Query, q.Cursor, q.Limit)
 }

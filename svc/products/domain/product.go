@@ -20,15 +20,15 @@ var (
 
 // Product is one catalog entry as the events built it.
 type Product struct {
-	ID          string       `json:"id"`
-	SKU         string       `json:"sku"`
-	Name        string       `json:"name"`
-	Description string       `json:"description"`
-	Price       events.Money `json:"price"`
-	CreatedAt   time.Time    `json:"createdAt"`
-	UpdatedAt   time.Time    `json:"updatedAt"`
-	Version     int64        `json:"version"`
-	Deleted     bool         `json:"deleted,omitempty"`
+	ID          string
+	SKU         string
+	Name        string
+	Description string
+	Price       events.Money
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Version     int64
+	Deleted     bool
 }
 
 // Exists reports whether the product is in the catalog.

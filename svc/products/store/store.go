@@ -1,6 +1,7 @@
 // Package store keeps the catalog's local state: a bbolt file projected from
 // the PRODUCTS stream (products by id, the sku index) and the catalog KV read
-// model it publishes.
+// model it publishes. It implements the ports app declares (app.State,
+// app.ReadModel).
 package store
 
 import (
@@ -12,6 +13,7 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/paging"
+	"github.com/shopmesh/shopmesh/svc/products/app"
 	"github.com/shopmesh/shopmesh/svc/products/domain"
 	bolt "go.etcd.io/bbolt"
 )
@@ -31,6 +33,11 @@ type Store struct {
 	views *mesh.Views
 }
 
+var (
+	_ app.State     = (*Store)(nil)
+	_ app.ReadModel = (*Store)(nil)
+)
+
 // New wraps the service's bbolt file and its catalog views.
 func New(db *bolt.DB, views *mesh.Views) (*Store, error) {
 	if err := mesh.PrepareState(db, schemaVersion, bucketProducts, bucketSKUs); err != nil {
@@ -47,15 +54,18 @@ func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 	}
 	products, skus := tx.Bucket(bucketProducts), tx.Bucket(bucketSKUs)
 	id := events.IDOf(e.Subject)
-	var p domain.Product
-	mesh.GetJSON(products, id, &p)
+	var r productRecord
+	if _, err := mesh.GetJSON(products, id, &r); err != nil {
+		return nil, err
+	}
+	p := r.domain()
 	if p.SKU != "" && string(skus.Get([]byte(p.SKU))) == id {
 		if err := skus.Delete([]byte(p.SKU)); err != nil {
 			return nil, err
 		}
 	}
 	p = domain.Evolve(p, ev, e.Time)
-	if err := mesh.PutJSON(products, id, p); err != nil {
+	if err := mesh.PutJSON(products, id, toRecord(p)); err != nil {
 		return nil, err
 	}
 	if !p.Exists() {
@@ -64,30 +74,18 @@ func (s *Store) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error) {
 	if err := skus.Put([]byte(p.SKU), []byte(id)); err != nil {
 		return nil, err
 	}
-	return []mesh.View{{Key: id, Value: p}}, nil
+	return []mesh.View{{Key: id, Value: toView(p)}}, nil
 }
 
-// Snapshot is what a write decision reads, taken in one transaction.
-type Snapshot struct {
-	Product  domain.Product
-	Catalog  domain.Catalog
-	Position uint64
-}
-
-// Expect implements mesh.Snapshot: every catalog write expects the whole
-// PRODUCTS stream unchanged since the snapshot, because sku uniqueness
-// spans all products: any concurrent catalog write makes a writer decide
-// again (see docs/adr).
-func (s Snapshot) Expect(string) mesh.Expect {
-	return mesh.Expect{Filter: events.ProductSubjects, Seq: s.Position}
-}
-
-// ForWrite reads product id, the owner of sku and the stream position they
-// reflect, all at one point in time.
-func (s *Store) ForWrite(id, sku string) (Snapshot, error) {
-	var snap Snapshot
+// ForWrite implements app.State.
+func (s *Store) ForWrite(id, sku string) (app.Snapshot, error) {
+	var snap app.Snapshot
 	err := s.db.View(func(tx *bolt.Tx) error {
-		mesh.GetJSON(tx.Bucket(bucketProducts), id, &snap.Product)
+		var r productRecord
+		if _, err := mesh.GetJSON(tx.Bucket(bucketProducts), id, &r); err != nil {
+			return err
+		}
+		snap.Product = r.domain()
 		snap.Catalog.SKUOwner = string(tx.Bucket(bucketSKUs).Get([]byte(sku)))
 		snap.Position = mesh.Position(tx, events.ProductsStream)
 		return nil
@@ -95,27 +93,27 @@ func (s *Store) ForWrite(id, sku string) (Snapshot, error) {
 	return snap, err
 }
 
-// Get returns a product from the catalog read model.
-func (s *Store) Get(ctx context.Context, id string) (domain.Product, error) {
-	return mesh.Lookup[domain.Product](ctx, s.views, id, domain.ErrNotFound)
+// Get implements app.ReadModel, from the catalog read model.
+func (s *Store) Get(ctx context.Context, id string) (app.Product, error) {
+	v, err := mesh.Lookup[productView](ctx, s.views, id, domain.ErrNotFound)
+	return v.app(), err
 }
 
-// Page is one page of a product list.
-type Page = paging.Page[domain.Product]
-
-// List returns up to limit products after cursor, oldest first, whose sku or
-// name contains q (any case).
-func (s *Store) List(q, cursor string, limit int) (Page, error) {
+// List implements app.ReadModel.
+func (s *Store) List(q, cursor string, limit int) (app.ProductPage, error) {
 	after, err := paging.CursorKey(cursor)
 	if err != nil {
-		return Page{}, err
+		return app.ProductPage{}, err
 	}
 	q = strings.ToLower(q)
-	page := Page{Items: []domain.Product{}}
+	page := app.ProductPage{Items: []app.Product{}}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketProducts).Cursor()
 		for k, v := paging.SeekAfter(c, after); k != nil; k, v = c.Next() {
-			p, ok := matching(v, q)
+			p, ok, err := matching(k, v, q)
+			if err != nil {
+				return err
+			}
 			if !ok {
 				continue
 			}
@@ -123,20 +121,24 @@ func (s *Store) List(q, cursor string, limit int) (Page, error) {
 				page.NextCursor = paging.Cursor([]byte(page.Items[limit-1].ID))
 				return nil
 			}
-			page.Items = append(page.Items, p)
+			page.Items = append(page.Items, toView(p).app())
 		}
 		return nil
 	})
 	return page, err
 }
 
-func matching(data []byte, q string) (domain.Product, bool) {
-	var p domain.Product
-	if err := json.Unmarshal(data, &p); err != nil || !p.Exists() {
-		return p, false
+func matching(id, data []byte, q string) (domain.Product, bool, error) {
+	var r productRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return domain.Product{}, false, fmt.Errorf("decode product %s: %w", id, err)
+	}
+	p := r.domain()
+	if !p.Exists() {
+		return p, false, nil
 	}
 	if q == "" {
-		return p, true
+		return p, true, nil
 	}
-	return p, strings.Contains(strings.ToLower(p.SKU), q) || strings.Contains(strings.ToLower(p.Name), q)
+	return p, strings.Contains(strings.ToLower(p.SKU), q) || strings.Contains(strings.ToLower(p.Name), q), nil
 }

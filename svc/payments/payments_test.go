@@ -1,0 +1,189 @@
+package payments_test
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/schemas"
+	"github.com/shopmesh/shopmesh/svc/payments"
+	"github.com/shopmesh/shopmesh/svc/payments/gateway"
+)
+
+// shop is the payments service running alone; the test speaks for the
+// orders service by publishing its events.
+type shop struct {
+	t      *testing.T
+	js     jetstream.JetStream
+	http   *meshtest.Client
+	causes int
+}
+
+func start(t *testing.T) *shop {
+	t.Helper()
+	n := meshtest.Node(t)
+	meshtest.Start(t, n, payments.New(gateway.New(gateway.Options{})))
+	c := meshtest.Serve(t, n)
+	c.Header = meshtest.Admin() // payments are the back office's
+	return &shop{t: t, js: n.JS, http: c}
+}
+
+// publish writes events as the orders service would.
+func (s *shop) publish(evs ...mesh.Event) {
+	s.t.Helper()
+	pub := mesh.NewPublisher(s.js, "shopmesh/"+events.OrdersService, nil)
+	for _, e := range evs {
+		s.causes++
+		cause := mesh.Cause{ID: "test-" + strconv.Itoa(s.causes)}
+		if _, err := pub.Publish(meshtest.Context(s.t), cause, mesh.Outgoing{Event: e}); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
+
+type payment struct {
+	ID      string       `json:"id"`
+	OrderID string       `json:"orderId"`
+	Status  string       `json:"status"`
+	Amount  events.Money `json:"amount"`
+}
+
+func (s *shop) payments(orderID string) []payment {
+	s.t.Helper()
+	var out struct{ Items []payment }
+	s.http.Do(http.MethodGet, "/payments?orderId="+orderID, nil, nil).Expect(http.StatusOK).Decode(&out)
+	return out.Items
+}
+
+// eventually retries check until it passes or the time is up: the read
+// model follows the stream, with no single event to await.
+func eventually(t *testing.T, within time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a read model about to change
+	}
+}
+
+// checkMoney confirms what cmd/shopmesh's invariants checked of money:
+// captured less refunded is what the paid orders cost, no order is
+// captured twice, and every payment event matches its schema.
+func (s *shop) checkMoney(paid int64) {
+	s.t.Helper()
+	var captured, refunded int64
+	charges := map[string]int{}
+	err := mesh.ReadStream(meshtest.Context(s.t), s.js, events.PaymentsStream, "payments.payment.>", func(m jetstream.Msg) error {
+		ev, err := events.Decode(m.Headers().Get("ce-type"), m.Data())
+		switch ev := ev.(type) {
+		case events.PaymentCaptured:
+			captured += ev.Amount.Amount
+			charges[ev.OrderID]++
+		case events.PaymentRefunded:
+			refunded += ev.Amount.Amount
+		}
+		return err
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if captured-refunded != paid {
+		s.t.Errorf("captured %d - refunded %d = %d, but paid orders total %d", captured, refunded, captured-refunded, paid)
+	}
+	for id, n := range charges {
+		if n > 1 {
+			s.t.Errorf("order %s captured %d times", id, n)
+		}
+	}
+	v, err := schemas.NewValidator()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := v.ValidateStream(meshtest.Context(s.t), s.js, events.PaymentsStream); err != nil {
+		s.t.Errorf("stream %s: %v", events.PaymentsStream, err)
+	}
+}
+
+// Payments' queries: one payment, a page at a time, by order and by
+// status, and what they refuse. (The payments part of cmd/shopmesh's
+// TestOrderAndPaymentQueries, which ran the whole mesh: here the test
+// says for the orders service which orders await payment.)
+func TestPaymentQueries(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	price := events.Money{Amount: 100, Currency: "EUR"}
+	for i := range 5 {
+		s.publish(events.OrderStockReserved{OrderID: "o" + strconv.Itoa(i), Total: price, PaymentToken: gateway.TokenVisa})
+	}
+	declined := "declined-order"
+	s.publish(events.OrderStockReserved{OrderID: declined, Total: price, PaymentToken: gateway.TokenDeclined})
+
+	// Payments' read model follows its stream: its list (the service's
+	// own index) and then each payment's view in KV, published just after.
+	var ps []payment
+	eventually(t, 5*time.Second, func() error {
+		if ps = s.payments(declined); len(ps) != 1 || ps[0].Status != "declined" {
+			return fmt.Errorf("payments of the declined order: %+v", ps)
+		}
+		if r := s.http.Do(http.MethodGet, "/payments/"+ps[0].ID, nil, nil); r.Status != http.StatusOK {
+			return fmt.Errorf("payment %s: status %d", ps[0].ID, r.Status)
+		}
+		return nil
+	})
+	var p payment
+	s.http.Do(http.MethodGet, "/payments/"+ps[0].ID, nil, nil).Expect(http.StatusOK).Decode(&p)
+	if p.OrderID != declined {
+		t.Fatalf("payment %+v", p)
+	}
+	s.http.Do(http.MethodPost, "/payments/"+p.ID+"/refund", nil, meshtest.Admin()).Problem(http.StatusConflict)
+	s.http.Do(http.MethodGet, "/payments/pay_NOPE", nil, nil).Problem(http.StatusNotFound)
+	if got := s.payments("NOPE"); len(got) != 0 {
+		t.Fatalf("payments of an unknown order: %+v", got)
+	}
+	// All payments, a page at a time, and by status.
+	var all []payment
+	eventually(t, 5*time.Second, func() error {
+		all = nil
+		for cursor := ""; ; {
+			var p struct {
+				Items      []payment
+				NextCursor string
+			}
+			s.http.Do(http.MethodGet, "/payments?limit=2&cursor="+cursor, nil, nil).Expect(http.StatusOK).Decode(&p)
+			all = append(all, p.Items...)
+			if cursor = p.NextCursor; cursor == "" {
+				break
+			}
+		}
+		if len(all) != 6 {
+			return fmt.Errorf("%d payments listed, want 6", len(all))
+		}
+		return nil
+	})
+	var declinedOnly struct{ Items []payment }
+	s.http.Do(http.MethodGet, "/payments?status=declined", nil, nil).Expect(http.StatusOK).Decode(&declinedOnly)
+	if len(declinedOnly.Items) != 1 || declinedOnly.Items[0].OrderID != declined {
+		t.Fatalf("declined payments %+v", declinedOnly.Items)
+	}
+	s.http.Do(http.MethodGet, "/payments?status=lost", nil, nil).Problem(http.StatusUnprocessableEntity)
+	s.http.Do(http.MethodGet, "/payments?cursor=***", nil, nil).Problem(http.StatusBadRequest)
+	for _, p := range all {
+		if p.Status != "declined" && (p.Status != "captured" || !strings.HasPrefix(p.OrderID, "o")) {
+			t.Errorf("payment %+v, want the five orders captured", p)
+		}
+	}
+	s.checkMoney(5 * price.Amount)
+}
