@@ -200,7 +200,7 @@ func TestOneTraceFollowsTheOrderThroughEveryService(t *testing.T) {
 	}
 	checkSpanTree(t, spans.Ended(), traceID, callerSpan, []string{
 		"POST /orders", "command orders.place", "command inventory.reserve", "command orders.record_reservation",
-		"command payments.charge", "command orders.record_payment", "command inventory.commit",
+		"command payments.charge", "command orders.record_capture", "command inventory.commit",
 	})
 }
 

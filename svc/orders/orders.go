@@ -82,13 +82,13 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
 	admission.Deadline, admission.Max = s.cfg.TTL, s.cfg.MaxOpen
 	go admission.Run(ctx)
 	a := app.New(app.Deps{
-		Store: st, Writer: w, Timers: store.NewTimers(s.rt.JetStream()), Timeline: timeline,
+		Orders: st, Views: st, Writer: w, Timers: store.NewTimers(s.rt.JetStream()), Timeline: timeline,
 		Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
 	}, s.rt.Observer())
 	api.Register(s.rt.API(mesh.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders", Problems: api.Problems,
 		Description: "Place, follow and cancel orders; see every event of an order on its timeline.",
-	}), a, s.rt.CustomerTokens())
+	}), a, s.rt.CustomerTokens(), s.rt.Observer().Log)
 	return s.rt.React(ctx,
 		mesh.Reaction{Durable: onInventory, Handle: a.OnInventory},
 		mesh.Reaction{Durable: onPayments, Handle: a.OnPayment},
