@@ -102,6 +102,13 @@ func (n notYetError) Unwrap() error { return n.err }
 // one).
 func NotYet(err error) error { return notYetError{err} }
 
+// IsPermanent reports whether err, or an error it wraps, was marked
+// Permanent: for tests of what a reaction answers.
+func IsPermanent(err error) bool { return errors.As(err, new(permanentError)) }
+
+// IsNotYet reports whether err, or an error it wraps, was marked NotYet.
+func IsNotYet(err error) bool { return errors.As(err, new(notYetError)) }
+
 // Reactor runs one reaction.
 type Reactor struct {
 	source string
