@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -421,4 +422,83 @@ func TestDeadlineExpiresOnlyAnOpenOrderDue(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.expectWritten(t, "orders.order.o1.placed", "orders.order.o1.expired")
+}
+
+// views is the read model: the orders of the book as readers see them, and
+// changes a test sends.
+type views struct {
+	book    *book
+	changes chan app.View
+}
+
+func (v *views) Get(_ context.Context, id string) (app.View, error) {
+	o, ok := v.book.orders[id]
+	if !ok {
+		return app.View{}, domain.ErrNotFound
+	}
+	return app.ToView(o), nil
+}
+
+func (v *views) List(app.Filter, string, int) (app.Page, error) { return app.Page{}, nil }
+
+// Changes passes on what keep accepts of the test's changes.
+func (v *views) Changes(_ context.Context, keep func(app.View) bool) <-chan app.View {
+	out := make(chan app.View, cap(v.changes))
+	for c := range v.changes {
+		if keep(c) {
+			out <- c
+		}
+	}
+	close(out)
+	return out
+}
+
+// timeline counts its reads.
+type timeline struct{ reads int }
+
+func (t *timeline) For(context.Context, string) ([]app.Entry, error) {
+	t.reads++
+	return []app.Entry{{Subject: "orders.order.o1.placed"}}, nil
+}
+
+func queries(f *fixture, changes ...app.View) (app.Queries, *timeline) {
+	ch := make(chan app.View, len(changes))
+	for _, c := range changes {
+		ch <- c
+	}
+	close(ch)
+	tl := &timeline{}
+	a := app.New(app.Deps{Orders: f.book, Views: &views{book: f.book, changes: ch}, Timeline: tl}, mesh.Observer{Log: zerolog.Nop()})
+	return a.Queries, tl
+}
+
+// The timeline of an order the read model does not hold is not read.
+func TestTimelineOfAnUnknownOrderIsNotFound(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	f.placed("o1")
+	q, tl := queries(f)
+	if _, err := q.Timeline.Handle(context.Background(), app.GetTimeline{ID: "nope"}); !errors.Is(err, domain.ErrNotFound) || tl.reads != 0 {
+		t.Fatalf("timeline of an unknown order: %v, %d reads", err, tl.reads)
+	}
+	if got, err := q.Timeline.Handle(context.Background(), app.GetTimeline{ID: "o1"}); err != nil || len(got) != 1 {
+		t.Fatalf("timeline of o1: %+v, %v", got, err)
+	}
+}
+
+func TestWatchKeepsTheOrdersAskedFor(t *testing.T) {
+	t.Parallel()
+	q, _ := queries(newFixture(),
+		app.View{ID: "o1", CustomerID: "alice"}, app.View{ID: "o2", CustomerID: "bob"}, app.View{ID: "o3", CustomerID: "alice"})
+	changes, err := q.Watch.Handle(context.Background(), app.WatchOrders{CustomerID: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for c := range changes {
+		got = append(got, c.ID)
+	}
+	if strings.Join(got, ",") != "o1,o3" {
+		t.Fatalf("alice's changes: %v", got)
+	}
 }
