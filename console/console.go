@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 )
 
 //go:embed web
@@ -38,7 +39,7 @@ type Options struct {
 	// mesh: who reacts to whose events through which consumer.
 	Plans []mesh.Plan
 	// Tokens issues customer tokens to those who sign up.
-	Tokens *mesh.CustomerTokens
+	Tokens *httpapi.CustomerTokens
 	// Demo opens the demo shop to anyone: anyone may sign up as a new
 	// customer and follow the mesh's feed. Elsewhere the feed is the
 	// admin's, and customers get their tokens from the admin.
@@ -55,7 +56,7 @@ type Options struct {
 type Console struct {
 	opts  Options
 	graph graph
-	links mesh.Links
+	links httpapi.Links
 	// backlog is how many of each stream's latest events a new follower
 	// of the feed gets first, so a page opened after an order shows it.
 	backlog uint64
@@ -67,9 +68,9 @@ type Console struct {
 // /console/assets/, and its API under /console with a document of its own.
 // Call it after every service has registered its API, so the page links
 // them all.
-func Register(h *mesh.HTTP, o Options) *Console {
+func Register(h *httpapi.HTTP, o Options) *Console {
 	c := &Console{opts: o, graph: newGraph(o.Plans), backlog: 50, buffer: 256}
-	api := h.API(mesh.ServiceDoc{
+	api := h.API(httpapi.ServiceDoc{
 		Prefix: "/console", Title: "ShopMesh console", Problems: problems,
 		Description: "What the console's page reads that no service serves: every event of the mesh as it " +
 			"happens, the consumers of every reaction, the dead letters, and the demo shop's sign-up.",
@@ -83,7 +84,7 @@ func Register(h *mesh.HTTP, o Options) *Console {
 }
 
 // problems are examples of the console's errors, for its document.
-var problems = []mesh.Problem{
+var problems = []httpapi.Problem{
 	{Status: http.StatusForbidden, Detail: "sign-up is open only in the demo shop (shopmesh run --demo)"},
 	{Status: http.StatusNotFound, Detail: "no such dead letter: 7"},
 	{Status: http.StatusConflict, Detail: "redrive failed: the reaction failed again"},
@@ -97,7 +98,7 @@ var problems = []mesh.Problem{
 func scriptsAndStyles(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, ".js") && !strings.HasSuffix(r.URL.Path, ".css") {
-			mesh.WriteProblem(w, http.StatusNotFound, "no such asset")
+			httpapi.WriteProblem(w, http.StatusNotFound, "no such asset")
 			return
 		}
 		w.Header().Set("Cache-Control", "no-cache")

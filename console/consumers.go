@@ -8,6 +8,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 // Consumer is a reaction's durable consumer and how far it is behind.
@@ -59,14 +61,14 @@ func (c *Console) registerConsumers(api huma.API, tags []string) {
 	huma.Register(api, huma.Operation{
 		OperationID: "listDeadLetters", Method: http.MethodGet, Path: "/console/dead-letters",
 		Summary: "The dead letters, oldest first", Description: "What shopmesh dlq list shows (admin).",
-		Tags: tags, Security: mesh.AdminSecurity, Errors: []int{http.StatusUnauthorized, http.StatusServiceUnavailable},
+		Tags: tags, Security: httpapi.AdminSecurity, Errors: []int{http.StatusUnauthorized, http.StatusServiceUnavailable},
 	}, c.deadLetters)
 	huma.Register(api, huma.Operation{
 		OperationID: "redriveDeadLetter", Method: http.MethodPost, Path: "/console/dead-letters/{sequence}/redrive",
 		Summary: "Hand a dead letter back to its reaction",
 		Description: "What shopmesh dlq redrive does (admin): the reaction handles the letter again and, once it is " +
 			"handled, it is removed. A letter a projection set aside is kept to be read (409).",
-		Tags: tags, Security: mesh.AdminSecurity, DefaultStatus: http.StatusNoContent,
+		Tags: tags, Security: httpapi.AdminSecurity, DefaultStatus: http.StatusNoContent,
 		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
 	}, c.redrive)
 }
@@ -99,7 +101,7 @@ func (c *Console) consumers(ctx context.Context, _ *struct{}) (*consumersOutput,
 func (c *Console) deadLetters(ctx context.Context, _ *struct{}) (*deadLettersOutput, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	dead, err := mesh.DeadLetters(ctx, c.opts.JS)
+	dead, err := ops.DeadLetters(ctx, c.opts.JS)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -114,13 +116,13 @@ func (c *Console) deadLetters(ctx context.Context, _ *struct{}) (*deadLettersOut
 func (c *Console) redrive(ctx context.Context, in *redriveInput) (*struct{}, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err := mesh.Redrive(ctx, c.opts.JS, in.Sequence)
+	err := ops.Redrive(ctx, c.opts.JS, in.Sequence)
 	switch {
 	case err == nil:
 		return nil, nil
-	case errors.Is(err, mesh.ErrNoDeadLetter):
+	case errors.Is(err, ops.ErrNoDeadLetter):
 		return nil, huma.Error404NotFound(err.Error())
-	case errors.Is(err, mesh.ErrSetAside), errors.Is(err, mesh.ErrRedriveFailed):
+	case errors.Is(err, ops.ErrSetAside), errors.Is(err, ops.ErrRedriveFailed):
 		return nil, huma.Error409Conflict(err.Error())
 	}
 	return nil, unavailable(err)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 )
 
 // SignUp is a new customer's name.
@@ -34,9 +34,9 @@ func (c *Console) registerCustomers(api huma.API, tags []string) {
 			"(POST /orders/customer-tokens), so signing up gives no one another's orders. Open only in the demo shop " +
 			"(shopmesh run --demo); 403 otherwise.",
 		Tags: tags, DefaultStatus: http.StatusCreated,
-		RequestBody: mesh.Example("Alice signs up", SignUp{Name: "Alice"}),
+		RequestBody: httpapi.Example("Alice signs up", SignUp{Name: "Alice"}),
 		Errors:      []int{http.StatusForbidden, http.StatusUnprocessableEntity},
-		Metadata: mesh.Problems(mesh.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid name",
+		Metadata: httpapi.Problems(httpapi.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid name",
 			Errors: []*huma.ErrorDetail{{Location: "body.name", Message: "use letters, digits, spaces, '.', '_' or '-'"}}}),
 	}, c.signUp)
 }

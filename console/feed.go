@@ -12,6 +12,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 )
 
 // Event is one event of the mesh as the feed sends it: where it was
@@ -43,7 +44,7 @@ type feedInput struct {
 // registerFeed serves the feed to anyone in the demo shop, and to the
 // admin elsewhere: it names every order and product, and when each moved.
 func (c *Console) registerFeed(api huma.API, tags []string) {
-	security, errs := mesh.AdminSecurity, []int{http.StatusUnauthorized, http.StatusServiceUnavailable}
+	security, errs := httpapi.AdminSecurity, []int{http.StatusUnauthorized, http.StatusServiceUnavailable}
 	if c.opts.Demo {
 		security, errs = nil, []int{http.StatusServiceUnavailable}
 	}

@@ -3,45 +3,61 @@ package events
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 )
 
-var (
-	decoders = map[string]func([]byte) (Event, error){}
-	zeros    = map[string]Event{}
-)
-
-func init() {
-	register[ProductCreated]()
-	register[ProductUpdated]()
-	register[ProductDeleted]()
-	register[StockAdjusted]()
-	register[StockReserved]()
-	register[StockReleased]()
-	register[StockCommitted]()
-	register[ReservationAccepted]()
-	register[ReservationRejected]()
-	register[ReservationReleased]()
-	register[ReservationCommitted]()
-	register[OrderPlaced]()
-	register[OrderStockReserved]()
-	register[OrderConfirmed]()
-	register[OrderRejected]()
-	register[OrderCancelled]()
-	register[OrderExpired]()
-	register[PaymentCaptured]()
-	register[PaymentDeclined]()
-	register[PaymentRefunded]()
+// kind is one event type as the registry knows it: its zero value, which
+// names its type and subject, and how to decode a body into it.
+type kind struct {
+	zero   Event
+	decode func([]byte) (Event, error)
 }
 
-func register[T Event]() {
+func kindOf[T Event]() kind {
 	var zero T
-	zeros[zero.EventType()] = zero
-	decoders[zero.EventType()] = func(data []byte) (Event, error) {
+	decode := func(data []byte) (Event, error) {
 		var v T
 		err := json.Unmarshal(data, &v)
 		return v, err
 	}
+	return kind{zero: zero, decode: decode}
+}
+
+// registry is every event type this version knows, listed once: a new
+// event is added here, and Decode, All and the schemas follow.
+var registry = []kind{
+	kindOf[ProductCreated](),
+	kindOf[ProductUpdated](),
+	kindOf[ProductDeleted](),
+	kindOf[StockAdjusted](),
+	kindOf[StockReserved](),
+	kindOf[StockReleased](),
+	kindOf[StockCommitted](),
+	kindOf[ReservationAccepted](),
+	kindOf[ReservationRejected](),
+	kindOf[ReservationReleased](),
+	kindOf[ReservationCommitted](),
+	kindOf[OrderPlaced](),
+	kindOf[OrderStockReserved](),
+	kindOf[OrderConfirmed](),
+	kindOf[OrderRejected](),
+	kindOf[OrderCancelled](),
+	kindOf[OrderExpired](),
+	kindOf[PaymentCaptured](),
+	kindOf[PaymentDeclined](),
+	kindOf[PaymentRefunded](),
+}
+
+// kinds is the registry by event type, for Decode.
+var kinds = byType(registry)
+
+func byType(registry []kind) map[string]kind {
+	out := make(map[string]kind, len(registry))
+	for _, k := range registry {
+		out[k.zero.EventType()] = k
+	}
+	return out
 }
 
 // Decode turns a body of the given type into its Go value. A type this
@@ -49,22 +65,24 @@ func register[T Event]() {
 // nil without error: readers skip it, so a newer producer never stops an
 // older reader.
 func Decode(eventType string, data []byte) (Event, error) {
-	decode, ok := decoders[eventType]
+	k, ok := kinds[eventType]
 	if !ok {
 		return nil, nil
 	}
-	e, err := decode(data)
+	e, err := k.decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", eventType, err)
 	}
 	return e, nil
 }
 
-func sortedTypes() []string {
-	types := make([]string, 0, len(zeros))
-	for t := range zeros {
-		types = append(types, t)
+// All returns one zero value of every event, sorted by type, for schema
+// generation and checks that must cover each contract.
+func All() []Event {
+	out := make([]Event, 0, len(registry))
+	for _, k := range registry {
+		out = append(out, k.zero)
 	}
-	sort.Strings(types)
-	return types
+	slices.SortFunc(out, func(a, b Event) int { return strings.Compare(a.EventType(), b.EventType()) })
+	return out
 }

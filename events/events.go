@@ -1,9 +1,12 @@
 // Package events holds the contracts every service shares: the Go type of
-// each event, its subject and its versioned type. It imports only the
-// standard library, so any layer may depend on it.
+// each event, its subject and its versioned type. Each event type owns its
+// subject, so the subjects a service reacts to are named by the event
+// types (Patterns), never written out by hand. It imports only the
+// standard library and the subject grammar (mesh/subject, itself only the
+// standard library), so any layer may depend on it.
 package events
 
-import "strings"
+import "github.com/shopmesh/shopmesh/mesh/subject"
 
 // Event is implemented by every contract in this package.
 type Event interface {
@@ -19,39 +22,39 @@ type Money struct {
 
 // Subject builds the four-token subject <service>.<entity>.<id>.<event>.
 func Subject(service, entity, id, event string) string {
-	return service + "." + entity + "." + id + "." + event
+	return subject.Of(service, entity, id, event)
 }
 
 // Entity names one entity, the first three tokens of its subjects: what
 // a decision's snapshot reads the position of.
 func Entity(service, entity, id string) string {
-	return service + "." + entity + "." + id
+	return subject.Entity(subject.Of(service, entity, id, subject.Any))
 }
 
 // EntityFilter matches every event of one entity.
 func EntityFilter(service, entity, id string) string {
-	return Entity(service, entity, id) + ".*"
+	return subject.Of(service, entity, id, subject.Any)
 }
 
-// IDOf returns the id token of a four-token subject.
-func IDOf(subject string) string {
-	parts := strings.Split(subject, ".")
-	if len(parts) < 3 {
-		return ""
+// IDOf returns the id token of a subject: the entity an event is about, or
+// the order of a fired deadline.
+func IDOf(s string) string { return subject.ID(s) }
+
+// Pattern matches one kind of event on every entity: Pattern(OrderPlaced{})
+// is "orders.order.*.placed". It is the event's own subject with its id
+// replaced, so a reaction's filter cannot drift from what is published.
+func Pattern(e Event) string { return subject.Pattern(e.EventSubject()) }
+
+// Patterns are the Patterns of evs, in their order: the filter subjects of
+// a durable consumer that reacts to those kinds of event.
+func Patterns(evs ...Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = Pattern(e)
 	}
-	return parts[2]
+	return out
 }
 
 func typeName(service, entity, event string) string {
 	return "shopmesh." + service + "." + entity + "." + event + ".v1"
-}
-
-// All returns one zero value of every event, for schema generation and
-// checks that must cover each contract.
-func All() []Event {
-	out := make([]Event, 0, len(zeros))
-	for _, t := range sortedTypes() {
-		out = append(out, zeros[t])
-	}
-	return out
 }

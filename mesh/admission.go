@@ -6,6 +6,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/shopmesh/shopmesh/mesh/observe"
 )
 
 // Admission refuses new work while the work already accepted could not
@@ -28,7 +30,7 @@ type Admission struct {
 
 	name    string
 	backlog func() (open int, ended uint64, err error)
-	metrics *Metrics
+	metrics *observe.Metrics
 
 	mu    sync.Mutex
 	open  int
@@ -39,7 +41,7 @@ type Admission struct {
 
 // NewAdmission watches a backlog: backlog reports the work open now and a
 // running count of the work ever ended. name labels the metrics.
-func NewAdmission(name string, backlog func() (int, uint64, error), m *Metrics) *Admission {
+func NewAdmission(name string, backlog func() (int, uint64, error), m *observe.Metrics) *Admission {
 	return &Admission{Floor: 1000, Deadline: 15 * time.Minute, name: name, backlog: backlog, metrics: m}
 }
 
@@ -71,7 +73,7 @@ func (a *Admission) sample(now time.Time) {
 		a.rate += weight * (recent - a.rate)
 	}
 	a.open, a.ended, a.at = open, ended, now
-	a.metrics.observeAdmission(a.name, open, a.limitLocked())
+	a.metrics.ObserveAdmission(a.name, open, a.limitLocked())
 }
 
 // Limit is how much open work is accepted now.
@@ -114,6 +116,6 @@ func (a *Admission) Admit() error {
 	if a.rate > 0 {
 		wait = time.Duration(float64(a.open-limit+1) / a.rate * float64(time.Second))
 	}
-	a.metrics.observeRefused(a.name)
+	a.metrics.ObserveRefused(a.name)
 	return &Busy{Open: a.open, Limit: limit, Rate: a.rate, RetryAfter: min(max(wait, time.Second), time.Minute)}
 }

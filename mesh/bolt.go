@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopmesh/shopmesh/mesh/subject"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -216,9 +217,8 @@ func ReadPositions(tx *bolt.Tx, entities ...string) Positions {
 
 // Expect implements Snapshot: the last message on the event's entity is
 // the one the decision read (none, for an entity it did not read).
-func (p Positions) Expect(subject string) Expect {
-	entity := entityOf(subject)
-	return Expect{Filter: entity + ".*", Seq: p[entity]}
+func (p Positions) Expect(s string) Expect {
+	return Expect{Filter: subject.EntityFilter(s), Seq: p[subject.Entity(s)]}
 }
 
 var bucketMeta = []byte("_meta")

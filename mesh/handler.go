@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -32,14 +33,6 @@ type QueryFunc[Q, R any] func(ctx context.Context, q Q) (R, error)
 // Handle calls f.
 func (f QueryFunc[Q, R]) Handle(ctx context.Context, q Q) (R, error) { return f(ctx, q) }
 
-// Observer is what the pipeline behaviours report to: a service's logger,
-// the process's metrics and tracing. Metrics and Tracing may be nil.
-type Observer struct {
-	Log     zerolog.Logger
-	Metrics *Metrics
-	Tracing *Tracing
-}
-
 // eventKey carries, in a handler's context, the event being reacted to, so
 // that every log line of the work it causes names its correlation id.
 type eventKey struct{}
@@ -47,13 +40,13 @@ type eventKey struct{}
 // Observed wraps a command handler with the pipeline every command gets: a
 // span, a log line with its outcome, duration, trace and correlation ids,
 // and the metrics.
-func Observed[C any](name string, o Observer, h CommandHandler[C]) CommandHandler[C] {
+func Observed[C any](name string, o observe.Observer, h CommandHandler[C]) CommandHandler[C] {
 	return CommandFunc[C](func(ctx context.Context, cmd C) error {
-		ctx, span := o.Tracing.start(ctx, "command "+name, trace.SpanKindInternal)
+		ctx, span := o.Tracing.Start(ctx, "command "+name, trace.SpanKindInternal)
 		defer span.End()
 		start := time.Now()
 		err := h.Handle(ctx, cmd)
-		o.Metrics.observeCommand(name, err, time.Since(start))
+		o.Metrics.ObserveCommand(name, err, time.Since(start))
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
 		}
@@ -76,15 +69,15 @@ func logCommand(ctx context.Context, log zerolog.Logger, name string, err error,
 	if e, ok := ctx.Value(eventKey{}).(Envelope); ok {
 		ev = ev.Str("correlation_id", e.CorrelationID).Str("caused_by", e.Subject)
 	}
-	ev.Str("command", name).Str("trace_id", TraceID(ctx)).Float64("duration_ms", Millis(took)).Msg("command")
+	ev.Str("command", name).Str("trace_id", observe.TraceID(ctx)).Float64("duration_ms", observe.Millis(took)).Msg("command")
 }
 
 // ObservedQuery wraps a query handler with metrics.
-func ObservedQuery[Q, R any](name string, o Observer, h QueryHandler[Q, R]) QueryHandler[Q, R] {
+func ObservedQuery[Q, R any](name string, o observe.Observer, h QueryHandler[Q, R]) QueryHandler[Q, R] {
 	return QueryFunc[Q, R](func(ctx context.Context, q Q) (R, error) {
 		start := time.Now()
 		r, err := h.Handle(ctx, q)
-		o.Metrics.observeQuery(name, err, time.Since(start))
+		o.Metrics.ObserveQuery(name, err, time.Since(start))
 		return r, err
 	})
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -20,13 +22,17 @@ type Node struct {
 	// one (tests, or a server without users).
 	Conns     map[string]jetstream.JetStream
 	JS        jetstream.JetStream
-	HTTP      *HTTP
-	Metrics   *Metrics
-	Tracing   *Tracing
+	HTTP      *httpapi.HTTP
+	Metrics   *observe.Metrics
+	Tracing   *observe.Tracing
 	Log       zerolog.Logger
 	Storage   Storage
 	DataDir   string
 	Reactions ReactionOptions
+	// Around, when set, wraps the handler of every reaction started on the
+	// node: tests deliver each event twice with it, to prove that every
+	// handler is idempotent (meshtest.DeliverTwice).
+	Around func(Handler) Handler
 }
 
 // JetStream is service's connection.
@@ -43,8 +49,8 @@ func (n *Node) Logger(service string) zerolog.Logger {
 }
 
 // Observer returns what service's pipeline behaviours report to.
-func (n *Node) Observer(service string) Observer {
-	return Observer{Log: n.Logger(service), Metrics: n.Metrics, Tracing: n.Tracing}
+func (n *Node) Observer(service string) observe.Observer {
+	return observe.Observer{Log: n.Logger(service), Metrics: n.Metrics, Tracing: n.Tracing}
 }
 
 // Publisher returns a publisher for service's events; while its writes
@@ -75,6 +81,9 @@ func (n *Node) OpenDB(service string) (*bolt.DB, error) {
 // React starts a reaction of service with the node's delivery options; a
 // message it keeps failing on shows in /readyz.
 func (n *Node) React(ctx context.Context, service string, r Reaction) (*Reactor, error) {
+	if n.Around != nil {
+		r.Handle = n.Around(r.Handle)
+	}
 	rc, err := StartReaction(ctx, n.JetStream(service), service, r, n.Reactions, n.Observer(service))
 	if err != nil {
 		return nil, err

@@ -13,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh/observe"
+	"github.com/shopmesh/shopmesh/mesh/subject"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -56,7 +58,7 @@ type Projection struct {
 	// service and metrics name the projection in the metrics; Node.Project
 	// sets them.
 	service string
-	metrics *Metrics
+	metrics *observe.Metrics
 
 	in chan jetstream.Msg
 	mu sync.Mutex
@@ -294,7 +296,7 @@ func (p *Projection) applyUntilDone(ctx context.Context, batch []jetstream.Msg) 
 		if err == nil {
 			return applied, nil
 		}
-		p.log.Error().Err(err).Float64("retry_in_ms", Millis(wait)).Msg("projection cannot commit; trying again")
+		p.log.Error().Err(err).Float64("retry_in_ms", observe.Millis(wait)).Msg("projection cannot commit; trying again")
 		select {
 		case <-ctx.Done():
 			return appliedBatch{}, ctx.Err()
@@ -385,7 +387,7 @@ func (p *Projection) applyBatch(ctx context.Context, batch []jetstream.Msg) (app
 		if err != nil {
 			return appliedBatch{}, err
 		}
-		p.metrics.observeCommit(p.service, len(batch), !p.db.NoSync)
+		p.metrics.ObserveCommit(p.service, len(batch), !p.db.NoSync)
 		p.advance(p.applied, positions)
 		return appliedBatch{views: views, positions: positions}, nil
 	}
@@ -427,7 +429,7 @@ func (p *Projection) setAside(ctx context.Context, bad unappliable) error {
 	}
 	p.log.Error().Err(bad.err).Str("subject", bad.env.Subject).Uint64("seq", bad.env.Sequence).
 		Msg("event set aside: the projection cannot apply it; it is in the dead-letter stream")
-	p.metrics.observeSetAside(p.service)
+	p.metrics.ObserveSetAside(p.service)
 	return nil
 }
 
@@ -466,7 +468,7 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 		// four-token subject is on an entity's subjects ("<entity>.*"). An
 		// index decides nothing, so it keeps no positions.
 		if !p.Index && strings.Count(env.Subject, ".") == 3 {
-			if err := entities.Put([]byte(entityOf(env.Subject)), encodeUint(env.Sequence)); err != nil {
+			if err := entities.Put([]byte(subject.Entity(env.Subject)), encodeUint(env.Sequence)); err != nil {
 				return nil, err
 			}
 		}
@@ -551,7 +553,7 @@ func (p *Projection) publishView(ctx context.Context, key string, rec viewRecord
 	err := retry(ctx, 5, func() error {
 		wrote, err := p.views.put(ctx, key, rec)
 		if wrote {
-			p.metrics.observeViewWrite(p.views.kv.Bucket())
+			p.metrics.ObserveViewWrite(p.views.kv.Bucket())
 		}
 		return err
 	})

@@ -6,15 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/nats-io/nats.go/jetstream"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 func TestProjectionResumesAfterRestartWithoutRepeatsOrGaps(t *testing.T) {
@@ -186,7 +188,7 @@ func TestUnappliableEventIsSetAsideAndItsEntityMovesOn(t *testing.T) {
 		t.Fatal("projection not ready after setting a message aside")
 	}
 	meta, _ := dead.Metadata()
-	if err := mesh.Redrive(ctx, js, meta.Sequence.Stream); !errors.Is(err, mesh.ErrSetAside) {
+	if err := ops.Redrive(ctx, js, meta.Sequence.Stream); !errors.Is(err, ops.ErrSetAside) {
 		t.Fatalf("redrive of a set-aside event: %v", err)
 	}
 }

@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
@@ -47,7 +49,7 @@ type Outgoing struct {
 type Publisher struct {
 	js      jetstream.JetStream
 	source  string
-	metrics *Metrics
+	metrics *observe.Metrics
 	// failing is the last write error JetStream gave, until a write works.
 	mu      sync.Mutex
 	failing error
@@ -55,7 +57,7 @@ type Publisher struct {
 
 // NewPublisher returns a publisher that stamps source (e.g. "shopmesh/orders")
 // on every event. metrics may be nil.
-func NewPublisher(js jetstream.JetStream, source string, metrics *Metrics) *Publisher {
+func NewPublisher(js jetstream.JetStream, source string, metrics *observe.Metrics) *Publisher {
 	return &Publisher{js: js, source: source, metrics: metrics}
 }
 
@@ -129,7 +131,7 @@ func (p *Publisher) publishOne(ctx context.Context, cause Cause, o Outgoing) (ui
 	}
 	p.wrote(nil)
 	if !ack.Duplicate {
-		p.metrics.observePublish(o)
+		p.metrics.ObservePublish(o.Event.EventType())
 	}
 	return ack.Sequence, nil
 }
@@ -174,7 +176,7 @@ func (p *Publisher) PublishAtomic(ctx context.Context, cause Cause, out ...Outgo
 		return 0, p.failed(err)
 	}
 	for _, o := range out {
-		p.metrics.observePublish(o)
+		p.metrics.ObservePublish(o.Event.EventType())
 	}
 	return ack.Sequence, nil
 }
@@ -209,17 +211,17 @@ func eventID(cause Cause, o Outgoing) string {
 // the batch's sequence is not known. Writer treats it as success.
 var ErrAlreadyStored = errors.New("batch already stored")
 
-// errAtomicDuplicate is JetStream's "atomic publish contains duplicate
-// message" (JSAtomicPublishContainsDuplicateMessageErr), which nats.go does
-// not name.
-const errAtomicDuplicate jetstream.ErrorCode = 10201
+// errAtomicDuplicate is JetStream's answer to an atomic batch whose
+// message ids it has stored already; nats.go does not name it, the
+// server's own table does.
+const errAtomicDuplicate = jetstream.ErrorCode(server.JSAtomicPublishContainsDuplicateMessageErr)
 
 // failed translates a publish error, counts conflicts and remembers a
 // store that fails.
 func (p *Publisher) failed(err error) error {
 	err = publishError(err)
 	if errors.Is(err, ErrConflict) {
-		p.metrics.observeConflict()
+		p.metrics.ObserveConflict()
 	}
 	p.wrote(err)
 	return err

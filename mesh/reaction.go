@@ -15,6 +15,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh/observe"
+	"github.com/shopmesh/shopmesh/mesh/subject"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -54,9 +56,6 @@ type ReactionOptions struct {
 	// progress heartbeats, so it can be short: after a crash, what was in
 	// flight is redelivered within AckWait.
 	AckWait time.Duration
-	// DeliverTwice hands every message to the handler twice, to prove in
-	// tests that handlers are idempotent.
-	DeliverTwice bool
 }
 
 func (o ReactionOptions) withDefaults() ReactionOptions {
@@ -116,8 +115,8 @@ type Reactor struct {
 	r      Reaction
 	opts   ReactionOptions
 	log    zerolog.Logger
-	m      *Metrics
-	tr     *Tracing
+	m      *observe.Metrics
+	tr     *observe.Tracing
 	queues []chan jetstream.Msg
 	wg     sync.WaitGroup
 	// quit closes when the workers are being closed: a dispatch waiting on
@@ -153,7 +152,7 @@ const stuckFor = time.Minute
 // StartReaction binds to the reaction's durable consumer, which must have
 // been provisioned (ProvisionDurable), and handles its messages until Stop.
 // source names the service for dead letters.
-func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r Reaction, opts ReactionOptions, o Observer) (*Reactor, error) {
+func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r Reaction, opts ReactionOptions, o observe.Observer) (*Reactor, error) {
 	opts = opts.withDefaults()
 	c, err := js.Consumer(ctx, r.Stream, r.Name)
 	if err != nil {
@@ -171,7 +170,7 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 		rc.Stop()
 		return nil, err
 	}
-	o.Metrics.watchLag(rc)
+	o.Metrics.WatchLag(r.Name, rc.stuckCount, c.Info)
 	return rc, nil
 }
 
@@ -212,17 +211,11 @@ func (rc *Reactor) dispatch(m jetstream.Msg) {
 		return // not acked: redelivered
 	}
 	h := fnv.New32a()
-	h.Write([]byte(entityOf(m.Subject())))
+	h.Write([]byte(subject.Entity(m.Subject())))
 	select {
 	case rc.queues[h.Sum32()%uint32(len(rc.queues))] <- m:
 	case <-rc.quit:
 	}
-}
-
-// entityOf returns the first three tokens of a subject: service, entity, id.
-func entityOf(subject string) string {
-	parts := strings.SplitN(subject, ".", 4)
-	return strings.Join(parts[:min(3, len(parts))], ".")
 }
 
 // redrive handles the dead letter at seq again, if this reaction wrote it.
@@ -299,7 +292,7 @@ func (rc *Reactor) handle(m jetstream.Msg) {
 	if err == nil {
 		_ = m.Ack()
 		rc.unstuck(env.Sequence)
-		rc.m.observeReaction(rc.r.Name, "ok")
+		rc.m.ObserveReaction(rc.r.Name, "ok")
 		return
 	}
 	log := rc.log.With().Str("subject", m.Subject()).Str("correlation_id", env.CorrelationID).Uint64("delivered", env.Delivered).Logger()
@@ -314,7 +307,7 @@ func (rc *Reactor) handle(m jetstream.Msg) {
 	} else {
 		log.Warn().Err(err).Msg("reaction failed; will retry")
 	}
-	rc.m.observeReaction(rc.r.Name, "retried")
+	rc.m.ObserveReaction(rc.r.Name, "retried")
 	_ = m.NakWithDelay(rc.backoff(env.Delivered))
 }
 
@@ -359,6 +352,13 @@ func (rc *Reactor) Stuck() (int, string) {
 		len(rc.stuck), rc.opts.StuckAfter, m.subject, m.err)
 }
 
+// stuckCount is how many messages this replica keeps failing on, for the
+// lag metrics.
+func (rc *Reactor) stuckCount() int {
+	n, _ := rc.Stuck()
+	return n
+}
+
 // keepAlive tells the server the message is still being worked on, until
 // the returned stop is called.
 func (rc *Reactor) keepAlive(m jetstream.Msg) (stop func()) {
@@ -383,18 +383,12 @@ func (rc *Reactor) keepAlive(m jetstream.Msg) (stop func()) {
 const handlerTimeout = 30 * time.Second
 
 func (rc *Reactor) call(env Envelope) error {
-	ctx := withRemoteParent(context.WithValue(context.Background(), eventKey{}, env), env.TraceParent)
-	ctx, span := rc.tr.start(ctx, "react "+rc.r.Name+" "+env.Type, trace.SpanKindConsumer)
+	ctx := observe.WithRemoteParent(context.WithValue(context.Background(), eventKey{}, env), env.TraceParent)
+	ctx, span := rc.tr.Start(ctx, "react "+rc.r.Name+" "+env.Type, trace.SpanKindConsumer)
 	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, handlerTimeout)
 	defer cancel()
-	if err := rc.r.Handle(ctx, env); err != nil {
-		return err
-	}
-	if rc.opts.DeliverTwice {
-		return rc.r.Handle(ctx, env)
-	}
-	return nil
+	return rc.r.Handle(ctx, env)
 }
 
 func (rc *Reactor) backoff(delivered uint64) time.Duration {
@@ -428,7 +422,7 @@ func (rc *Reactor) deadLetter(m jetstream.Msg, env Envelope, cause error, log ze
 		return
 	}
 	log.Error().Err(cause).Msg("reaction gave up; message moved to dead letters")
-	rc.m.observeReaction(rc.r.Name, "dead")
+	rc.m.ObserveReaction(rc.r.Name, "dead")
 	_ = m.Term()
 }
 
@@ -488,4 +482,14 @@ func (rc *Reactor) serveRedrives(nc *nats.Conn) error {
 	}
 	rc.redrives = sub
 	return nil
+}
+
+// ParseSeq reads a stream sequence given on a command line or in a redrive
+// request.
+func ParseSeq(s string) (uint64, error) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%q is not a stream sequence", s)
+	}
+	return n, nil
 }

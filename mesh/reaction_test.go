@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/mesh/observe"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 func fastRetries() mesh.ReactionOptions {
@@ -210,7 +212,7 @@ func TestTransientFailuresAreRetriedUntilTheySucceed(t *testing.T) {
 	if n, _ := rc.Stuck(); n != 0 {
 		t.Fatalf("%d stuck after it was handled", n)
 	}
-	if dead, err := mesh.DeadLetters(ctx, js); err != nil || len(dead) != 0 {
+	if dead, err := ops.DeadLetters(ctx, js); err != nil || len(dead) != 0 {
 		t.Fatalf("dead letters %v %v", dead, err)
 	}
 }
@@ -270,7 +272,7 @@ func TestDeadLetterCanBeRedriven(t *testing.T) {
 	}
 	dead := nextDeadLetter(t, js)
 	meta, _ := dead.Metadata()
-	if err := mesh.Redrive(ctx, js, meta.Sequence.Stream); !errors.Is(err, mesh.ErrRedriveFailed) {
+	if err := ops.Redrive(ctx, js, meta.Sequence.Stream); !errors.Is(err, ops.ErrRedriveFailed) {
 		t.Fatalf("redrive while still failing: %v", err)
 	}
 	// A redrive names a letter that the reaction's own service wrote; a
@@ -290,17 +292,17 @@ func TestDeadLetterCanBeRedriven(t *testing.T) {
 		t.Fatalf("forged letter not removed: %v", err)
 	}
 	healed.Store(true)
-	if err := mesh.Redrive(ctx, js, meta.Sequence.Stream); err != nil {
+	if err := ops.Redrive(ctx, js, meta.Sequence.Stream); err != nil {
 		t.Fatal(err)
 	}
 	if id, want := <-handled, idAt(t, js, 1); id != want {
 		t.Fatalf("redriven envelope has id %q, want %q", id, want)
 	}
-	left, err := mesh.DeadLetters(ctx, js)
+	left, err := ops.DeadLetters(ctx, js)
 	if err != nil || len(left) != 0 {
 		t.Fatalf("dead letters after redrive: %v %v", left, err)
 	}
-	if err := mesh.Redrive(ctx, js, meta.Sequence.Stream); !errors.Is(err, mesh.ErrNoDeadLetter) {
+	if err := ops.Redrive(ctx, js, meta.Sequence.Stream); !errors.Is(err, ops.ErrNoDeadLetter) {
 		t.Fatalf("redrive of a letter already handled: %v", err)
 	}
 }
@@ -311,7 +313,7 @@ func startReaction(t *testing.T, js jetstream.JetStream, r mesh.Reaction, opts m
 	if err := mesh.ProvisionDurable(meshtest.Context(t), js, r.Durable, opts); err != nil {
 		return nil, err
 	}
-	return mesh.StartReaction(meshtest.Context(t), js, "test", r, opts, mesh.Observer{Log: meshtest.Logger(t)})
+	return mesh.StartReaction(meshtest.Context(t), js, "test", r, opts, observe.Observer{Log: meshtest.Logger(t)})
 }
 
 // A reaction stopped while its server is gone, with its worker busy and

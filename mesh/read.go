@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -52,7 +53,7 @@ func untilAnswered[T any](ctx context.Context, ask func(context.Context) (T, err
 // errDuplicateInProcess is JetStream's answer to a publish whose message
 // id an earlier try is still storing: that try's answer is lost, and the
 // next try after it is stored is answered as a duplicate.
-const errDuplicateInProcess jetstream.ErrorCode = 10158
+const errDuplicateInProcess = jetstream.ErrorCode(server.JSStreamDuplicateMessageConflict)
 
 // unanswered says a request got no answer that can be trusted: its answer
 // was lost with a server, it was answered by a replica that knows of no

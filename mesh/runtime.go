@@ -5,6 +5,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -52,7 +54,7 @@ func (rt *Runtime) Views() *Views { return rt.views }
 func (rt *Runtime) JetStream() jetstream.JetStream { return rt.n.JetStream(rt.plan.Service) }
 
 // Observer is what the service's handlers report to.
-func (rt *Runtime) Observer() Observer { return rt.n.Observer(rt.plan.Service) }
+func (rt *Runtime) Observer() observe.Observer { return rt.n.Observer(rt.plan.Service) }
 
 // Admission returns the service's admission control over backlog.
 func (rt *Runtime) Admission(backlog func() (int, uint64, error)) *Admission {
@@ -94,10 +96,10 @@ func (rt *Runtime) ProjectIndex(ctx context.Context, name string, db *bolt.DB, p
 
 // API returns the Huma API of the service's HTTP operations under doc's
 // prefix, on the node's server.
-func (rt *Runtime) API(doc ServiceDoc) huma.API { return rt.n.HTTP.API(doc) }
+func (rt *Runtime) API(doc httpapi.ServiceDoc) huma.API { return rt.n.HTTP.API(doc) }
 
 // CustomerTokens verifies and issues the tokens customers sign in with.
-func (rt *Runtime) CustomerTokens() *CustomerTokens { return rt.n.HTTP.CustomerTokens() }
+func (rt *Runtime) CustomerTokens() *httpapi.CustomerTokens { return rt.n.HTTP.CustomerTokens() }
 
 // React starts the service's reactions, each on its provisioned durable.
 func (rt *Runtime) React(ctx context.Context, reactions ...Reaction) error {

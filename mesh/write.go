@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 )
 
 // maxAttempts bounds how often a command decides again after losing a race.
@@ -99,7 +100,7 @@ func (w *Writer) CatchUp(ctx context.Context) error { return w.proj.CatchUpAll(c
 // decides again. Decisions that do change something need no such care:
 // their expectations make JetStream refuse them if the state was stale.
 func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint64, error) {
-	if tp := TraceParent(ctx); tp != "" {
+	if tp := observe.TraceParent(ctx); tp != "" {
 		cause.TraceParent = tp // the command's own span is the new events' parent
 	}
 	caughtUp := false

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh/subject"
 )
 
 // AsyncAPIFile is the AsyncAPI 3.0 document of the whole mesh. It is
@@ -49,7 +50,7 @@ func AsyncAPI(receivers []Receiver) ([]byte, error) {
 		if ch.key == deadlineKey {
 			continue // JetStream publishes it
 		}
-		sender := strings.SplitN(ch.address, ".", 2)[0]
+		sender := subject.Service(ch.address)
 		operations["send_"+ch.key] = operation("send", ch.key, sender, "Published by the "+sender+" service.", "")
 	}
 	for _, r := range receivers {
@@ -78,15 +79,15 @@ func AsyncAPI(receivers []Receiver) ([]byte, error) {
 // publishes (from the order's timer), not a service.
 const deadlineKey = "orders_deadline"
 
-// allChannels are the channels of every event, and of the order's payment
+// allChannels are the channels of every event of the registry, each at
+// its own subject with the id as a parameter, and of the order's payment
 // deadline: a timer orders schedules and the message JetStream publishes
 // when it fires, which orders reacts to.
 func allChannels() []channel {
 	var out []channel
 	for _, e := range events.All() {
-		name := strings.TrimSuffix(strings.TrimPrefix(e.EventType(), "shopmesh."), ".v1")
 		out = append(out, channel{
-			key: strings.ReplaceAll(name, ".", "_"), address: addressOf(name),
+			key: channelKey(e.EventType()), address: subject.WithID(e.EventSubject(), "{id}"),
 			description: "The " + e.EventType() + " event.",
 			message: map[string]any{
 				"name": e.EventType(), "contentType": "application/json",
@@ -109,6 +110,13 @@ func allChannels() []channel {
 			description: "An order's payment deadline, published by JetStream when its timer fires.",
 			message:     map[string]any{"name": "orders.deadline", "contentType": "application/json", "payload": deadline},
 		})
+}
+
+// channelKey names the channel of an event type:
+// "shopmesh.orders.order.placed.v1" is on "orders_order_placed".
+func channelKey(eventType string) string {
+	name := strings.TrimSuffix(strings.TrimPrefix(eventType, "shopmesh."), ".v1")
+	return strings.ReplaceAll(name, ".", "_")
 }
 
 // addReceives adds a receive operation of r's service for each channel
@@ -172,10 +180,4 @@ func subjectMatches(filter, subject string) bool {
 		}
 	}
 	return len(f) == len(s)
-}
-
-// addressOf turns "orders.order.placed" into "orders.order.{id}.placed".
-func addressOf(name string) string {
-	parts := strings.Split(name, ".")
-	return parts[0] + "." + parts[1] + ".{id}." + parts[2]
 }

@@ -3,6 +3,7 @@ package schemas
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/shopmesh/shopmesh/events"
@@ -58,7 +59,7 @@ func TestValidatorRejectsWrongBodies(t *testing.T) {
 // A reaction whose filter matches no channel would be missing from the
 // document: generating it fails instead.
 func TestAsyncAPIRefusesAFilterWithoutAChannel(t *testing.T) {
-	ok := Receiver{Service: "orders", Durable: "orders-timers", Stream: "ORDERS", Subjects: []string{"orders.deadline.*"}}
+	ok := Receiver{Service: "orders", Durable: "orders-timers", Stream: "ORDERS", Subjects: []string{events.DeadlineSubject("*")}}
 	if _, err := AsyncAPI([]Receiver{ok}); err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +84,25 @@ func TestSubjectMatches(t *testing.T) {
 	for _, c := range cases {
 		if got := subjectMatches(c.filter, c.subject); got != c.want {
 			t.Errorf("subjectMatches(%q, %q) = %v", c.filter, c.subject, got)
+		}
+	}
+}
+
+// The pattern a reaction subscribes with for an event type matches that
+// event's channel and no other, so each receive operation of the document
+// sits on the channel of the events the reaction handles.
+func TestAsyncAPIChannelsAreTheEventsPatterns(t *testing.T) {
+	chans := allChannels()
+	for _, e := range events.All() {
+		pattern := events.Pattern(e)
+		var matched []string
+		for _, ch := range chans {
+			if subjectMatches(pattern, strings.ReplaceAll(ch.address, "{id}", "ID")) {
+				matched = append(matched, ch.key)
+			}
+		}
+		if len(matched) != 1 || matched[0] != channelKey(e.EventType()) {
+			t.Errorf("%s (%s) matches channels %v", pattern, e.EventType(), matched)
 		}
 	}
 }

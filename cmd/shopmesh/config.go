@@ -8,9 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/shopmesh/shopmesh/mesh"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // config is everything `shopmesh run` can be told, by flag or by the
@@ -42,10 +39,6 @@ type config struct {
 	// tokenGenerated is set when the admin token was made up at start,
 	// so the banner must show it.
 	tokenGenerated bool
-	// reactions tunes event delivery; tests use it to redeliver everything.
-	reactions mesh.ReactionOptions
-	// spans, when set, sees every span; tests use it to check traces.
-	spans sdktrace.SpanProcessor
 }
 
 func defaultConfig() config {

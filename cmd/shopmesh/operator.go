@@ -12,10 +12,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/natsauth"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 // provisionCommand creates every service's streams, buckets and durable
@@ -101,7 +103,7 @@ func connectOperator(natsURL, name string) (jetstream.JetStream, func(), error) 
 	case !hasUser(natsURL):
 		return nil, nil, fmt.Errorf("no operator password for %s: set %s, or start `shopmesh run`, which writes a nats context", natsURL, natsauth.PasswordVar(natsauth.Admin))
 	}
-	nc, err := mesh.Connect(natsURL, name, append(opts, nats.MaxReconnects(2))...)
+	nc, err := ops.Connect(natsURL, name, append(opts, nats.MaxReconnects(2))...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -129,7 +131,7 @@ func durableNames(p mesh.Plan) []string {
 // errNoPeersForPlacement is JetStream refusing to place a replicated
 // stream because the meta leader counts a server offline. On a cluster
 // that has just started that means it has not heard from every server yet.
-const errNoPeersForPlacement jetstream.ErrorCode = 10005
+const errNoPeersForPlacement = jetstream.ErrorCode(server.JSClusterNoPeersErrF)
 
 func clusterForming(err error) bool {
 	var apiErr *jetstream.APIError

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
 	"github.com/shopmesh/shopmesh/mesh/natsauth"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 // TestTwoReplicasOfEveryService runs two shops, each with all four services
@@ -89,7 +89,7 @@ func operatedServer(t *testing.T) *server.Server {
 	for user, pw := range creds {
 		t.Setenv(natsauth.PasswordVar(user), pw)
 	}
-	s, err := mesh.StartServer(mesh.ServerOptions{Addr: "127.0.0.1:0", StoreDir: t.TempDir(), Users: natsauth.Users(plans, creds)})
+	s, err := ops.StartServer(ops.ServerOptions{Addr: "127.0.0.1:0", StoreDir: t.TempDir(), Users: natsauth.Users(plans, creds)})
 	if err != nil {
 		t.Fatal(err)
 	}

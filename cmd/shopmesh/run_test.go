@@ -41,12 +41,12 @@ func ephemeralShop(t *testing.T) (*shop, *meshtest.Client) {
 	return s, meshtest.NewClient(t, s.httpURL)
 }
 
-func startTestShop(t *testing.T, cfg config) *shop {
+func startTestShop(t *testing.T, cfg config, opts ...option) *shop {
 	t.Helper()
 	// The shop lives as long as the test, however long that is.
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s, err := startShop(ctx, cfg, meshtest.Logger(t))
+	s, err := startShop(ctx, cfg, meshtest.Logger(t), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,21 +24,17 @@ type mall struct {
 	http *meshtest.Client
 	js   jetstream.JetStream
 	nc   *nats.Conn
+	opts []option // kept for restart
 }
 
-// sagaConfig is a test shop with quick retries.
-func sagaConfig(t *testing.T) config {
-	cfg := testConfig(t)
-	cfg.reactions = mesh.ReactionOptions{
-		Backoff: []time.Duration{20 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond},
-		AckWait: time.Second,
-	}
-	return cfg
-}
+// sagaConfig is the config of a saga test's shop (openMall adds quick
+// retries).
+func sagaConfig(t *testing.T) config { return testConfig(t) }
 
-func openMall(t *testing.T, cfg config) *mall {
+func openMall(t *testing.T, cfg config, opts ...option) *mall {
 	t.Helper()
-	m := &mall{t: t, shop: startTestShop(t, cfg)}
+	opts = append([]option{quickRetries}, opts...)
+	m := &mall{t: t, opts: opts, shop: startTestShop(t, cfg, opts...)}
 	t.Cleanup(func() { m.close() })
 	m.connect()
 	return m
@@ -74,7 +70,7 @@ func (m *mall) close() {
 // restart stops the process and starts it again on the same data.
 func (m *mall) restart(cfg config) {
 	m.close()
-	m.shop = startTestShop(m.t, cfg)
+	m.shop = startTestShop(m.t, cfg, m.opts...)
 	m.connect()
 }
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 // placeAll places every order at once and waits for each to end.
@@ -130,8 +130,7 @@ func TestSagaContentionMultiLine(t *testing.T) {
 func TestSagaEveryEventDeliveredTwice(t *testing.T) {
 	t.Parallel()
 	cfg := sagaConfig(t)
-	cfg.reactions.DeliverTwice = true
-	m := openMall(t, cfg)
+	m := openMall(t, cfg, deliverTwice)
 	mug := m.product("MUG", 250, 6)
 	confirmed := m.place("dup-1", "tok_visa", line{mug, 2})
 	declined := m.place("dup-2", "tok_chargeDeclined", line{mug, 2})
@@ -217,7 +216,7 @@ func TestSagaConflictStormWithCompensations(t *testing.T) {
 		m.awaitTerminal(id)
 	}
 	m.checkInvariants(map[string]int64{mug: units})
-	if dead, err := mesh.DeadLetters(meshtest.Context(t), m.js); err != nil || len(dead) != 0 {
+	if dead, err := ops.DeadLetters(meshtest.Context(t), m.js); err != nil || len(dead) != 0 {
 		t.Fatalf("dead letters after the storm: %v %v", dead, err)
 	}
 }

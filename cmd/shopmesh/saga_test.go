@@ -16,6 +16,7 @@ import (
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
 	"github.com/shopmesh/shopmesh/mesh/natsauth"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 func TestSagaHappyPath(t *testing.T) {
@@ -157,8 +158,7 @@ func TestOneTraceFollowsTheOrderThroughEveryService(t *testing.T) {
 	t.Parallel()
 	cfg := sagaConfig(t)
 	spans := tracetest.NewSpanRecorder()
-	cfg.spans = spans
-	m := openMall(t, cfg)
+	m := openMall(t, cfg, spansTo(spans))
 	mug := m.product("MUG", 100, 5)
 	const traceID, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	var o order
@@ -265,7 +265,7 @@ func TestPoisonMessagesWedgeNothing(t *testing.T) {
 		m.http.Do(http.MethodGet, "/readyz", nil, nil).Expect(http.StatusOK)
 		m.restart(cfg)
 	}
-	dead, err := mesh.DeadLetters(ctx, m.js)
+	dead, err := ops.DeadLetters(ctx, m.js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestCaptureThatDoesNotPayItsOrderIsSetAside(t *testing.T) {
 		}
 	}
 	eventually(t, 10*time.Second, func() error {
-		dead, err := mesh.DeadLetters(ctx, m.js)
+		dead, err := ops.DeadLetters(ctx, m.js)
 		if err != nil {
 			return err
 		}

@@ -17,12 +17,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/mesh/natsauth"
+	"github.com/shopmesh/shopmesh/mesh/observe"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 	"github.com/shopmesh/shopmesh/svc/inventory"
 	"github.com/shopmesh/shopmesh/svc/orders"
 	"github.com/shopmesh/shopmesh/svc/payments"
 	"github.com/shopmesh/shopmesh/svc/payments/gateway"
 	"github.com/shopmesh/shopmesh/svc/products"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // allServices lists every service once, in start order: a service starts
@@ -36,10 +40,23 @@ func allServices(c config) []mesh.Service {
 	}
 }
 
+// tuning is what a test changes of a shop beyond what its config (flags
+// and environment) says, each through an option: quicker retries, every
+// event delivered twice, spans recorded.
+type tuning struct {
+	reactions mesh.ReactionOptions
+	around    func(mesh.Handler) mesh.Handler
+	spans     sdktrace.SpanProcessor
+}
+
+// An option tunes a shop; tests have them (options_test.go).
+type option func(*tuning)
+
 // shop is one running process: maybe an embedded NATS server, the node the
 // services share, the services and the HTTP server.
 type shop struct {
 	cfg      config
+	tuning   tuning
 	log      zerolog.Logger
 	server   *server.Server
 	creds    natsauth.Credentials
@@ -47,7 +64,7 @@ type shop struct {
 	node     *mesh.Node
 	services []mesh.Service
 	http     *http.Server
-	tracing  *mesh.Tracing
+	tracing  *observe.Tracing
 	cancel   context.CancelFunc
 	httpURL  string
 	natsURL  string
@@ -56,8 +73,11 @@ type shop struct {
 
 // startShop starts everything cfg asks for and returns once it serves HTTP.
 // On error, whatever had started is stopped again.
-func startShop(ctx context.Context, cfg config, log zerolog.Logger) (*shop, error) {
+func startShop(ctx context.Context, cfg config, log zerolog.Logger, opts ...option) (*shop, error) {
 	s := &shop{cfg: cfg, log: log}
+	for _, o := range opts {
+		o(&s.tuning)
+	}
 	// Watches and consumers live on this context until close ends them.
 	ctx, s.cancel = context.WithCancel(ctx)
 	steps := []func(context.Context) error{s.startNATS, s.provision, s.connect, s.startServices, s.startConsole, s.serveHTTP, s.seedDemo}
@@ -95,7 +115,7 @@ func (s *shop) startNATS(context.Context) error {
 		return err
 	}
 	plans := allPlans(s.cfg)
-	opts := mesh.ServerOptions{
+	opts := ops.ServerOptions{
 		Addr: s.cfg.NATSAddr, MonitorAddr: s.cfg.NATSMonitorAddr, ConfigFile: s.cfg.NATSConfig,
 		SyncAlways: s.cfg.syncAlways(),
 	}
@@ -111,7 +131,7 @@ func (s *shop) startNATS(context.Context) error {
 	if opts.StoreDir, err = s.dataDir("jetstream"); err != nil {
 		return err
 	}
-	if s.server, err = mesh.StartServer(opts); err != nil {
+	if s.server, err = ops.StartServer(opts); err != nil {
 		return err
 	}
 	s.natsURL = s.server.ClientURL()
@@ -156,7 +176,7 @@ func (s *shop) provision(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return mesh.Provision(ctx, js, s.storage(), s.cfg.reactions, allPlans(s.cfg)...)
+	return mesh.Provision(ctx, js, s.storage(), s.tuning.reactions, allPlans(s.cfg)...)
 }
 
 // dial connects as user, in process when the server is embedded.
@@ -165,7 +185,7 @@ func (s *shop) dial(name, user string) (*nats.Conn, error) {
 	if s.server != nil {
 		opts = append(opts, nats.InProcessServer(s.server))
 	}
-	return mesh.Connect(s.natsURL, name, opts...)
+	return ops.Connect(s.natsURL, name, opts...)
 }
 
 // connect gives each service a connection of its own, as its own user.
@@ -193,10 +213,10 @@ func (s *shop) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	obs := mesh.Observer{Log: s.log, Metrics: mesh.NewMetrics(), Tracing: s.tracing}
+	obs := observe.Observer{Log: s.log, Metrics: observe.NewMetrics(), Tracing: s.tracing}
 	s.node = &mesh.Node{
-		Conns: conns, HTTP: mesh.NewHTTP(obs, s.cfg.AdminToken), Metrics: obs.Metrics, Tracing: obs.Tracing,
-		Log: s.log, Storage: s.storage(), DataDir: dir, Reactions: s.cfg.reactions,
+		Conns: conns, HTTP: httpapi.NewHTTP(obs, s.cfg.AdminToken), Metrics: obs.Metrics, Tracing: obs.Tracing,
+		Log: s.log, Storage: s.storage(), DataDir: dir, Reactions: s.tuning.reactions, Around: s.tuning.around,
 	}
 	doc, err := asyncAPI(s.cfg)
 	if err != nil {
@@ -240,15 +260,15 @@ func allPlans(c config) []mesh.Plan {
 	return plans
 }
 
-func (s *shop) newTracing(ctx context.Context) (*mesh.Tracing, error) {
+func (s *shop) newTracing(ctx context.Context) (*observe.Tracing, error) {
 	name := "shopmesh"
 	if len(s.cfg.Services) == 1 {
 		name = "shopmesh-" + s.cfg.Services[0]
 	}
-	if s.cfg.spans != nil {
-		return mesh.NewTracing(ctx, name, s.cfg.OTLPEndpoint, s.cfg.spans)
+	if s.tuning.spans != nil {
+		return observe.NewTracing(ctx, name, s.cfg.OTLPEndpoint, s.tuning.spans)
 	}
-	return mesh.NewTracing(ctx, name, s.cfg.OTLPEndpoint)
+	return observe.NewTracing(ctx, name, s.cfg.OTLPEndpoint)
 }
 
 func (s *shop) startServices(ctx context.Context) error {
@@ -294,12 +314,12 @@ func (s *shop) serveHTTP(context.Context) error {
 	s.httpURL = "http://" + ln.Addr().String()
 	capacity := s.cfg.MaxConnections
 	if capacity == 0 {
-		if capacity, err = mesh.ConnectionCap(); err != nil {
+		if capacity, err = httpapi.ConnectionCap(); err != nil {
 			_ = ln.Close()
 			return err
 		}
 	}
-	ln = mesh.LimitListener(ln, capacity)
+	ln = httpapi.LimitListener(ln, capacity)
 	// Requests live on a context that shutdown cancels, so streams of
 	// changes (Server-Sent Events) end instead of holding shutdown up.
 	base, cancel := context.WithCancel(context.Background())

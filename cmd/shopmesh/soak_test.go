@@ -19,8 +19,7 @@ func TestSoak(t *testing.T) {
 	cfg := sagaConfig(t)
 	cfg.GatewayFailureRate, cfg.GatewayLatency = 0.2, 5*time.Millisecond
 	cfg.OrderTTL = 20 * time.Second
-	cfg.reactions.DeliverTwice = true
-	m := openMall(t, cfg)
+	m := openMall(t, cfg, deliverTwice)
 	initial := map[string]int64{}
 	var products []string
 	for i := range 6 {

@@ -10,11 +10,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 	ordersvc "github.com/shopmesh/shopmesh/svc/orders"
 	orders "github.com/shopmesh/shopmesh/svc/orders/domain"
 	bolt "go.etcd.io/bbolt"
@@ -44,7 +47,7 @@ func dlqCommand(args []string, stdout io.Writer) error {
 }
 
 func listDeadLetters(ctx context.Context, js jetstream.JetStream, stdout io.Writer) error {
-	dead, err := mesh.DeadLetters(ctx, js)
+	dead, err := ops.DeadLetters(ctx, js)
 	if err != nil {
 		return err
 	}
@@ -62,7 +65,7 @@ func redrive(ctx context.Context, js jetstream.JetStream, seqs []string, stdout 
 		if err != nil {
 			return err
 		}
-		if err := mesh.Redrive(ctx, js, seq); err != nil {
+		if err := ops.Redrive(ctx, js, seq); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "dead letter %d handled and removed\n", seq)
@@ -79,12 +82,12 @@ func rebuildCommand(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	names := fs.Args()
+	names, known := fs.Args(), serviceNames(defaultConfig())
 	if len(names) == 0 {
-		return fmt.Errorf("usage: shopmesh rebuild [--data DIR] SERVICE... (products, inventory, orders, payments)")
+		return fmt.Errorf("usage: shopmesh rebuild [--data DIR] SERVICE... (%s)", strings.Join(known, ", "))
 	}
 	for _, name := range names {
-		if !slices.Contains([]string{"products", "inventory", "orders", "payments"}, name) {
+		if !slices.Contains(known, name) {
 			return fmt.Errorf("no service %q", name)
 		}
 		removed := false
@@ -149,7 +152,7 @@ func tokenCommand(args []string, stdout io.Writer) error {
 	case *ttl < time.Minute:
 		return errors.New("--ttl must be a minute or more")
 	}
-	token, _ := mesh.NewCustomerTokens(*admin).Issue(fs.Arg(0), *ttl, time.Now())
+	token, _ := httpapi.NewCustomerTokens(*admin).Issue(fs.Arg(0), *ttl, time.Now())
 	fmt.Fprintln(stdout, token)
 	return nil
 }

@@ -15,13 +15,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/observe"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 // Server starts an embedded JetStream server that is shut down when the
 // test ends.
 func Server(t testing.TB) *server.Server {
 	t.Helper()
-	s, err := mesh.StartServer(mesh.ServerOptions{Addr: "127.0.0.1:0", StoreDir: t.TempDir()})
+	s, err := ops.StartServer(ops.ServerOptions{Addr: "127.0.0.1:0", StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +65,7 @@ func Node(t testing.TB) *mesh.Node {
 		t.Fatal(err)
 	}
 	return &mesh.Node{
-		JS: js, HTTP: mesh.NewHTTP(mesh.Observer{Log: log}, AdminToken), Log: log, DataDir: t.TempDir(),
+		JS: js, HTTP: httpapi.NewHTTP(observe.Observer{Log: log}, AdminToken), Log: log, DataDir: t.TempDir(),
 		// Fast retries; an event ahead of its state waits about two seconds
 		// for it, long enough for a test to publish that state.
 		Reactions: mesh.ReactionOptions{Backoff: []time.Duration{10 * time.Millisecond, 50 * time.Millisecond}, AheadFor: 40},
@@ -138,5 +141,18 @@ func AwaitRedelivered(t testing.TB, js jetstream.JetStream, stream, durable stri
 			t.Fatalf("%s never delivered a message again", durable)
 		case <-time.After(5 * time.Millisecond): // polling the server's count
 		}
+	}
+}
+
+// DeliverTwice is a mesh.Node's Around that hands every event to its
+// handler a second time once the first has succeeded: what a redelivery
+// after a lost ack does, every time. A handler that is not idempotent
+// shows it at once.
+func DeliverTwice(h mesh.Handler) mesh.Handler {
+	return func(ctx context.Context, e mesh.Envelope) error {
+		if err := h(ctx, e); err != nil {
+			return err
+		}
+		return h(ctx, e)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/inventory/api"
 	"github.com/shopmesh/shopmesh/svc/inventory/app"
 	"github.com/shopmesh/shopmesh/svc/inventory/store"
@@ -56,7 +57,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
 		return err
 	}
 	a := app.New(st, w, s.rt.Observer())
-	api.Register(s.rt.API(mesh.ServiceDoc{
+	api.Register(s.rt.API(httpapi.ServiceDoc{
 		Prefix: "/inventory", Title: "ShopMesh inventory", Problems: api.Problems,
 		Description: "Stock per product, and the reservations that hold it for orders. Changes need the admin token.",
 	}), a)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/orders/api"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
 	"github.com/shopmesh/shopmesh/svc/orders/store"
@@ -85,7 +86,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
 		Orders: st, Views: st, Writer: w, Timers: store.NewTimers(s.rt.JetStream()), Timeline: timeline,
 		Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
 	}, s.rt.Observer())
-	api.Register(s.rt.API(mesh.ServiceDoc{
+	api.Register(s.rt.API(httpapi.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders", Problems: api.Problems,
 		Description: "Place, follow and cancel orders; see every event of an order on its timeline.",
 	}), a, s.rt.CustomerTokens(), s.rt.Observer().Log)

@@ -9,6 +9,7 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 	"github.com/shopmesh/shopmesh/svc/orders"
 )
 
@@ -118,7 +119,7 @@ func TestDeadlineOfAnOrderNeverRecordedChangesNothing(t *testing.T) {
 	if got := s.events(events.OrdersStream, "orders.order.ghost.>"); len(got) != 0 {
 		t.Fatalf("the deadline of an unknown order wrote %d events", len(got))
 	}
-	if dead, err := mesh.DeadLetters(ctx, s.js); err != nil || len(dead) != 0 {
+	if dead, err := ops.DeadLetters(ctx, s.js); err != nil || len(dead) != 0 {
 		t.Fatalf("dead letters %v, %v", dead, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/payments/api"
 	"github.com/shopmesh/shopmesh/svc/payments/app"
 	"github.com/shopmesh/shopmesh/svc/payments/gateway"
@@ -57,7 +58,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
 		return err
 	}
 	a := app.New(st, w, s.gateway, s.rt.Observer())
-	api.Register(s.rt.API(mesh.ServiceDoc{
+	api.Register(s.rt.API(httpapi.ServiceDoc{
 		Prefix: "/payments", Title: "ShopMesh payments", Problems: api.Problems,
 		Description: "Payments of orders against a simulated gateway; refunds need the admin token.",
 	}), a)

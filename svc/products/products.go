@@ -8,6 +8,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/products/api"
 	"github.com/shopmesh/shopmesh/svc/products/app"
 	"github.com/shopmesh/shopmesh/svc/products/store"
@@ -48,7 +49,7 @@ func (s *Service) Start(ctx context.Context, n *mesh.Node) (err error) {
 	if err != nil {
 		return fmt.Errorf("products: %w", err)
 	}
-	api.Register(s.rt.API(mesh.ServiceDoc{
+	api.Register(s.rt.API(httpapi.ServiceDoc{
 		Prefix: "/products", Title: "ShopMesh products", Problems: api.Problems,
 		Description: "The catalog: products with sku, name, description and price. Writes need the admin token.",
 	}), app.New(st, w, s.rt.Observer()))

@@ -9,7 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/oklog/ulid/v2"
-	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/inventory/app"
 	"github.com/shopmesh/shopmesh/svc/inventory/domain"
 	"github.com/shopmesh/shopmesh/svc/inventory/store"
@@ -35,7 +35,7 @@ type ProductPath struct {
 }
 
 // Problems are examples of inventory's errors, for its document.
-var Problems = []mesh.Problem{
+var Problems = []httpapi.Problem{
 	{Status: http.StatusNotFound, Detail: "no such product"},
 	{Status: http.StatusConflict, Detail: domain.ErrBelowReserved.Error() + ": 5 reserved, 4 would be on hand"},
 	{Status: http.StatusServiceUnavailable, Detail: "inventory is busy; try again"},
@@ -72,16 +72,16 @@ func Register(api huma.API, a app.Application) {
 		OperationID: "setStock", Method: http.MethodPut, Path: "/inventory/{productId}", Summary: "Set the count on hand",
 		Description: "Sets the units on hand after a count (admin). It may not fall below what orders hold (409). " +
 			"Setting the count it already has changes nothing.",
-		Security: mesh.AdminSecurity, Tags: tags, RequestBody: mesh.Example("Ten on hand", StockCount{OnHand: 10}),
+		Security: httpapi.AdminSecurity, Tags: tags, RequestBody: httpapi.Example("Ten on hand", StockCount{OnHand: 10}),
 		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
 	}, h.set)
 	huma.Register(api, huma.Operation{
 		OperationID: "adjustStock", Method: http.MethodPost, Path: "/inventory/{productId}/adjustments", Summary: "Restock or write off",
 		Description: "Adds units to those on hand (a positive delta) or writes some off (a negative one), with a " +
 			"reason (admin). A write-off may not take on hand below what orders hold (409).",
-		Security: mesh.AdminSecurity, Tags: tags,
-		RequestBody: mesh.Example("Five restocked", StockAdjustment{Delta: 5, Reason: "restock from supplier"}),
-		Metadata: mesh.Problems(mesh.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid adjustment",
+		Security: httpapi.AdminSecurity, Tags: tags,
+		RequestBody: httpapi.Example("Five restocked", StockAdjustment{Delta: 5, Reason: "restock from supplier"}),
+		Metadata: httpapi.Problems(httpapi.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid adjustment",
 			Errors: []*huma.ErrorDetail{{Location: "body.delta", Message: "must not be 0"}}}),
 		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
 	}, h.adjust)

@@ -6,6 +6,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/inventory/domain"
 	"github.com/shopmesh/shopmesh/svc/inventory/store"
 )
@@ -23,10 +25,10 @@ func problem(err error) error {
 		return huma.Error422UnprocessableEntity(err.Error())
 	case errors.Is(err, domain.ErrBadReason):
 		return huma.Error422UnprocessableEntity("invalid adjustment", &huma.ErrorDetail{Location: "body.reason", Message: err.Error()})
-	case errors.Is(err, mesh.ErrBadCursor):
+	case errors.Is(err, paging.ErrBadCursor):
 		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
 	case mesh.Retryable(err):
-		return mesh.Unavailable("inventory")
+		return httpapi.Unavailable("inventory")
 	}
 	return huma.Error500InternalServerError("internal error")
 }

@@ -10,10 +10,10 @@ import (
 )
 
 // OrderEvents are the order events inventory reacts to.
-var OrderEvents = []string{
-	"orders.order.*.placed", "orders.order.*.confirmed",
-	"orders.order.*.rejected", "orders.order.*.cancelled", "orders.order.*.expired",
-}
+var OrderEvents = events.Patterns(
+	events.OrderPlaced{}, events.OrderConfirmed{},
+	events.OrderRejected{}, events.OrderCancelled{}, events.OrderExpired{},
+)
 
 // later marks a commit that arrived ahead of its reservation to be tried
 // again once the acceptance is applied (mesh.NotYet).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/inventory/domain"
 	bolt "go.etcd.io/bbolt"
 )
@@ -191,24 +192,24 @@ func (s *Store) Changes(ctx context.Context) <-chan View {
 }
 
 // Page is one page of the low-stock list.
-type Page = mesh.Page[View]
+type Page = paging.Page[View]
 
 // Low lists existing products whose available count is below n, by id.
 func (s *Store) Low(below int64, cursor string, limit int) (Page, error) {
-	after, err := mesh.CursorKey(cursor)
+	after, err := paging.CursorKey(cursor)
 	if err != nil {
 		return Page{}, err
 	}
 	page := Page{Items: []View{}}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketProducts).Cursor()
-		for k, v := mesh.SeekAfter(c, after); k != nil; k, v = c.Next() {
+		for k, v := paging.SeekAfter(c, after); k != nil; k, v = c.Next() {
 			view, ok := lowStock(tx, k, v, below)
 			if !ok {
 				continue
 			}
 			if len(page.Items) == limit {
-				page.NextCursor = mesh.Cursor([]byte(page.Items[limit-1].ProductID))
+				page.NextCursor = paging.Cursor([]byte(page.Items[limit-1].ProductID))
 				return nil
 			}
 			page.Items = append(page.Items, view)

@@ -16,7 +16,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/events"
-	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
 )
@@ -76,27 +76,27 @@ type OrderPath struct {
 const exampleProduct = "01JQ3Z8M6W5T2V9R4K7XPN0B1C"
 
 // Problems are examples of the orders service's errors, for its document.
-var Problems = []mesh.Problem{
+var Problems = []httpapi.Problem{
 	{Status: http.StatusNotFound, Detail: "no such order"},
 	{Status: http.StatusConflict, Detail: domain.ErrNotCancellable.Error()},
 	{Status: http.StatusServiceUnavailable, Detail: "orders are busy; try again"},
 }
 
 // placeProblems are the ways placing an order fails.
-var placeProblems = mesh.Problems(
-	mesh.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid order", Errors: []*huma.ErrorDetail{
+var placeProblems = httpapi.Problems(
+	httpapi.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid order", Errors: []*huma.ErrorDetail{
 		{Location: "body.items[0].productId", Message: "no such product: " + exampleProduct}}},
-	mesh.Problem{Status: http.StatusUnprocessableEntity, Detail: domain.ErrIdempotencyMismatch.Error(), Errors: []*huma.ErrorDetail{
+	httpapi.Problem{Status: http.StatusUnprocessableEntity, Detail: domain.ErrIdempotencyMismatch.Error(), Errors: []*huma.ErrorDetail{
 		{Location: "header.Idempotency-Key", Message: "already used for an order with a different body"}}},
-	mesh.Problem{Status: http.StatusForbidden, Detail: "a customer places orders for themselves only"},
-	mesh.Problem{Status: http.StatusServiceUnavailable, Detail: "the shop is busy: 1200 orders are open and about 1 end " +
+	httpapi.Problem{Status: http.StatusForbidden, Detail: "a customer places orders for themselves only"},
+	httpapi.Problem{Status: http.StatusServiceUnavailable, Detail: "the shop is busy: 1200 orders are open and about 1 end " +
 		"per second, so a new one could not be paid before it expires; try again in 30 s"},
-	mesh.Problem{Status: http.StatusServiceUnavailable, Detail: "orders are busy; try again"},
+	httpapi.Problem{Status: http.StatusServiceUnavailable, Detail: "orders are busy; try again"},
 )
 
 // Register adds the orders operations to api; tokens issues customer
 // tokens, and log gets the cause of every error answered with a 500.
-func Register(api huma.API, a app.Application, tokens *mesh.CustomerTokens, log zerolog.Logger) {
+func Register(api huma.API, a app.Application, tokens *httpapi.CustomerTokens, log zerolog.Logger) {
 	h := handlers{app: a, tokens: tokens, log: log}
 	tags := []string{"orders"}
 	huma.Register(api, huma.Operation{
@@ -107,8 +107,8 @@ func Register(api huma.API, a app.Application, tokens *mesh.CustomerTokens, log 
 			"The order is accepted as pending; follow it with GET /orders/{id} or GET /orders/changes until a " +
 			"terminal status (confirmed, rejected, cancelled or expired). Send an Idempotency-Key to retry safely: " +
 			"a retry with the same key returns the same order.",
-		DefaultStatus: http.StatusAccepted, Tags: tags, Security: mesh.CustomerSecurity,
-		RequestBody: mesh.Example("Two of a product for alice, paid by card", NewOrder{CustomerID: "alice",
+		DefaultStatus: http.StatusAccepted, Tags: tags, Security: httpapi.CustomerSecurity,
+		RequestBody: httpapi.Example("Two of a product for alice, paid by card", NewOrder{CustomerID: "alice",
 			Items: []OrderLine{{ProductID: exampleProduct, Quantity: 2}}, PaymentToken: "tok_visa"}),
 		Metadata: placeProblems,
 		Errors:   []int{http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
@@ -117,28 +117,28 @@ func Register(api huma.API, a app.Application, tokens *mesh.CustomerTokens, log 
 		OperationID: "getOrder", Method: http.MethodGet, Path: "/orders/{id}", Summary: "Read an order",
 		Description: "One order, with its status and why it ended. A customer reads only their own orders (another's " +
 			"is 404, as if it did not exist); the admin reads any.",
-		Tags: tags, Errors: []int{http.StatusNotFound}, Security: mesh.CustomerSecurity,
+		Tags: tags, Errors: []int{http.StatusNotFound}, Security: httpapi.CustomerSecurity,
 	}, h.get)
 	huma.Register(api, huma.Operation{
 		OperationID: "listOrders", Method: http.MethodGet, Path: "/orders", Summary: "List orders, newest first",
 		Description: "Orders a page at a time, newest first, optionally of one status. A customer lists their own " +
 			"orders (naming another customer is 403); the admin lists anyone's, or one customer's with customerId.",
-		Tags: tags, Errors: []int{http.StatusBadRequest, http.StatusForbidden}, Security: mesh.CustomerSecurity,
-		Metadata: mesh.Problems(mesh.Problem{Status: http.StatusForbidden, Detail: "a customer lists their own orders only"}),
+		Tags: tags, Errors: []int{http.StatusBadRequest, http.StatusForbidden}, Security: httpapi.CustomerSecurity,
+		Metadata: httpapi.Problems(httpapi.Problem{Status: http.StatusForbidden, Detail: "a customer lists their own orders only"}),
 	}, h.list)
 	huma.Register(api, huma.Operation{
 		OperationID: "cancelOrder", Method: http.MethodPost, Path: "/orders/{id}/cancel", Summary: "Cancel an order",
 		Description: "Cancels an order that has not ended: the stock of an unpaid order is released, a confirmed " +
 			"order is refunded. An order that has already ended is 409. A customer cancels only their own orders.",
 		Tags: tags, Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
-		Security: mesh.CustomerSecurity,
+		Security: httpapi.CustomerSecurity,
 	}, h.cancel)
 	huma.Register(api, huma.Operation{
 		OperationID: "getOrderTimeline", Method: http.MethodGet, Path: "/orders/{id}/timeline",
 		Summary: "Every event of every service about an order",
 		Description: "The order's saga as it happened: every event of orders, inventory and payments about this " +
 			"order, in the order they were stored, with their subjects and bodies. A customer sees only their own orders'.",
-		Tags: tags, Errors: []int{http.StatusNotFound}, Security: mesh.CustomerSecurity,
+		Tags: tags, Errors: []int{http.StatusNotFound}, Security: httpapi.CustomerSecurity,
 	}, h.timeline)
 	sse.Register(api, huma.Operation{
 		OperationID: "watchOrders", Method: http.MethodGet, Path: "/orders/changes",
@@ -147,16 +147,16 @@ func Register(api huma.API, a app.Application, tokens *mesh.CustomerTokens, log 
 			"each time one changes, for every order or those of one `id` or `customerId`. A client that falls far behind " +
 			"is disconnected rather than slowing the shop down; reconnect and read the orders you follow once with GET /orders/{id}. " +
 			"A customer follows only their own orders.",
-		Tags: tags, Security: mesh.CustomerSecurity, Errors: []int{http.StatusUnauthorized},
+		Tags: tags, Security: httpapi.CustomerSecurity, Errors: []int{http.StatusUnauthorized},
 	}, map[string]any{"watching": Watching{}, "order": Order{}}, h.watch)
 	huma.Register(api, huma.Operation{
 		OperationID: "issueCustomerToken", Method: http.MethodPost, Path: "/orders/customer-tokens",
 		Summary: "Issue a customer token (demo identity provider)",
 		Description: "Signs a bearer token for a customer with a key derived from the admin token (admin). Customers " +
 			"place, read, list, follow and cancel only their own orders with it: send it as Authorization: Bearer <token>.",
-		Tags: tags, Security: mesh.AdminSecurity,
-		RequestBody: mesh.Example("A day for alice", CustomerTokenRequest{CustomerID: "alice", TTLSeconds: 86400}),
-		Metadata: mesh.Problems(mesh.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid customer",
+		Tags: tags, Security: httpapi.AdminSecurity,
+		RequestBody: httpapi.Example("A day for alice", CustomerTokenRequest{CustomerID: "alice", TTLSeconds: 86400}),
+		Metadata: httpapi.Problems(httpapi.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid customer",
 			Errors: []*huma.ErrorDetail{{Location: "body.customerId", Message: "must be 1-100 letters, digits, '.', '_', '@' or '-'"}}}),
 		Errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity},
 	}, h.issueToken)
@@ -174,7 +174,7 @@ type watchInput struct {
 }
 
 func (h handlers) watch(ctx context.Context, in *watchInput, send sse.Sender) {
-	if caller := mesh.CallerOf(ctx); !caller.Admin {
+	if caller := httpapi.CallerOf(ctx); !caller.Admin {
 		in.CustomerID = caller.Customer // a customer follows only their own orders
 	}
 	changes, err := h.app.Queries.Watch.Handle(ctx, app.WatchOrders{ID: in.ID, CustomerID: in.CustomerID})
@@ -190,7 +190,7 @@ func (h handlers) watch(ctx context.Context, in *watchInput, send sse.Sender) {
 
 type handlers struct {
 	app    app.Application
-	tokens *mesh.CustomerTokens
+	tokens *httpapi.CustomerTokens
 	log    zerolog.Logger
 }
 
@@ -200,7 +200,7 @@ type placeInput struct {
 }
 
 func (h handlers) place(ctx context.Context, in *placeInput) (*orderOutput, error) {
-	customer, err := customerFor(mesh.CallerOf(ctx), in.Body.CustomerID)
+	customer, err := customerFor(httpapi.CallerOf(ctx), in.Body.CustomerID)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +226,7 @@ func (h handlers) place(ctx context.Context, in *placeInput) (*orderOutput, erro
 
 // customerFor is who an order is placed for: the customer of the token,
 // or, with the admin token, the customer the body names.
-func customerFor(caller mesh.Caller, named string) (string, error) {
+func customerFor(caller httpapi.Caller, named string) (string, error) {
 	switch {
 	case caller.Admin && named == "":
 		return "", huma.Error422UnprocessableEntity("invalid order", &huma.ErrorDetail{
@@ -264,7 +264,7 @@ func (h handlers) get(ctx context.Context, in *OrderPath) (*orderOutput, error) 
 // "not found", as if it did not exist.
 func (h handlers) read(ctx context.Context, id string) (*orderOutput, error) {
 	v, err := h.app.Queries.Get.Handle(ctx, app.GetOrder{ID: id})
-	if err == nil && !mesh.CallerOf(ctx).May(v.CustomerID) {
+	if err == nil && !httpapi.CallerOf(ctx).May(v.CustomerID) {
 		err = domain.ErrNotFound
 	}
 	if err != nil {
@@ -291,7 +291,7 @@ type listOutput struct {
 }
 
 func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {
-	if caller := mesh.CallerOf(ctx); !caller.Admin {
+	if caller := httpapi.CallerOf(ctx); !caller.Admin {
 		if in.CustomerID != "" && in.CustomerID != caller.Customer {
 			return nil, huma.Error403Forbidden("a customer lists their own orders only")
 		}

@@ -10,6 +10,9 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/observe"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
 )
 
@@ -37,12 +40,12 @@ func (h handlers) problem(ctx context.Context, err error) error {
 		return huma.Error422UnprocessableEntity(err.Error(), &huma.ErrorDetail{
 			Location: "header.Idempotency-Key", Message: "already used for an order with a different body",
 		})
-	case errors.Is(err, mesh.ErrBadCursor):
+	case errors.Is(err, paging.ErrBadCursor):
 		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
 	case mesh.Retryable(err):
-		return mesh.Unavailable("orders")
+		return httpapi.Unavailable("orders")
 	}
-	h.log.Error().Err(err).Str("trace_id", mesh.TraceID(ctx)).Msg("orders: internal error")
+	h.log.Error().Err(err).Str("trace_id", observe.TraceID(ctx)).Msg("orders: internal error")
 	return huma.Error500InternalServerError("internal error")
 }
 

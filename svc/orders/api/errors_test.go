@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/humatest"
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
 )
 
@@ -23,7 +24,7 @@ func TestAnUnexpectedErrorIsLoggedBeforeThe500(t *testing.T) {
 	failing := mesh.QueryFunc[app.GetOrder, app.View](func(context.Context, app.GetOrder) (app.View, error) {
 		return app.View{}, errors.New("the read model is on fire")
 	})
-	Register(api, app.Application{Queries: app.Queries{Get: failing}}, mesh.NewCustomerTokens("test-admin-token"), zerolog.New(&log))
+	Register(api, app.Application{Queries: app.Queries{Get: failing}}, httpapi.NewCustomerTokens("test-admin-token"), zerolog.New(&log))
 
 	if resp := api.Get("/orders/o1"); resp.Code != http.StatusInternalServerError {
 		t.Fatalf("status %d, want 500: %s", resp.Code, resp.Body)

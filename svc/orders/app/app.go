@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
 )
 
@@ -55,7 +56,7 @@ type Deps struct {
 }
 
 // New builds the application with logging and metrics around every handler.
-func New(d Deps, o mesh.Observer) Application {
+func New(d Deps, o observe.Observer) Application {
 	h := handlers{d}
 	return Application{
 		Commands: Commands{

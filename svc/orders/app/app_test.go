@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
 )
@@ -108,7 +109,7 @@ func newFixture() *fixture {
 	f.app = app.New(app.Deps{
 		Orders: f.book, Writer: f.book, Timers: f.timers, Admission: f.admission,
 		TTL: ttl, Now: func() time.Time { return f.now },
-	}, mesh.Observer{Log: zerolog.Nop()})
+	}, observe.Observer{Log: zerolog.Nop()})
 	return f
 }
 
@@ -468,7 +469,7 @@ func queries(f *fixture, changes ...app.View) (app.Queries, *timeline) {
 	}
 	close(ch)
 	tl := &timeline{}
-	a := app.New(app.Deps{Orders: f.book, Views: &views{book: f.book, changes: ch}, Timeline: tl}, mesh.Observer{Log: zerolog.Nop()})
+	a := app.New(app.Deps{Orders: f.book, Views: &views{book: f.book, changes: ch}, Timeline: tl}, observe.Observer{Log: zerolog.Nop()})
 	return a.Queries, tl
 }
 

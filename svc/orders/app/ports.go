@@ -7,6 +7,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
 )
 
@@ -103,7 +104,7 @@ func (f Filter) Keeps(o domain.Order) bool {
 }
 
 // Page is one page of orders.
-type Page = mesh.Page[View]
+type Page = paging.Page[View]
 
 // Entry is one event of the timeline of an order.
 type Entry struct {

@@ -7,10 +7,11 @@ import (
 	"github.com/shopmesh/shopmesh/mesh"
 )
 
-// Subjects each reaction of the orders service listens to.
+// Subjects each reaction of the orders service listens to, named by the
+// event types it handles.
 var (
-	InventoryEvents = []string{"inventory.reservation.*.accepted", "inventory.reservation.*.rejected"}
-	PaymentEvents   = []string{"payments.payment.*.captured", "payments.payment.*.declined", "payments.payment.*.refunded"}
+	InventoryEvents = events.Patterns(events.ReservationAccepted{}, events.ReservationRejected{})
+	PaymentEvents   = events.Patterns(events.PaymentCaptured{}, events.PaymentDeclined{}, events.PaymentRefunded{})
 	DeadlineEvents  = []string{events.DeadlineSubject("*")}
 )
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
 	bolt "go.etcd.io/bbolt"
@@ -179,7 +180,7 @@ func (s *Store) Changes(ctx context.Context, keep func(app.View) bool) <-chan ap
 // List implements app.ReadModel. A customer filter reads that customer's
 // index; other filters read the time index.
 func (s *Store) List(f app.Filter, cursor string, limit int) (app.Page, error) {
-	before, err := mesh.CursorKey(cursor)
+	before, err := paging.CursorKey(cursor)
 	if err != nil {
 		return app.Page{}, err
 	}
@@ -196,7 +197,7 @@ func (s *Store) List(f app.Filter, cursor string, limit int) (app.Page, error) {
 				return true
 			}
 			if len(page.Items) == limit {
-				page.NextCursor = mesh.Cursor(timeKey(page.Items[limit-1].CreatedAt, page.Items[limit-1].ID))
+				page.NextCursor = paging.Cursor(timeKey(page.Items[limit-1].CreatedAt, page.Items[limit-1].ID))
 				return false
 			}
 			page.Items = append(page.Items, app.ToView(o))

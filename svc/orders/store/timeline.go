@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/subject"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
 	bolt "go.etcd.io/bbolt"
 )
@@ -146,7 +147,7 @@ func entry(m *jetstream.RawStreamMsg, r eventRef) app.Entry {
 		at = m.Time
 	}
 	return app.Entry{
-		Time: at, Service: strings.SplitN(m.Subject, ".", 2)[0], Type: m.Header.Get(mesh.HeaderType),
+		Time: at, Service: subject.Service(m.Subject), Type: m.Header.Get(mesh.HeaderType),
 		Subject: m.Subject, Stream: r.stream, Sequence: r.seq, Data: m.Data,
 		ID: m.Header.Get(mesh.HeaderID), CausationID: m.Header.Get(mesh.HeaderCausationID),
 		TraceID: traceID(m.Header.Get(mesh.HeaderTraceParent)),

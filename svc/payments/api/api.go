@@ -12,6 +12,8 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/payments/app"
 	"github.com/shopmesh/shopmesh/svc/payments/domain"
 )
@@ -42,7 +44,7 @@ type PaymentPath struct {
 }
 
 // Problems are examples of the payments service's errors, for its document.
-var Problems = []mesh.Problem{
+var Problems = []httpapi.Problem{
 	{Status: http.StatusNotFound, Detail: "no such payment"},
 	{Status: http.StatusConflict, Detail: domain.ErrNotRefundable.Error()},
 	{Status: http.StatusServiceUnavailable, Detail: "payments are busy; try again"},
@@ -56,20 +58,20 @@ func Register(api huma.API, a app.Application) {
 		OperationID: "getPayment", Method: http.MethodGet, Path: "/payments/{id}", Summary: "Read a payment",
 		Description: "One payment: captured, declined or refunded, with its amount and the gateway's reason (admin). " +
 			"Payments are the back office's: a customer follows theirs through the order.",
-		Tags: tags, Errors: []int{http.StatusUnauthorized, http.StatusNotFound}, Security: mesh.AdminSecurity,
+		Tags: tags, Errors: []int{http.StatusUnauthorized, http.StatusNotFound}, Security: httpapi.AdminSecurity,
 	}, h.get)
 	huma.Register(api, huma.Operation{
 		OperationID: "listPayments", Method: http.MethodGet, Path: "/payments", Summary: "List payments",
 		Description: "Payments a page at a time, by order id (admin); only an order's (it has one) with orderId, " +
 			"or only those in one status.",
-		Tags: tags, Errors: []int{http.StatusBadRequest, http.StatusUnauthorized}, Security: mesh.AdminSecurity,
-		Metadata: mesh.Problems(mesh.Problem{Status: http.StatusBadRequest, Detail: mesh.ErrBadCursor.Error()}),
+		Tags: tags, Errors: []int{http.StatusBadRequest, http.StatusUnauthorized}, Security: httpapi.AdminSecurity,
+		Metadata: httpapi.Problems(httpapi.Problem{Status: http.StatusBadRequest, Detail: paging.ErrBadCursor.Error()}),
 	}, h.list)
 	huma.Register(api, huma.Operation{
 		OperationID: "refundPayment", Method: http.MethodPost, Path: "/payments/{id}/refund", Summary: "Refund a captured payment",
 		Description: "Gives a captured payment's money back (admin); the order is cancelled in turn and its stock " +
 			"released. Only a captured payment can be refunded (409 otherwise).",
-		Security: mesh.AdminSecurity, Tags: tags,
+		Security: httpapi.AdminSecurity, Tags: tags,
 		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
 	}, h.refund)
 }
@@ -136,12 +138,12 @@ func problem(err error) error {
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		return huma.Error404NotFound("no such payment")
-	case errors.Is(err, mesh.ErrBadCursor):
+	case errors.Is(err, paging.ErrBadCursor):
 		return huma.Error400BadRequest(err.Error())
 	case errors.Is(err, domain.ErrNotRefundable):
 		return huma.Error409Conflict(err.Error())
 	case mesh.Retryable(err):
-		return mesh.Unavailable("payments")
+		return httpapi.Unavailable("payments")
 	}
 	return huma.Error500InternalServerError("internal error")
 }

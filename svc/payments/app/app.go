@@ -8,6 +8,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/svc/payments/domain"
 	"github.com/shopmesh/shopmesh/svc/payments/store"
 )
@@ -37,7 +38,7 @@ type Queries struct {
 }
 
 // New builds the application with logging and metrics around every handler.
-func New(s *store.Store, w *mesh.Writer, g Gateway, o mesh.Observer) Application {
+func New(s *store.Store, w *mesh.Writer, g Gateway, o observe.Observer) Application {
 	h := handlers{store: s, writer: w, gateway: g}
 	return Application{
 		Commands: Commands{

@@ -8,7 +8,7 @@ import (
 )
 
 // OrderEvents are the order events payments reacts to.
-var OrderEvents = []string{"orders.order.*.stock_reserved", "orders.order.*.cancelled", "orders.order.*.expired"}
+var OrderEvents = events.Patterns(events.OrderStockReserved{}, events.OrderCancelled{}, events.OrderExpired{})
 
 // OnOrder charges orders that await payment and closes those that ended.
 func (a Application) OnOrder(ctx context.Context, e mesh.Envelope) error {

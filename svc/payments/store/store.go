@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/payments/domain"
 	bolt "go.etcd.io/bbolt"
 )
@@ -75,7 +76,7 @@ func (s *Store) Get(ctx context.Context, id string) (domain.Payment, error) {
 }
 
 // Page is one page of a payment list.
-type Page = mesh.Page[domain.Payment]
+type Page = paging.Page[domain.Payment]
 
 // Filter narrows a payment list; empty fields match everything.
 type Filter struct {
@@ -85,7 +86,7 @@ type Filter struct {
 
 // List returns up to limit payments matching f after cursor, by order id.
 func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
-	after, err := mesh.CursorKey(cursor)
+	after, err := paging.CursorKey(cursor)
 	if err != nil {
 		return Page{}, err
 	}
@@ -99,13 +100,13 @@ func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketPayments).Cursor()
-		for k, v := mesh.SeekAfter(c, after); k != nil; k, v = c.Next() {
+		for k, v := paging.SeekAfter(c, after); k != nil; k, v = c.Next() {
 			var p domain.Payment
 			if json.Unmarshal(v, &p) != nil || !f.matches(p) {
 				continue
 			}
 			if len(page.Items) == limit {
-				page.NextCursor = mesh.Cursor([]byte(page.Items[limit-1].OrderID))
+				page.NextCursor = paging.Cursor([]byte(page.Items[limit-1].OrderID))
 				return nil
 			}
 			page.Items = append(page.Items, p)

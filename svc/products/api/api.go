@@ -9,7 +9,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/oklog/ulid/v2"
-	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/products/app"
 	"github.com/shopmesh/shopmesh/svc/products/domain"
 )
@@ -54,7 +54,7 @@ type IfMatchHeader struct {
 }
 
 // Problems are examples of the catalog's errors, for its document.
-var Problems = []mesh.Problem{
+var Problems = []httpapi.Problem{
 	{Status: http.StatusNotFound, Detail: "no such product"},
 	{Status: http.StatusConflict, Detail: domain.ErrSKUTaken.Error()},
 	{Status: http.StatusPreconditionFailed, Detail: domain.ErrStaleVersion.Error()},
@@ -63,10 +63,10 @@ var Problems = []mesh.Problem{
 
 // invalidProduct is a product the catalog refuses (problem), and one that
 // does not fit the schema (Huma's validation).
-var invalidProduct = mesh.Problems(
-	mesh.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid product", Errors: []*huma.ErrorDetail{
+var invalidProduct = httpapi.Problems(
+	httpapi.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid product", Errors: []*huma.ErrorDetail{
 		{Location: "body.price.currency", Message: "must be an ISO 4217 currency code such as EUR or USD"}}},
-	mesh.Problem{Status: http.StatusUnprocessableEntity, Detail: "validation failed", Errors: []*huma.ErrorDetail{
+	httpapi.Problem{Status: http.StatusUnprocessableEntity, Detail: "validation failed", Errors: []*huma.ErrorDetail{
 		{Location: "body", Message: "expected required property sku to be present", Value: map[string]any{"name": "Enamel mug"}}}},
 )
 
@@ -84,8 +84,8 @@ func Register(api huma.API, a app.Application) {
 		Description: "Adds a product to the catalog (admin). Its id is made by the shop and returned, with its " +
 			"URL in Location. The sku must be unique in the catalog: change the example's to add a second product. " +
 			"A new product has no stock until PUT /inventory/{productId} sets it.",
-		DefaultStatus: http.StatusCreated, Security: mesh.AdminSecurity, Tags: tags,
-		RequestBody: mesh.Example("A mug", exampleFields), Metadata: invalidProduct,
+		DefaultStatus: http.StatusCreated, Security: httpapi.AdminSecurity, Tags: tags,
+		RequestBody: httpapi.Example("A mug", exampleFields), Metadata: invalidProduct,
 		Errors: []int{http.StatusUnauthorized, http.StatusConflict, http.StatusServiceUnavailable},
 	}, h.create)
 	huma.Register(api, huma.Operation{
@@ -104,7 +104,7 @@ func Register(api huma.API, a app.Application) {
 		OperationID: "updateProduct", Method: http.MethodPut, Path: "/products/{id}", Summary: "Replace a product's fields",
 		Description: "Replaces every field of a product (admin). With If-Match, only if the product is still at " +
 			"that version (412 otherwise). Orders already placed keep the price they were placed at.",
-		Security: mesh.AdminSecurity, Tags: tags, RequestBody: mesh.Example("A mug, dearer", withPrice(exampleFields, 1499)),
+		Security: httpapi.AdminSecurity, Tags: tags, RequestBody: httpapi.Example("A mug, dearer", withPrice(exampleFields, 1499)),
 		Metadata: invalidProduct,
 		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed,
 			http.StatusServiceUnavailable},
@@ -113,7 +113,7 @@ func Register(api huma.API, a app.Application) {
 		OperationID: "deleteProduct", Method: http.MethodDelete, Path: "/products/{id}", Summary: "Remove a product",
 		Description: "Removes a product from the catalog (admin); it can no longer be ordered. With If-Match, " +
 			"only if the product is still at that version (412 otherwise).",
-		DefaultStatus: http.StatusNoContent, Security: mesh.AdminSecurity, Tags: tags,
+		DefaultStatus: http.StatusNoContent, Security: httpapi.AdminSecurity, Tags: tags,
 		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusPreconditionFailed, http.StatusServiceUnavailable},
 	}, h.delete)
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/products/domain"
 )
 
@@ -26,10 +28,10 @@ func problem(err error) error {
 		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, domain.ErrStaleVersion):
 		return huma.Error412PreconditionFailed(err.Error())
-	case errors.Is(err, mesh.ErrBadCursor):
+	case errors.Is(err, paging.ErrBadCursor):
 		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
 	case mesh.Retryable(err):
-		return mesh.Unavailable("the catalog")
+		return httpapi.Unavailable("the catalog")
 	}
 	// The cause is logged by the command pipeline, not shown to callers.
 	return huma.Error500InternalServerError("internal error")

@@ -5,6 +5,7 @@ package app
 import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/svc/products/domain"
 	"github.com/shopmesh/shopmesh/svc/products/store"
 )
@@ -29,7 +30,7 @@ type Queries struct {
 }
 
 // New builds the application with logging and metrics around every handler.
-func New(s *store.Store, w *mesh.Writer, o mesh.Observer) Application {
+func New(s *store.Store, w *mesh.Writer, o observe.Observer) Application {
 	h := handlers{store: s, writer: w}
 	return Application{
 		Commands: Commands{

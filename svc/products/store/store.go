@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/products/domain"
 	bolt "go.etcd.io/bbolt"
 )
@@ -100,12 +101,12 @@ func (s *Store) Get(ctx context.Context, id string) (domain.Product, error) {
 }
 
 // Page is one page of a product list.
-type Page = mesh.Page[domain.Product]
+type Page = paging.Page[domain.Product]
 
 // List returns up to limit products after cursor, oldest first, whose sku or
 // name contains q (any case).
 func (s *Store) List(q, cursor string, limit int) (Page, error) {
-	after, err := mesh.CursorKey(cursor)
+	after, err := paging.CursorKey(cursor)
 	if err != nil {
 		return Page{}, err
 	}
@@ -113,13 +114,13 @@ func (s *Store) List(q, cursor string, limit int) (Page, error) {
 	page := Page{Items: []domain.Product{}}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketProducts).Cursor()
-		for k, v := mesh.SeekAfter(c, after); k != nil; k, v = c.Next() {
+		for k, v := paging.SeekAfter(c, after); k != nil; k, v = c.Next() {
 			p, ok := matching(v, q)
 			if !ok {
 				continue
 			}
 			if len(page.Items) == limit {
-				page.NextCursor = mesh.Cursor([]byte(page.Items[limit-1].ID))
+				page.NextCursor = paging.Cursor([]byte(page.Items[limit-1].ID))
 				return nil
 			}
 			page.Items = append(page.Items, p)

@@ -1,8 +1,7 @@
-package mesh
+package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,9 +15,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/swaggest/swgui/v5emb"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -49,8 +47,8 @@ type ServiceDoc struct {
 type HTTP struct {
 	mux      *http.ServeMux
 	log      zerolog.Logger
-	metrics  *Metrics
-	tracing  *Tracing
+	metrics  *observe.Metrics
+	tracing  *observe.Tracing
 	token    string
 	services []ServiceDoc
 	asyncAPI bool
@@ -64,7 +62,7 @@ type HTTP struct {
 
 // NewHTTP returns a server whose admin operations accept token. With
 // metrics, they are served on /metrics.
-func NewHTTP(o Observer, token string) *HTTP {
+func NewHTTP(o observe.Observer, token string) *HTTP {
 	h := &HTTP{mux: http.NewServeMux(), log: o.Log, token: token, customers: NewCustomerTokens(token),
 		metrics: o.Metrics, tracing: o.Tracing, checks: map[string]func() error{},
 		notes: map[string]func() string{}}
@@ -384,18 +382,14 @@ func requestLevel(r *http.Request, status int) zerolog.Level {
 	return zerolog.InfoLevel
 }
 
-// Millis is d in milliseconds, to three decimals: log fields name their
-// unit (duration_ms), and keep what a fast operation took.
-func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 func (h *HTTP) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		h.metrics.observeHTTP(r.Method, r.Pattern, rec.status, time.Since(start))
-		h.log.WithLevel(requestLevel(r, rec.status)).Str("method", r.Method).Str("path", r.URL.Path).Str("trace_id", TraceID(r.Context())).
-			Int("status", rec.status).Int("bytes", rec.bytes).Float64("duration_ms", Millis(time.Since(start))).Msg("http")
+		h.metrics.ObserveHTTP(r.Method, r.Pattern, rec.status, time.Since(start))
+		h.log.WithLevel(requestLevel(r, rec.status)).Str("method", r.Method).Str("path", r.URL.Path).Str("trace_id", observe.TraceID(r.Context())).
+			Int("status", rec.status).Int("bytes", rec.bytes).Float64("duration_ms", observe.Millis(time.Since(start))).Msg("http")
 	})
 }
 
@@ -404,34 +398,16 @@ func (h *HTTP) logRequests(next http.Handler) http.Handler {
 // the traceparent, so a client can find its request's trace.
 func (h *HTTP) traceRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := withRemoteParent(r.Context(), r.Header.Get("traceparent"))
-		ctx, span := h.tracing.start(ctx, "HTTP "+r.Method, trace.SpanKindServer)
+		ctx := observe.WithRemoteParent(r.Context(), r.Header.Get("traceparent"))
+		ctx, span := h.tracing.Start(ctx, "HTTP "+r.Method, trace.SpanKindServer)
 		defer span.End()
-		w.Header().Set("traceparent", TraceParent(ctx))
+		w.Header().Set("traceparent", observe.TraceParent(ctx))
 		r = r.WithContext(ctx)
 		next.ServeHTTP(w, r)
 		if r.Pattern != "" {
 			span.SetName(r.Pattern)
 		}
 	})
-}
-
-// Retryable says err is JetStream not answering now (a write conflict
-// that kept losing; a server down, a stream electing its leader, a store
-// full or too slow): nothing was decided, and the same request may be sent
-// again. A request given up on while JetStream was away (its context
-// canceled) is one too.
-func Retryable(err error) bool {
-	for _, transient := range []error{
-		ErrConflict, ErrWrite, context.DeadlineExceeded, context.Canceled,
-		nats.ErrTimeout, nats.ErrNoResponders, nats.ErrConnectionReconnecting, jetstream.ErrNoStreamResponse,
-	} {
-		if errors.Is(err, transient) {
-			return true
-		}
-	}
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.Code == http.StatusServiceUnavailable
 }
 
 // Unavailable is the problem for a Retryable error of service: 503, with

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package mesh
+package httpapi
 
 // ConnectionCap is how many HTTP connections to serve at once when none
 // is configured. Without a descriptor limit to read, it is a fixed number

@@ -1,16 +1,12 @@
-package mesh
+package httpapi
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -40,24 +36,9 @@ func TestRequestLogLevels(t *testing.T) {
 	}
 }
 
-// A write JetStream did not take now is a 503 with Retry-After, so that
-// clients try again; any other error is not.
-func TestStoreFailuresAreRetryable(t *testing.T) {
+// Unavailable is a 503 with Retry-After, so that clients try again.
+func TestUnavailableAsksForARetry(t *testing.T) {
 	t.Parallel()
-	for _, err := range []error{
-		fmt.Errorf("place: %w", ErrWrite), ErrConflict, context.DeadlineExceeded,
-		fmt.Errorf("catch up ORDERS: %w", context.Canceled), nats.ErrNoResponders, jetstream.ErrNoStreamResponse,
-		&jetstream.APIError{Code: http.StatusServiceUnavailable, Description: "JetStream system temporarily unavailable"},
-	} {
-		if !Retryable(err) {
-			t.Errorf("%v is not retryable", err)
-		}
-	}
-	for _, err := range []error{errors.New("no such order"), &jetstream.APIError{Code: http.StatusBadRequest}} {
-		if Retryable(err) {
-			t.Errorf("%v is retryable", err)
-		}
-	}
 	var se huma.StatusError
 	if !errors.As(Unavailable("orders"), &se) || se.GetStatus() != http.StatusServiceUnavailable {
 		t.Fatalf("Unavailable is %v", Unavailable("orders"))

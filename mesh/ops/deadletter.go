@@ -1,4 +1,4 @@
-package mesh
+package ops
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/mesh"
 )
 
 // DeadLetter is a message a reaction gave up on.
@@ -25,15 +26,15 @@ type DeadLetter struct {
 // DeadLetters lists the dead-letter stream, oldest first.
 func DeadLetters(ctx context.Context, js jetstream.JetStream) ([]DeadLetter, error) {
 	var out []DeadLetter
-	err := ReadStream(ctx, js, DeadLetterStream, "", func(m jetstream.Msg) error {
+	err := mesh.ReadStream(ctx, js, mesh.DeadLetterStream, "", func(m jetstream.Msg) error {
 		meta, err := m.Metadata()
 		if err != nil {
 			return err
 		}
 		h := m.Headers()
 		out = append(out, DeadLetter{
-			Seq: meta.Sequence.Stream, Consumer: h.Get(HeaderDeadConsumer), Subject: h.Get(HeaderDeadSubject),
-			Type: h.Get(HeaderType), Error: h.Get(HeaderDeadError), Stored: meta.Timestamp,
+			Seq: meta.Sequence.Stream, Consumer: h.Get(mesh.HeaderDeadConsumer), Subject: h.Get(mesh.HeaderDeadSubject),
+			Type: h.Get(mesh.HeaderType), Error: h.Get(mesh.HeaderDeadError), Stored: meta.Timestamp,
 		})
 		return nil
 	})
@@ -60,7 +61,7 @@ var ErrNoDeadLetter = errors.New("no such dead letter")
 // Redrive hands dead letter seq back to its reaction (a running replica of
 // the service handles it) and removes it once handled.
 func Redrive(ctx context.Context, js jetstream.JetStream, seq uint64) error {
-	s, err := js.Stream(ctx, DeadLetterStream)
+	s, err := js.Stream(ctx, mesh.DeadLetterStream)
 	if err != nil {
 		return fmt.Errorf("redrive %d: %w", seq, err)
 	}
@@ -71,11 +72,11 @@ func Redrive(ctx context.Context, js jetstream.JetStream, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("redrive %d: %w", seq, err)
 	}
-	consumer := raw.Header.Get(HeaderDeadConsumer)
+	consumer := raw.Header.Get(mesh.HeaderDeadConsumer)
 	if consumer == "projection" || strings.HasSuffix(consumer, "-projection") {
 		return fmt.Errorf("redrive %d: %w", seq, ErrSetAside)
 	}
-	req := nats.NewMsg(RedriveSubject(consumer))
+	req := nats.NewMsg(mesh.RedriveSubject(consumer))
 	req.Data = []byte(strconv.FormatUint(seq, 10))
 	reply, err := js.Conn().RequestMsgWithContext(ctx, req)
 	if err != nil {
@@ -88,13 +89,4 @@ func Redrive(ctx context.Context, js jetstream.JetStream, seq uint64) error {
 		return fmt.Errorf("redriven, but not removed: %w", err)
 	}
 	return nil
-}
-
-// ParseSeq reads a stream sequence given on a command line.
-func ParseSeq(s string) (uint64, error) {
-	n, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("%q is not a stream sequence", s)
-	}
-	return n, nil
 }

@@ -1,4 +1,4 @@
-package mesh_test
+package httpapi_test
 
 import (
 	"context"
@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 )
 
 // /readyz fails on a failing check, and shows notes that need attention
@@ -34,7 +35,7 @@ func TestReadyzFailsOnChecksAndShowsNotes(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			h := mesh.NewHTTP(mesh.Observer{Log: meshtest.Logger(t)}, "token")
+			h := httpapi.NewHTTP(observe.Observer{Log: meshtest.Logger(t)}, "token")
 			h.ReadyCheck("orders projection", func() error { return c.check })
 			h.ReadyNote("orders-on-payments", func() string { return c.note })
 			rec := httptest.NewRecorder()
@@ -62,8 +63,8 @@ func jsonEqual(a, b any) bool {
 // storm of instant 503s after a JetStream failover, until a restart).
 func TestALongRequestLeavesItsConnectionUsable(t *testing.T) {
 	t.Parallel()
-	h := mesh.NewHTTP(mesh.Observer{Log: meshtest.Logger(t)}, meshtest.AdminToken)
-	api := h.API(mesh.ServiceDoc{Prefix: "/slow", Title: "slow"})
+	h := httpapi.NewHTTP(observe.Observer{Log: meshtest.Logger(t)}, meshtest.AdminToken)
+	api := h.API(httpapi.ServiceDoc{Prefix: "/slow", Title: "slow"})
 	type in struct {
 		Body struct {
 			Wait string `json:"wait"`

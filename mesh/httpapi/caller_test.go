@@ -1,4 +1,4 @@
-package mesh_test
+package httpapi_test
 
 import (
 	"errors"
@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 )
 
 func TestCustomerTokens(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
-	tokens := mesh.NewCustomerTokens("the-admin-token-of-the-shop")
+	tokens := httpapi.NewCustomerTokens("the-admin-token-of-the-shop")
 	good, expires := tokens.Issue("alice", time.Hour, now)
 	if !expires.After(now) {
 		t.Fatalf("expires %v", expires)
@@ -21,7 +21,7 @@ func TestCustomerTokens(t *testing.T) {
 		t.Fatalf("verify = %q %v", who, err)
 	}
 	payload, sig, _ := strings.Cut(strings.TrimPrefix(good, "smc1."), ".")
-	otherShop, _ := mesh.NewCustomerTokens("another-admin-token-entirely").Issue("alice", time.Hour, now)
+	otherShop, _ := httpapi.NewCustomerTokens("another-admin-token-entirely").Issue("alice", time.Hour, now)
 	bobs, _ := tokens.Issue("bob", time.Hour, now)
 	bobPayload, _, _ := strings.Cut(strings.TrimPrefix(bobs, "smc1."), ".")
 	cases := map[string]struct {
@@ -38,7 +38,7 @@ func TestCustomerTokens(t *testing.T) {
 		"garbage after the dot": {"smc1." + payload + ".!!!", now},
 	}
 	for name, c := range cases {
-		if _, err := tokens.Verify(c.token, c.at); !errors.Is(err, mesh.ErrBadToken) {
+		if _, err := tokens.Verify(c.token, c.at); !errors.Is(err, httpapi.ErrBadToken) {
 			t.Errorf("%s: %v, want ErrBadToken", name, err)
 		}
 	}

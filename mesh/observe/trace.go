@@ -1,4 +1,4 @@
-package mesh
+package observe
 
 import (
 	"context"
@@ -55,7 +55,9 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 
 var noopTracer = noop.NewTracerProvider().Tracer("")
 
-func (t *Tracing) start(ctx context.Context, name string, kind trace.SpanKind) (context.Context, trace.Span) {
+// Start starts a span of kind named name; with a nil *Tracing, one that
+// records nothing.
+func (t *Tracing) Start(ctx context.Context, name string, kind trace.SpanKind) (context.Context, trace.Span) {
 	tracer := noopTracer
 	if t != nil {
 		tracer = t.tracer
@@ -80,9 +82,9 @@ func TraceID(ctx context.Context) string {
 	return ""
 }
 
-// withRemoteParent returns ctx continuing the trace of traceparent, if it
-// is a valid one.
-func withRemoteParent(ctx context.Context, traceparent string) context.Context {
+// WithRemoteParent returns ctx continuing the trace of traceparent (from
+// an HTTP header or an event), if it is a valid one.
+func WithRemoteParent(ctx context.Context, traceparent string) context.Context {
 	if traceparent == "" {
 		return ctx
 	}

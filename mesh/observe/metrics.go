@@ -1,4 +1,4 @@
-package mesh
+package observe
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -101,71 +102,82 @@ func outcome(err error) string {
 	return "ok"
 }
 
-func (m *Metrics) observeCommand(name string, err error, d time.Duration) {
+// ObserveCommand records a command handled, by its name and outcome.
+func (m *Metrics) ObserveCommand(name string, err error, d time.Duration) {
 	if m != nil {
 		m.commands.WithLabelValues(name, outcome(err)).Observe(d.Seconds())
 	}
 }
 
-func (m *Metrics) observeQuery(name string, err error, d time.Duration) {
+// ObserveQuery records a query handled, by its name and outcome.
+func (m *Metrics) ObserveQuery(name string, err error, d time.Duration) {
 	if m != nil {
 		m.queries.WithLabelValues(name, outcome(err)).Observe(d.Seconds())
 	}
 }
 
-func (m *Metrics) observeReaction(consumer, result string) {
+// ObserveReaction counts an event a reaction handled: ok, retried or dead.
+func (m *Metrics) ObserveReaction(consumer, result string) {
 	if m != nil {
 		m.reactions.WithLabelValues(consumer, result).Inc()
 	}
 }
 
-// observePublish counts events by type, which makes saga outcomes
+// ObservePublish counts events by type, which makes saga outcomes
 // (orders confirmed, rejected, cancelled, expired) a query away.
-func (m *Metrics) observePublish(o Outgoing) {
+func (m *Metrics) ObservePublish(eventType string) {
 	if m != nil {
-		m.published.WithLabelValues(o.Event.EventType()).Inc()
+		m.published.WithLabelValues(eventType).Inc()
 	}
 }
 
-func (m *Metrics) observeViewWrite(bucket string) {
+// ObserveViewWrite counts a view written to its KV bucket.
+func (m *Metrics) ObserveViewWrite(bucket string) {
 	if m != nil {
 		m.viewWrites.WithLabelValues(bucket).Inc()
 	}
 }
 
-func (m *Metrics) observeCommit(service string, events int, flushed bool) {
+// ObserveCommit counts a projection's bbolt commit and the events it
+// applied.
+func (m *Metrics) ObserveCommit(service string, events int, flushed bool) {
 	if m != nil {
 		m.commits.WithLabelValues(service, strconv.FormatBool(flushed)).Inc()
 		m.applied.WithLabelValues(service).Add(float64(events))
 	}
 }
 
-func (m *Metrics) observeSetAside(service string) {
+// ObserveSetAside counts an event a projection could not apply.
+func (m *Metrics) ObserveSetAside(service string) {
 	if m != nil {
 		m.setAside.WithLabelValues(service).Inc()
 	}
 }
 
-func (m *Metrics) observeAdmission(name string, open, limit int) {
+// ObserveAdmission records how much work is open and how much may be.
+func (m *Metrics) ObserveAdmission(name string, open, limit int) {
 	if m != nil {
 		m.open.WithLabelValues(name).Set(float64(open))
 		m.openLimit.WithLabelValues(name).Set(float64(limit))
 	}
 }
 
-func (m *Metrics) observeRefused(name string) {
+// ObserveRefused counts new work refused because the backlog is too long.
+func (m *Metrics) ObserveRefused(name string) {
 	if m != nil {
 		m.refused.WithLabelValues(name).Inc()
 	}
 }
 
-func (m *Metrics) observeConflict() {
+// ObserveConflict counts a write that lost a race and is decided again.
+func (m *Metrics) ObserveConflict() {
 	if m != nil {
 		m.conflicts.Inc()
 	}
 }
 
-func (m *Metrics) observeHTTP(method, route string, status int, d time.Duration) {
+// ObserveHTTP records an HTTP request by route and status.
+func (m *Metrics) ObserveHTTP(method, route string, status int, d time.Duration) {
 	if m != nil {
 		m.http.WithLabelValues(method, route, http.StatusText(status)).Observe(d.Seconds())
 	}
@@ -173,42 +185,55 @@ func (m *Metrics) observeHTTP(method, route string, status int, d time.Duration)
 
 // lagCollector reads, at each scrape, how far behind every reaction is.
 type lagCollector struct {
-	mu       sync.Mutex
-	reactors []*Reactor
-	pending  *prometheus.Desc
-	inFlight *prometheus.Desc
-	stuck    *prometheus.Desc
+	mu        sync.Mutex
+	consumers []lagging
+	pending   *prometheus.Desc
+	inFlight  *prometheus.Desc
+	stuck     *prometheus.Desc
 }
 
-func (m *Metrics) watchLag(rc *Reactor) {
+// lagging is one reaction's consumer as the collector reads it.
+type lagging struct {
+	name  string
+	stuck func() int
+	info  func(context.Context) (*jetstream.ConsumerInfo, error)
+}
+
+// WatchLag adds a reaction's consumer to what every scrape reports: how
+// many messages this process keeps failing on (stuck), and, when the
+// server answers (info), how many wait to be delivered and how many are
+// delivered and not yet acked. The metrics take functions rather than the
+// reaction itself, so that this package needs nothing of the runtime.
+func (m *Metrics) WatchLag(consumer string, stuck func() int, info func(context.Context) (*jetstream.ConsumerInfo, error)) {
 	if m == nil {
 		return
 	}
 	m.lag.mu.Lock()
 	defer m.lag.mu.Unlock()
-	m.lag.reactors = append(m.lag.reactors, rc)
+	m.lag.consumers = append(m.lag.consumers, lagging{name: consumer, stuck: stuck, info: info})
 }
 
+// Describe implements prometheus.Collector.
 func (l *lagCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- l.pending
 	ch <- l.inFlight
 	ch <- l.stuck
 }
 
+// Collect implements prometheus.Collector.
 func (l *lagCollector) Collect(ch chan<- prometheus.Metric) {
 	l.mu.Lock()
-	reactors := slices.Clone(l.reactors)
+	consumers := slices.Clone(l.consumers)
 	l.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	for _, rc := range reactors {
-		stuck, _ := rc.Stuck()
-		ch <- prometheus.MustNewConstMetric(l.stuck, prometheus.GaugeValue, float64(stuck), rc.r.Name)
-		info, err := rc.consumer.Info(ctx)
+	for _, c := range consumers {
+		ch <- prometheus.MustNewConstMetric(l.stuck, prometheus.GaugeValue, float64(c.stuck()), c.name)
+		info, err := c.info(ctx)
 		if err != nil {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(l.pending, prometheus.GaugeValue, float64(info.NumPending), rc.r.Name)
-		ch <- prometheus.MustNewConstMetric(l.inFlight, prometheus.GaugeValue, float64(info.NumAckPending), rc.r.Name)
+		ch <- prometheus.MustNewConstMetric(l.pending, prometheus.GaugeValue, float64(info.NumPending), c.name)
+		ch <- prometheus.MustNewConstMetric(l.inFlight, prometheus.GaugeValue, float64(info.NumAckPending), c.name)
 	}
 }

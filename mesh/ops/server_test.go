@@ -1,4 +1,4 @@
-package mesh_test
+package ops_test
 
 import (
 	"net"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 // The embedded server says at once why it cannot start.
@@ -23,15 +23,15 @@ func TestStartServerSaysWhyItCannotStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string]struct {
-		opts mesh.ServerOptions
+		opts ops.ServerOptions
 		want string
 	}{
-		"client port taken":  {mesh.ServerOptions{Addr: taken.Addr().String(), StoreDir: t.TempDir()}, "NATS address " + taken.Addr().String() + " is not free"},
-		"monitor port taken": {mesh.ServerOptions{Addr: "127.0.0.1:0", MonitorAddr: taken.Addr().String(), StoreDir: t.TempDir()}, "NATS monitoring address"},
-		"storage is a file":  {mesh.ServerOptions{Addr: "127.0.0.1:0", StoreDir: file}, "JetStream storage " + file},
+		"client port taken":  {ops.ServerOptions{Addr: taken.Addr().String(), StoreDir: t.TempDir()}, "NATS address " + taken.Addr().String() + " is not free"},
+		"monitor port taken": {ops.ServerOptions{Addr: "127.0.0.1:0", MonitorAddr: taken.Addr().String(), StoreDir: t.TempDir()}, "NATS monitoring address"},
+		"storage is a file":  {ops.ServerOptions{Addr: "127.0.0.1:0", StoreDir: file}, "JetStream storage " + file},
 	}
 	for name, c := range cases {
-		s, err := mesh.StartServer(c.opts)
+		s, err := ops.StartServer(c.opts)
 		if err == nil {
 			s.Shutdown()
 			t.Errorf("%s: started", name)

@@ -1,4 +1,4 @@
-package mesh
+package httpapi
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/yaml"
+	"github.com/shopmesh/shopmesh/mesh/paging"
 )
 
 // The OpenAPI documents are the services' contract with their callers and
@@ -117,7 +118,7 @@ func fitting(status int, op *huma.Operation) Problem {
 	switch status {
 	case http.StatusBadRequest:
 		p.Detail = "invalid cursor"
-		p.Errors = []*huma.ErrorDetail{{Location: "query.cursor", Message: ErrBadCursor.Error(), Value: "not-a-cursor"}}
+		p.Errors = []*huma.ErrorDetail{{Location: "query.cursor", Message: paging.ErrBadCursor.Error(), Value: "not-a-cursor"}}
 	case http.StatusUnauthorized:
 		p.Detail = unauthorized(op.Security)
 	case http.StatusRequestTimeout, http.StatusRequestEntityTooLarge:
