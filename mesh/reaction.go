@@ -101,12 +101,12 @@ func (n notYetError) Unwrap() error { return n.err }
 // one).
 func NotYet(err error) error { return notYetError{err} }
 
-// IsNotYet reports whether err was marked with NotYet: for a service's
-// tests of its reactions.
-func IsNotYet(err error) bool {
-	var n notYetError
-	return errors.As(err, &n)
-}
+// IsPermanent reports whether err, or an error it wraps, was marked
+// Permanent: for tests of what a reaction answers.
+func IsPermanent(err error) bool { return errors.As(err, new(permanentError)) }
+
+// IsNotYet reports whether err, or an error it wraps, was marked NotYet.
+func IsNotYet(err error) bool { return errors.As(err, new(notYetError)) }
 
 // Reactor runs one reaction.
 type Reactor struct {

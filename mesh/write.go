@@ -27,11 +27,17 @@ type Snapshot interface {
 	Expect(subject string) Expect
 }
 
+// DecisionWriter stores the events of a decision: a *Writer, or a fake in
+// a test of a service's use cases that runs no JetStream.
+type DecisionWriter interface {
+	Write(ctx context.Context, cause Cause, decide Decision) (uint64, error)
+}
+
 // Decide runs one command the way every service does: read a snapshot,
 // decide events from it, guard each with what the snapshot expects, and
 // write them (Writer.Write, with its retries and catch-ups). read is
 // called again for every attempt, so each decides on fresh state.
-func Decide[S Snapshot, E Event](ctx context.Context, w *Writer, cause Cause, read func() (S, error), decide func(S) ([]E, error)) error {
+func Decide[S Snapshot, E Event](ctx context.Context, w DecisionWriter, cause Cause, read func() (S, error), decide func(S) ([]E, error)) error {
 	_, err := w.Write(ctx, cause, func() ([]Outgoing, error) {
 		snap, err := read()
 		if err != nil {

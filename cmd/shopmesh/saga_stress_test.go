@@ -147,74 +147,6 @@ func TestSagaEveryEventDeliveredTwice(t *testing.T) {
 	}
 }
 
-func TestSameIdempotencyKeyMakesOneOrder(t *testing.T) {
-	t.Parallel()
-	m := openMall(t, sagaConfig(t))
-	mug := m.product("MUG", 100, 10)
-	first := m.place("same-key", "tok_visa", line{mug, 1})
-	var wg sync.WaitGroup
-	for range 5 {
-		wg.Go(func() {
-			if again := m.place("same-key", "tok_visa", line{mug, 1}); again != first {
-				t.Errorf("retry made order %s, first was %s", again, first)
-			}
-		})
-	}
-	wg.Wait()
-	h := http.Header{"Idempotency-Key": {"same-key"}}
-	p := m.http.Do(http.MethodPost, "/orders", orderBody("alice", "tok_visa", line{mug, 2}), h).Problem(http.StatusUnprocessableEntity)
-	if !p.Names("header.Idempotency-Key") {
-		t.Fatalf("problem does not name the key: %+v", p)
-	}
-	// The same key from another customer is another order.
-	var other order
-	m.http.Do(http.MethodPost, "/orders", orderBody("bob", "tok_visa", line{mug, 1}), h).Expect(http.StatusAccepted).Decode(&other)
-	if other.ID == first {
-		t.Fatal("two customers share an order through one key")
-	}
-	m.awaitTerminal(first)
-	m.awaitTerminal(other.ID)
-	if n := len(m.events("ORDERS", "orders.order.*.placed")); n != 2 {
-		t.Fatalf("%d orders placed, want 2", n)
-	}
-	m.checkInvariants(map[string]int64{mug: 10})
-}
-
-func TestBadOrdersChangeNothing(t *testing.T) {
-	t.Parallel()
-	m := openMall(t, sagaConfig(t))
-	mug := m.product("MUG", 100, 10)
-	gone := m.product("GONE", 100, 10)
-	m.http.Do(http.MethodDelete, "/products/"+gone, nil, meshtest.Admin()).Expect(http.StatusNoContent)
-	cases := []struct {
-		name     string
-		body     any
-		location string
-	}{
-		{"empty order", orderBody("alice", "tok_visa"), "body.items"},
-		{"zero quantity", orderBody("alice", "tok_visa", line{mug, 0}), "body.items[0].quantity"},
-		{"negative quantity", orderBody("alice", "tok_visa", line{mug, -3}), "body.items[0].quantity"},
-		{"absurd quantity", orderBody("alice", "tok_visa", line{mug, 1_000_000}), "body.items[0].quantity"},
-		{"duplicate lines", orderBody("alice", "tok_visa", line{mug, 1}, line{mug, 2}), "body.items[1].productId"},
-		{"unknown product", orderBody("alice", "tok_visa", line{"NOPE", 1}), "body.items[0].productId"},
-		{"deleted product", orderBody("alice", "tok_visa", line{gone, 1}), "body.items[0].productId"},
-		{"no customer", orderBody("", "tok_visa", line{mug, 1}), "body.customerId"},
-		{"bad token", orderBody("alice", "visa", line{mug, 1}), "body.paymentToken"},
-		{"unknown field", map[string]any{"customerId": "a", "items": []line{{mug, 1}}, "paymentToken": "tok_visa", "coupon": "X"}, "body.coupon"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			p := m.http.Do(http.MethodPost, "/orders", c.body, nil).Problem(http.StatusUnprocessableEntity)
-			if !p.Names(c.location) {
-				t.Fatalf("problem does not name %s: %+v", c.location, p)
-			}
-		})
-	}
-	if n := len(m.events("ORDERS", "orders.>")); n != 0 {
-		t.Fatalf("%d order events after bad input, want none", n)
-	}
-}
-
 func TestRestartMidBatchFinishesEveryOrder(t *testing.T) {
 	t.Parallel()
 	cfg := sagaConfig(t)
@@ -287,33 +219,4 @@ func TestSagaConflictStormWithCompensations(t *testing.T) {
 	if dead, err := ops.DeadLetters(meshtest.Context(t), m.js); err != nil || len(dead) != 0 {
 		t.Fatalf("dead letters after the storm: %v %v", dead, err)
 	}
-}
-
-// Orders past what can end in time are refused at once with 503 and
-// Retry-After, and accepted again once the backlog has drained.
-func TestAdmissionRefusesOrdersThatCouldNotEndInTime(t *testing.T) {
-	t.Parallel()
-	cfg := sagaConfig(t)
-	cfg.MaxOpenOrders, cfg.GatewayLatency = 3, time.Second
-	m := openMall(t, cfg)
-	mug := m.product("MUG", 100, 50)
-	var open []string
-	for i := range 3 {
-		open = append(open, m.place(fmt.Sprint("admitted-", i), "tok_visa", line{mug, 1}))
-	}
-	r := m.http.Do(http.MethodPost, "/orders", orderBody("alice", "tok_visa", line{mug, 1}), http.Header{"Idempotency-Key": {"refused"}})
-	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
-		t.Fatalf("fourth order: %d %v %s", r.Status, r.Header, r.Body)
-	}
-	for _, id := range open {
-		m.awaitTerminal(id)
-	}
-	eventually(t, 10*time.Second, func() error {
-		r := m.http.Do(http.MethodPost, "/orders", orderBody("alice", "tok_visa", line{mug, 1}), http.Header{"Idempotency-Key": {"later"}})
-		if r.Status != http.StatusAccepted {
-			return errorf("still refused: %d", r.Status)
-		}
-		return nil
-	})
-	m.checkInvariants(map[string]int64{mug: 50})
 }

@@ -141,25 +141,6 @@ func TestSagaExpiryReleasesStockAndRefundsLateCapture(t *testing.T) {
 	}
 }
 
-// An order's deadline is scheduled just before the order is recorded, so a
-// crash in between leaves a timer whose order never existed. When it fires,
-// nothing happens: no event, no dead letter.
-func TestDeadlineOfAnOrderNeverRecordedChangesNothing(t *testing.T) {
-	t.Parallel()
-	m := openMall(t, sagaConfig(t))
-	ctx := meshtest.Context(t)
-	if _, err := m.js.Publish(ctx, events.DeadlineSubject("ghost"), []byte(`{"orderId":"ghost"}`)); err != nil {
-		t.Fatal(err)
-	}
-	m.awaitIdle()
-	if got := m.events(events.OrdersStream, "orders.order.ghost.>"); len(got) != 0 {
-		t.Fatalf("the deadline of an unknown order wrote %d events", len(got))
-	}
-	if dead, err := ops.DeadLetters(ctx, m.js); err != nil || len(dead) != 0 {
-		t.Fatalf("dead letters %v, %v", dead, err)
-	}
-}
-
 func TestSagaAdminRefundCancelsTheOrder(t *testing.T) {
 	t.Parallel()
 	m := openMall(t, sagaConfig(t))
@@ -200,7 +181,7 @@ func TestOneTraceFollowsTheOrderThroughEveryService(t *testing.T) {
 	}
 	checkSpanTree(t, spans.Ended(), traceID, callerSpan, []string{
 		"POST /orders", "command orders.place", "command inventory.reserve", "command orders.record_reservation",
-		"command payments.charge", "command orders.record_payment", "command inventory.commit",
+		"command payments.charge", "command orders.record_capture", "command inventory.commit",
 	})
 }
 

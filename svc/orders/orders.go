@@ -75,13 +75,13 @@ func (s *Service) Start(ctx context.Context, rt *mesh.Runtime) error {
 	admission.Deadline, admission.Max = s.cfg.TTL, s.cfg.MaxOpen
 	go admission.Run(ctx)
 	a := app.New(app.Deps{
-		Store: st, Writer: w, Timers: store.NewTimers(rt.JetStream()), Timeline: timeline,
+		Orders: st, Views: st, Writer: w, Timers: store.NewTimers(rt.JetStream()), Timeline: timeline,
 		Admission: admission, TTL: s.cfg.TTL, Now: time.Now,
 	}, rt.Observer())
 	api.Register(rt.API(httpapi.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders", Problems: api.Problems,
 		Description: "Place, follow and cancel orders; see every event of an order on its timeline.",
-	}), a, rt.CustomerTokens())
+	}), a, rt.CustomerTokens(), rt.Observer().Log)
 	return rt.React(ctx,
 		mesh.Reaction{Durable: onInventory, Handle: a.OnInventory},
 		mesh.Reaction{Durable: onPayments, Handle: a.OnPayment},

@@ -9,22 +9,30 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 	"github.com/shopmesh/shopmesh/svc/orders"
 )
 
-// shop is the orders service running alone; the test speaks for inventory
-// and payments, and for another orders replica, by publishing their events.
+// shop is the orders service running alone; the test speaks for the
+// catalog, inventory and payments, and for another orders replica, by
+// publishing their events. Its HTTP client is the admin's, who may act for
+// any customer; customer tokens come from customer.
 type shop struct {
 	t      *testing.T
 	js     jetstream.JetStream
+	http   *meshtest.Client
 	causes int
 }
 
-func start(t *testing.T) *shop {
+func start(t *testing.T) *shop { return startWith(t, orders.Config{TTL: time.Hour}) }
+
+func startWith(t *testing.T, cfg orders.Config) *shop {
 	t.Helper()
 	n := meshtest.Node(t)
-	meshtest.Start(t, n, orders.New(orders.Config{TTL: time.Hour}))
-	return &shop{t: t, js: n.JS}
+	meshtest.Start(t, n, orders.New(cfg))
+	s := &shop{t: t, js: n.JS, http: meshtest.Serve(t, n)}
+	s.http.Header = meshtest.Admin()
+	return s
 }
 
 // publish writes events as service would, each with a cause of its own.
@@ -95,4 +103,23 @@ func TestACaptureAheadOfTheReservationWaitsForIt(t *testing.T) {
 	s.publish(events.OrdersService, events.OrderStockReserved{OrderID: "o2", Total: total, PaymentToken: "tok_visa"})
 
 	s.awaitEvent("o2", 3, "confirmed")
+}
+
+// An order's deadline is scheduled just before the order is recorded, so a
+// crash in between leaves a timer whose order never existed. When it fires,
+// nothing happens: no event, no dead letter.
+func TestDeadlineOfAnOrderNeverRecordedChangesNothing(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	ctx := meshtest.Context(t)
+	if _, err := s.js.Publish(ctx, events.DeadlineSubject("ghost"), []byte(`{"orderId":"ghost"}`)); err != nil {
+		t.Fatal(err)
+	}
+	s.awaitIdle(events.OrdersStream, "orders-timers")
+	if got := s.events(events.OrdersStream, "orders.order.ghost.>"); len(got) != 0 {
+		t.Fatalf("the deadline of an unknown order wrote %d events", len(got))
+	}
+	if dead, err := ops.DeadLetters(ctx, s.js); err != nil || len(dead) != 0 {
+		t.Fatalf("dead letters %v, %v", dead, err)
+	}
 }

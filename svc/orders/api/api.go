@@ -14,11 +14,11 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/oklog/ulid/v2"
+	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
-	"github.com/shopmesh/shopmesh/svc/orders/store"
 )
 
 // Money is an amount in integer minor units and its ISO 4217 currency.
@@ -95,9 +95,9 @@ var placeProblems = httpapi.Problems(
 )
 
 // Register adds the orders operations to api; tokens issues customer
-// tokens.
-func Register(api huma.API, a app.Application, tokens *httpapi.CustomerTokens) {
-	h := handlers{app: a, tokens: tokens}
+// tokens, and log gets the cause of every error answered with a 500.
+func Register(api huma.API, a app.Application, tokens *httpapi.CustomerTokens, log zerolog.Logger) {
+	h := handlers{app: a, tokens: tokens, log: log}
 	tags := []string{"orders"}
 	huma.Register(api, huma.Operation{
 		OperationID: "placeOrder", Method: http.MethodPost, Path: "/orders", Summary: "Place an order",
@@ -191,6 +191,7 @@ func (h handlers) watch(ctx context.Context, in *watchInput, send sse.Sender) {
 type handlers struct {
 	app    app.Application
 	tokens *httpapi.CustomerTokens
+	log    zerolog.Logger
 }
 
 type placeInput struct {
@@ -214,7 +215,7 @@ func (h handlers) place(ctx context.Context, in *placeInput) (*orderOutput, erro
 		PaymentToken: in.Body.PaymentToken, RequestHash: requestHash(in.Body),
 	}
 	if err := h.app.Commands.Place.Handle(ctx, cmd); err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	out, err := h.read(ctx, id)
 	if err == nil {
@@ -267,7 +268,7 @@ func (h handlers) read(ctx context.Context, id string) (*orderOutput, error) {
 		err = domain.ErrNotFound
 	}
 	if err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	return &orderOutput{ETag: etag(v.Version), Body: toOrder(v)}, nil
 }
@@ -296,10 +297,10 @@ func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) 
 		}
 		in.CustomerID = caller.Customer
 	}
-	q := app.ListOrders{Filter: store.Filter{CustomerID: in.CustomerID, Status: in.Status}, Cursor: in.Cursor, Limit: in.Limit}
+	q := app.ListOrders{Filter: app.Filter{CustomerID: in.CustomerID, Status: in.Status}, Cursor: in.Cursor, Limit: in.Limit}
 	page, err := h.app.Queries.List.Handle(ctx, q)
 	if err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	out := &listOutput{}
 	out.Body.Items = make([]Order, 0, len(page.Items))
@@ -316,7 +317,7 @@ func (h handlers) cancel(ctx context.Context, in *OrderPath) (*orderOutput, erro
 	}
 	cmd := app.CancelOrder{RequestID: ulid.Make().String(), OrderID: in.ID, Reason: "cancelled by the customer"}
 	if err := h.app.Commands.Cancel.Handle(ctx, cmd); err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	return h.read(ctx, in.ID)
 }
@@ -351,7 +352,7 @@ func (h handlers) timeline(ctx context.Context, in *OrderPath) (*timelineOutput,
 	}
 	entries, err := h.app.Queries.Timeline.Handle(ctx, app.GetTimeline{ID: in.ID})
 	if err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	out := &timelineOutput{Body: Timeline{OrderID: in.ID, Events: make([]TimelineEvent, len(entries))}}
 	for i, e := range entries {
@@ -389,7 +390,7 @@ func (h handlers) issueToken(_ context.Context, in *issueTokenInput) (*issueToke
 	return &issueTokenOutput{Body: CustomerToken{CustomerID: in.Body.CustomerID, Token: token, ExpiresAt: expires}}, nil
 }
 
-func toOrder(v store.View) Order {
+func toOrder(v app.View) Order {
 	items := make([]Item, len(v.Items))
 	for i, it := range v.Items {
 		items[i] = Item{ProductID: it.ProductID, Name: it.Name, Quantity: it.Quantity,

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,13 +11,15 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
 )
 
 // problem is the one place where the orders service's errors become HTTP
-// problems.
-func problem(err error) error {
+// problems. An error none of them names is the service's own failure: the
+// client gets a bare 500, so its cause is logged here, where it is known.
+func (h handlers) problem(ctx context.Context, err error) error {
 	var field *domain.FieldError
 	var busy *mesh.Busy
 	switch {
@@ -42,6 +45,7 @@ func problem(err error) error {
 	case mesh.Retryable(err):
 		return httpapi.Unavailable("orders")
 	}
+	h.log.Error().Err(err).Str("trace_id", observe.TraceID(ctx)).Msg("orders: internal error")
 	return huma.Error500InternalServerError("internal error")
 }
 

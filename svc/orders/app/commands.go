@@ -3,12 +3,10 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
-	"github.com/shopmesh/shopmesh/svc/orders/store"
 )
 
 // PlaceOrder places an order under an id the caller derived (from the
@@ -38,21 +36,25 @@ type RecordReservation struct {
 	Products []string
 }
 
-// Payment outcomes RecordPayment follows.
-const (
-	PaymentCaptured = "captured"
-	PaymentDeclined = "declined"
-	PaymentRefunded = "refunded"
-)
-
-// RecordPayment follows a payment outcome.
-type RecordPayment struct {
+// RecordCapture follows payments' capture of an order's total.
+type RecordCapture struct {
 	Cause     mesh.Cause
 	OrderID   string
-	Outcome   string
 	PaymentID string
 	Amount    events.Money
-	Reason    string
+}
+
+// RecordDecline follows payments' failure to charge an order.
+type RecordDecline struct {
+	Cause   mesh.Cause
+	OrderID string
+	Reason  string
+}
+
+// RecordRefund follows payments giving an order's money back.
+type RecordRefund struct {
+	Cause   mesh.Cause
+	OrderID string
 }
 
 // ExpireOrder ends an order whose payment deadline fired.
@@ -71,7 +73,7 @@ func (h handlers) place(ctx context.Context, c PlaceOrder) error {
 		RequestHash: c.RequestHash, Now: h.Now(), TTL: h.TTL,
 	}
 	cause := mesh.Cause{ID: c.RequestID, CorrelationID: c.OrderID}
-	return mesh.Decide(ctx, h.Writer, cause, h.order(c.OrderID, ids...), func(snap store.Snapshot) ([]events.OrderPlaced, error) {
+	return mesh.Decide(ctx, h.Writer, cause, h.order(c.OrderID, ids...), func(snap Snapshot) ([]events.OrderPlaced, error) {
 		e, err := domain.Place(snap.Order, p, snap.Catalog)
 		if errors.Is(err, domain.ErrAlreadyPlaced) {
 			return nil, nil
@@ -109,28 +111,32 @@ func (h handlers) recordReservation(ctx context.Context, c RecordReservation) er
 	})
 }
 
-func (h handlers) recordPayment(ctx context.Context, c RecordPayment) error {
+func (h handlers) recordCapture(ctx context.Context, c RecordCapture) error {
 	return h.transition(ctx, c.Cause, c.OrderID, func(o domain.Order) ([]events.Event, error) {
-		switch c.Outcome {
-		case PaymentCaptured:
-			evs, err := domain.PaymentCaptured(o, c.PaymentID, c.Amount)
-			if errors.Is(err, domain.ErrCaptureMismatch) {
-				return nil, mesh.Permanent(err) // set aside, with its reason
-			}
-			return evs, err
-		case PaymentDeclined:
-			return domain.PaymentDeclined(o, c.OrderID, c.Reason)
-		case PaymentRefunded:
-			return domain.PaymentRefunded(o, c.OrderID)
+		evs, err := domain.PaymentCaptured(o, c.PaymentID, c.Amount)
+		if errors.Is(err, domain.ErrCaptureMismatch) {
+			return nil, mesh.Permanent(err) // set aside, with its reason
 		}
-		return nil, fmt.Errorf("unknown payment outcome %q", c.Outcome)
+		return evs, err
+	})
+}
+
+func (h handlers) recordDecline(ctx context.Context, c RecordDecline) error {
+	return h.transition(ctx, c.Cause, c.OrderID, func(o domain.Order) ([]events.Event, error) {
+		return domain.PaymentDeclined(o, c.OrderID, c.Reason)
+	})
+}
+
+func (h handlers) recordRefund(ctx context.Context, c RecordRefund) error {
+	return h.transition(ctx, c.Cause, c.OrderID, func(o domain.Order) ([]events.Event, error) {
+		return domain.PaymentRefunded(o, c.OrderID)
 	})
 }
 
 func (h handlers) expire(ctx context.Context, c ExpireOrder) error {
 	// Most deadlines fire for orders that ended long ago. An ended order
 	// never changes again, so there is nothing to catch up with.
-	if snap, err := h.Store.Read(c.OrderID); err == nil && snap.Order.Terminal() {
+	if snap, err := h.Orders.Read(c.OrderID); err == nil && snap.Order.Terminal() {
 		return nil
 	}
 	return h.transition(ctx, c.Cause, c.OrderID, func(o domain.Order) ([]events.Event, error) {

@@ -1,17 +1,13 @@
 package app
 
-import (
-	"context"
-
-	"github.com/shopmesh/shopmesh/svc/orders/store"
-)
+import "context"
 
 // GetOrder reads one order.
 type GetOrder struct{ ID string }
 
 // ListOrders reads a page of orders, newest first.
 type ListOrders struct {
-	Filter store.Filter
+	Filter Filter
 	Cursor string
 	Limit  int
 }
@@ -26,24 +22,24 @@ type WatchOrders struct {
 	CustomerID string
 }
 
-func (h handlers) get(ctx context.Context, q GetOrder) (store.View, error) {
-	return h.Store.Get(ctx, q.ID)
+func (h handlers) get(ctx context.Context, q GetOrder) (View, error) {
+	return h.Views.Get(ctx, q.ID)
 }
 
-func (h handlers) list(_ context.Context, q ListOrders) (store.Page, error) {
-	return h.Store.List(q.Filter, q.Cursor, q.Limit)
+func (h handlers) list(_ context.Context, q ListOrders) (Page, error) {
+	return h.Views.List(q.Filter, q.Cursor, q.Limit)
 }
 
 // watch returns the changes that match q until ctx ends or the reader falls
 // behind; then the channel closes.
-func (h handlers) watch(ctx context.Context, q WatchOrders) (<-chan store.View, error) {
-	return h.Store.Changes(ctx, func(v store.View) bool {
+func (h handlers) watch(ctx context.Context, q WatchOrders) (<-chan View, error) {
+	return h.Views.Changes(ctx, func(v View) bool {
 		return (q.ID == "" || v.ID == q.ID) && (q.CustomerID == "" || v.CustomerID == q.CustomerID)
 	}), nil
 }
 
-func (h handlers) timeline(ctx context.Context, q GetTimeline) ([]store.Entry, error) {
-	if _, err := h.Store.Get(ctx, q.ID); err != nil {
+func (h handlers) timeline(ctx context.Context, q GetTimeline) ([]Entry, error) {
+	if _, err := h.Views.Get(ctx, q.ID); err != nil {
 		return nil, err
 	}
 	return h.Timeline.For(ctx, q.ID)

@@ -37,24 +37,23 @@ func (a Application) OnInventory(ctx context.Context, e mesh.Envelope) error {
 	return later(a.Commands.RecordReservation.Handle(ctx, cmd))
 }
 
-// OnPayment follows a payment's outcome.
+// OnPayment follows a payment's outcome: each kind of event is a command
+// of its own.
 func (a Application) OnPayment(ctx context.Context, e mesh.Envelope) error {
 	ev, err := events.Decode(e.Type, e.Data)
 	if err != nil {
 		return mesh.Permanent(err)
 	}
-	cmd := RecordPayment{Cause: mesh.CausedBy(e)}
+	cause := mesh.CausedBy(e)
 	switch ev := ev.(type) {
 	case events.PaymentCaptured:
-		cmd.OrderID, cmd.Outcome, cmd.PaymentID, cmd.Amount = ev.OrderID, PaymentCaptured, ev.PaymentID, ev.Amount
+		err = a.Commands.RecordCapture.Handle(ctx, RecordCapture{Cause: cause, OrderID: ev.OrderID, PaymentID: ev.PaymentID, Amount: ev.Amount})
 	case events.PaymentDeclined:
-		cmd.OrderID, cmd.Outcome, cmd.Reason = ev.OrderID, PaymentDeclined, ev.Reason
+		err = a.Commands.RecordDecline.Handle(ctx, RecordDecline{Cause: cause, OrderID: ev.OrderID, Reason: ev.Reason})
 	case events.PaymentRefunded:
-		cmd.OrderID, cmd.Outcome = ev.OrderID, PaymentRefunded
-	default:
-		return nil
+		err = a.Commands.RecordRefund.Handle(ctx, RecordRefund{Cause: cause, OrderID: ev.OrderID})
 	}
-	return later(a.Commands.RecordPayment.Handle(ctx, cmd))
+	return later(err)
 }
 
 // OnDeadline expires an order whose payment deadline fired, if it is still

@@ -43,19 +43,19 @@ var (
 
 // Order is one order as its events built it.
 type Order struct {
-	ID           string             `json:"id"`
-	CustomerID   string             `json:"customerId"`
-	Items        []events.OrderItem `json:"items"`
-	Total        events.Money       `json:"total"`
-	PaymentToken string             `json:"paymentToken"`
-	Status       string             `json:"status"`
-	Reason       string             `json:"reason,omitempty"`
-	PaymentID    string             `json:"paymentId,omitempty"`
-	ExpiresAt    time.Time          `json:"expiresAt"`
-	CreatedAt    time.Time          `json:"createdAt"`
-	UpdatedAt    time.Time          `json:"updatedAt"`
-	Version      int64              `json:"version"`
-	RequestHash  string             `json:"requestHash,omitempty"`
+	ID           string
+	CustomerID   string
+	Items        []events.OrderItem
+	Total        events.Money
+	PaymentToken string
+	Status       string
+	Reason       string
+	PaymentID    string
+	ExpiresAt    time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	Version      int64
+	RequestHash  string
 }
 
 // Exists reports whether the order was placed.

@@ -16,9 +16,9 @@ const (
 
 // CatalogEntry is the orders service's replica of a product.
 type CatalogEntry struct {
-	Name    string       `json:"name"`
-	Price   events.Money `json:"price"`
-	Deleted bool         `json:"deleted,omitempty"`
+	Name    string
+	Price   events.Money
+	Deleted bool
 }
 
 // Line is a product and quantity as the customer asked.

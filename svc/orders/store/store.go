@@ -2,7 +2,9 @@
 // projected from the ORDERS stream (orders, a time index) and the PRODUCTS
 // stream (the catalog replica that prices orders), the orders KV read
 // model, and in a file of its own the timeline's index of every event of
-// every service by the order it concerns.
+// every service by the order it concerns. It implements the ports the
+// orders app declares (app.OrderReader, app.ReadModel, app.Timers,
+// app.Timeline), in records of its own (record.go).
 package store
 
 import (
@@ -15,6 +17,7 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/paging"
+	"github.com/shopmesh/shopmesh/svc/orders/app"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
 	bolt "go.etcd.io/bbolt"
 )
@@ -70,22 +73,24 @@ func applyProduct(tx *bolt.Tx, id string, ev events.Event) error {
 	case events.ProductUpdated:
 		return putCatalog(tx, id, ev.ProductFields)
 	case events.ProductDeleted:
-		return mesh.PutJSON(tx.Bucket(bucketCatalog), id, domain.CatalogEntry{Deleted: true})
+		return mesh.PutJSON(tx.Bucket(bucketCatalog), id, catalogRecord{Deleted: true})
 	}
 	return nil
 }
 
 func putCatalog(tx *bolt.Tx, id string, f events.ProductFields) error {
-	return mesh.PutJSON(tx.Bucket(bucketCatalog), id, domain.CatalogEntry{Name: f.Name, Price: f.Price})
+	return mesh.PutJSON(tx.Bucket(bucketCatalog), id, catalogRecord{Name: f.Name, Price: f.Price})
 }
 
 func applyOrder(tx *bolt.Tx, id string, ev events.Event, e mesh.Envelope) ([]mesh.View, error) {
 	b := tx.Bucket(bucketOrders)
-	var o domain.Order
-	mesh.GetJSON(b, id, &o)
+	o, err := getOrder(b, id)
+	if err != nil {
+		return nil, err
+	}
 	wasOpen := o.Exists() && !o.Terminal()
 	o = domain.Evolve(o, ev, e.Time)
-	if err := mesh.PutJSON(b, id, o); err != nil {
+	if err := mesh.PutJSON(b, id, toRecord(o)); err != nil {
 		return nil, err
 	}
 	if err := countOpen(tx, id, wasOpen, o.Exists() && !o.Terminal()); err != nil {
@@ -96,7 +101,7 @@ func applyOrder(tx *bolt.Tx, id string, ev events.Event, e mesh.Envelope) ([]mes
 			return nil, err
 		}
 	}
-	return []mesh.View{{Key: id, Value: ToView(o)}}, nil
+	return []mesh.View{{Key: id, Value: app.ToView(o)}}, nil
 }
 
 // countOpen keeps the open orders and the count of ended ones.
@@ -147,46 +152,22 @@ func timeKey(t time.Time, id string) []byte {
 	return append(binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano())), id...)
 }
 
-// View is an order as readers see it.
-type View struct {
-	ID         string             `json:"id"`
-	CustomerID string             `json:"customerId"`
-	Items      []events.OrderItem `json:"items"`
-	Total      events.Money       `json:"total"`
-	Status     string             `json:"status"`
-	Reason     string             `json:"reason,omitempty"`
-	PaymentID  string             `json:"paymentId,omitempty"`
-	ExpiresAt  time.Time          `json:"expiresAt"`
-	CreatedAt  time.Time          `json:"createdAt"`
-	UpdatedAt  time.Time          `json:"updatedAt"`
-	Version    int64              `json:"version"`
-}
-
-// ToView converts an order to what readers see (no payment token).
-func ToView(o domain.Order) View {
-	return View{
-		ID: o.ID, CustomerID: o.CustomerID, Items: o.Items, Total: o.Total, Status: o.Status, Reason: o.Reason,
-		PaymentID: o.PaymentID, ExpiresAt: o.ExpiresAt, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, Version: o.Version,
-	}
-}
-
-// Snapshot is what a decision reads in one transaction, with where the
-// order stood.
-type Snapshot struct {
-	Order   domain.Order
-	Catalog map[string]domain.CatalogEntry
-	mesh.Positions
-}
-
-// Read takes a snapshot of an order and catalog entries of products.
-func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
-	snap := Snapshot{Catalog: map[string]domain.CatalogEntry{}}
+// Read implements app.OrderReader.
+func (s *Store) Read(orderID string, productIDs ...string) (app.Snapshot, error) {
+	snap := app.Snapshot{Catalog: map[string]domain.CatalogEntry{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		mesh.GetJSON(tx.Bucket(bucketOrders), orderID, &snap.Order)
+		var err error
+		if snap.Order, err = getOrder(tx.Bucket(bucketOrders), orderID); err != nil {
+			return err
+		}
 		for _, id := range productIDs {
-			var c domain.CatalogEntry
-			if found, _ := mesh.GetJSON(tx.Bucket(bucketCatalog), id, &c); found {
-				snap.Catalog[id] = c
+			var c catalogRecord
+			found, err := mesh.GetJSON(tx.Bucket(bucketCatalog), id, &c)
+			if err != nil {
+				return err
+			}
+			if found {
+				snap.Catalog[id] = c.entry()
 			}
 		}
 		snap.Positions = mesh.ReadPositions(tx, events.OrderEntity(orderID))
@@ -195,54 +176,49 @@ func (s *Store) Read(orderID string, productIDs ...string) (Snapshot, error) {
 	return snap, err
 }
 
-// Get returns an order from the read model.
-func (s *Store) Get(ctx context.Context, id string) (View, error) {
-	return mesh.Lookup[View](ctx, s.views, id, domain.ErrNotFound)
+// Get implements app.ReadModel: it reads the KV read model.
+func (s *Store) Get(ctx context.Context, id string) (app.View, error) {
+	return mesh.Lookup[app.View](ctx, s.views, id, domain.ErrNotFound)
 }
 
-// Changes sends every order that keep accepts as it changes, from now
-// until ctx ends or the reader falls too far behind (mesh.Views.Changes);
-// then the channel closes.
-func (s *Store) Changes(ctx context.Context, keep func(View) bool) <-chan View {
+// Changes implements app.ReadModel, from now until ctx ends or the reader
+// falls too far behind (mesh.Views.Changes).
+func (s *Store) Changes(ctx context.Context, keep func(app.View) bool) <-chan app.View {
 	return mesh.ChangesOf(ctx, s.views, keep)
 }
 
-// Filter narrows an order list.
-type Filter struct {
-	CustomerID string
-	Status     string
-}
-
-// Page is one page of orders.
-type Page = paging.Page[View]
-
-// List returns orders matching f, newest first. A customer filter reads
-// that customer's index; other filters read the time index.
-func (s *Store) List(f Filter, cursor string, limit int) (Page, error) {
+// List implements app.ReadModel. A customer filter reads that customer's
+// index; other filters read the time index.
+func (s *Store) List(f app.Filter, cursor string, limit int) (app.Page, error) {
 	before, err := paging.CursorKey(cursor)
 	if err != nil {
-		return Page{}, err
+		return app.Page{}, err
 	}
 	bucket, prefix := bucketByTime, []byte(nil)
 	if f.CustomerID != "" {
 		bucket, prefix = bucketByCustomer, customerPrefix(f.CustomerID)
 	}
-	page := Page{Items: []View{}}
+	page := app.Page{Items: []app.View{}}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		orders := tx.Bucket(bucketOrders)
+		var bad error
 		newestFirst(tx.Bucket(bucket).Cursor(), prefix, before, func(tk []byte) bool {
-			var o domain.Order
-			if found, _ := mesh.GetJSON(orders, string(tk[8:]), &o); !found || !f.matches(o) {
+			o, ok, err := findOrder(orders, string(tk[8:]))
+			if err != nil {
+				bad = err
+				return false
+			}
+			if !ok || !f.Keeps(o) {
 				return true
 			}
 			if len(page.Items) == limit {
 				page.NextCursor = paging.Cursor(timeKey(page.Items[limit-1].CreatedAt, page.Items[limit-1].ID))
 				return false
 			}
-			page.Items = append(page.Items, ToView(o))
+			page.Items = append(page.Items, app.ToView(o))
 			return true
 		})
-		return nil
+		return bad
 	})
 	return page, err
 }
@@ -266,8 +242,4 @@ func newestFirst(c *bolt.Cursor, prefix, before []byte, visit func(timeKey []byt
 			return
 		}
 	}
-}
-
-func (f Filter) matches(o domain.Order) bool {
-	return (f.CustomerID == "" || f.CustomerID == o.CustomerID) && (f.Status == "" || f.Status == o.Status)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/subject"
+	"github.com/shopmesh/shopmesh/svc/orders/app"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -50,22 +51,6 @@ func (x *TimelineIndex) Apply(tx *bolt.Tx, e mesh.Envelope) ([]mesh.View, error)
 		return nil, nil // not an event: a fired timer, or a stranger
 	}
 	return nil, indexEvent(tx, e)
-}
-
-// Entry is one event of the timeline of an order.
-type Entry struct {
-	Time     time.Time       `json:"time"`
-	Service  string          `json:"service"`
-	Type     string          `json:"type"`
-	Subject  string          `json:"subject"`
-	Stream   string          `json:"stream"`
-	Sequence uint64          `json:"sequence"`
-	Data     json.RawMessage `json:"data"`
-	// ID, CausationID and TraceID come from the event's headers: which
-	// event caused it, and the trace it belongs to.
-	ID          string `json:"id"`
-	CausationID string `json:"causationId"`
-	TraceID     string `json:"traceId"`
 }
 
 // indexEvent notes e under the order it concerns, if any. Every event of
@@ -126,8 +111,8 @@ func NewTimeline(js jetstream.JetStream, index *TimelineIndex, catchUp func(cont
 	return &Timeline{js: js, index: index, catchUp: catchUp}
 }
 
-// For returns the order's events in time order.
-func (t *Timeline) For(ctx context.Context, orderID string) ([]Entry, error) {
+// For implements app.Timeline: the order's events in time order.
+func (t *Timeline) For(ctx context.Context, orderID string) ([]app.Entry, error) {
 	if err := t.catchUp(ctx); err != nil {
 		return nil, fmt.Errorf("timeline index: %w", err)
 	}
@@ -136,7 +121,7 @@ func (t *Timeline) For(ctx context.Context, orderID string) ([]Entry, error) {
 		return nil, err
 	}
 	streams := map[string]jetstream.Stream{}
-	entries := make([]Entry, 0, len(refs))
+	entries := make([]app.Entry, 0, len(refs))
 	for _, r := range refs {
 		if streams[r.stream] == nil {
 			if streams[r.stream], err = t.js.Stream(ctx, r.stream); err != nil {
@@ -156,12 +141,12 @@ func (t *Timeline) For(ctx context.Context, orderID string) ([]Entry, error) {
 	return entries, nil
 }
 
-func entry(m *jetstream.RawStreamMsg, r eventRef) Entry {
+func entry(m *jetstream.RawStreamMsg, r eventRef) app.Entry {
 	at, err := time.Parse(time.RFC3339Nano, m.Header.Get(mesh.HeaderTime))
 	if err != nil {
 		at = m.Time
 	}
-	return Entry{
+	return app.Entry{
 		Time: at, Service: subject.Service(m.Subject), Type: m.Header.Get(mesh.HeaderType),
 		Subject: m.Subject, Stream: r.stream, Sequence: r.seq, Data: m.Data,
 		ID: m.Header.Get(mesh.HeaderID), CausationID: m.Header.Get(mesh.HeaderCausationID),

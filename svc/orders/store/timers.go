@@ -27,8 +27,8 @@ func ceilSecond(t time.Time) time.Time {
 	return t
 }
 
-// Schedule arranges for the order's deadline to fire at at. Scheduling the
-// same order twice is deduplicated.
+// Schedule implements app.Timers: the order's deadline fires at at.
+// Scheduling the same order twice is deduplicated.
 func (t *Timers) Schedule(ctx context.Context, orderID string, at time.Time) error {
 	m := nats.NewMsg(events.TimerSubject(orderID))
 	m.Data = fmt.Appendf(nil, `{"orderId":%q}`, orderID)
