@@ -89,7 +89,7 @@ func TestConnectionFloodIsCappedAndPassesOff(t *testing.T) {
 	for _, c := range held {
 		_ = c.Close()
 	}
-	eventually(t, 10*time.Second, func() error {
+	meshtest.Eventually(t, 10*time.Second, func() error {
 		if got := rawRequest(t, addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", false); !strings.Contains(got, "200") {
 			return errorf("still refused: %s", got)
 		}

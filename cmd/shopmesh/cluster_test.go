@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
 	"github.com/shopmesh/shopmesh/mesh/natsauth"
 )
 
@@ -54,7 +55,7 @@ func TestR3StreamsSurviveTheLossOfTheirLeader(t *testing.T) {
 	during.Wait()
 
 	for _, m := range []*mall{a, b} {
-		eventually(t, time.Minute, func() error {
+		meshtest.Eventually(t, time.Minute, func() error {
 			if r := m.http.Do(http.MethodGet, "/readyz", nil, nil); r.Status != http.StatusOK {
 				return fmt.Errorf("not ready: %s", r.Body)
 			}
@@ -149,7 +150,7 @@ func startCluster(t *testing.T, n int) *natsCluster {
 // until then JetStream answers no API request.
 func (c *natsCluster) provision(t *testing.T, replicas int) {
 	t.Helper()
-	eventually(t, time.Minute, func() error {
+	meshtest.Eventually(t, time.Minute, func() error {
 		for _, s := range c.servers {
 			if !s.JetStreamIsCurrent() {
 				return fmt.Errorf("%s follows no JetStream meta leader yet", s.Name())

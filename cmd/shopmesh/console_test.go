@@ -208,10 +208,10 @@ func TestAHundredClientsOfTheStreamsLeaveNothingBehind(t *testing.T) {
 		return nil
 	}
 	follow(1) // what a first follower starts for good (connections, pools)
-	eventually(t, 30*time.Second, released)
+	meshtest.Eventually(t, 30*time.Second, released)
 	goroutines := runtime.NumGoroutine()
 	follow(100)
-	eventually(t, 30*time.Second, func() error {
+	meshtest.Eventually(t, 30*time.Second, func() error {
 		if err := released(); err != nil {
 			return err
 		}
@@ -355,7 +355,7 @@ func TestTheConsoleShowsConsumersAndDeadLettersToTheAdmin(t *testing.T) {
 		Consumers   []struct{ Name string }
 		DeadLetters int
 	}
-	eventually(t, 30*time.Second, func() error {
+	meshtest.Eventually(t, 30*time.Second, func() error {
 		anyone.Do(http.MethodGet, "/console/consumers", nil, meshtest.Anonymous()).Expect(http.StatusOK).Decode(&seen)
 		if seen.DeadLetters < 2 { // the orders' projection and inventory's reaction set it aside
 			return fmt.Errorf("%d dead letters", seen.DeadLetters)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
 )
 
 // A shop whose NATS server stops answering (cut off from the network, not
@@ -29,7 +31,7 @@ func TestAServerThatStopsAnsweringMakesTheShopUnready(t *testing.T) {
 
 func awaitReadiness(t *testing.T, m *mall, status int, says string) {
 	t.Helper()
-	eventually(t, 30*time.Second, func() error {
+	meshtest.Eventually(t, 30*time.Second, func() error {
 		r := m.http.Do(http.MethodGet, "/readyz", nil, nil)
 		if r.Status != status || !strings.Contains(string(r.Body), says) {
 			return fmt.Errorf("/readyz %d %s, want %d saying %q", r.Status, r.Body, status, says)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
 )
 
 // The files of http/ promise that every request works verbatim on a fresh
@@ -355,7 +357,7 @@ func (r *httpFileRun) awaitSaga(req httpRequest) {
 	}
 	poll := httpRequest{line: req.line, title: "before " + req.title, method: http.MethodGet,
 		url: r.base + step.path, headers: []string{"Authorization: Bearer " + httpFilesToken}}
-	eventually(r.t, httpFileTimeout, func() error {
+	meshtest.Eventually(r.t, httpFileTimeout, func() error {
 		resp := r.send(poll)
 		var v struct{ Status string }
 		if resp.status != http.StatusOK || json.Unmarshal(resp.body, &v) != nil || v.Status != step.status {

@@ -42,7 +42,7 @@ func (m *mall) checkInvariants(initial map[string]int64) {
 func (m *mall) awaitIdle() {
 	m.t.Helper()
 	ctx := meshtest.Context(m.t)
-	eventually(m.t, 30*time.Second, func() error {
+	meshtest.Eventually(m.t, 30*time.Second, func() error {
 		for _, stream := range []string{events.OrdersStream, events.InventoryStream, events.PaymentsStream} {
 			s, err := m.js.Stream(ctx, stream)
 			if err != nil {

@@ -125,7 +125,7 @@ func TestAShopWhoseServerIsGoneStillStops(t *testing.T) {
 	m.product("MUG", 100, 5)
 	server.Shutdown()
 	server.WaitForShutdown()
-	eventually(t, 30*time.Second, func() error {
+	meshtest.Eventually(t, 30*time.Second, func() error {
 		for _, nc := range m.shop.conns {
 			if nc.IsConnected() {
 				return fmt.Errorf("%s still connected", nc.Opts.Name)

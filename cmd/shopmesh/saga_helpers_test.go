@@ -149,7 +149,7 @@ func (m *mall) await(id string, ok func(status string) bool) order {
 	// A watch is a consumer, which a cluster electing leaders can refuse
 	// for a moment: ask again until the deadline.
 	var w jetstream.KeyWatcher
-	eventually(m.t, 30*time.Second, func() error {
+	meshtest.Eventually(m.t, 30*time.Second, func() error {
 		kv, err := m.js.KeyValue(ctx, "orders")
 		if err == nil {
 			w, err = kv.Watch(ctx, id)
@@ -223,23 +223,6 @@ func (m *mall) events(stream, filter string) []jetstream.Msg {
 		m.t.Fatal(err)
 	}
 	return out
-}
-
-// eventually retries check until it passes or the time is up. It is for
-// conditions with no single event to await, such as "every consumer is idle".
-func eventually(t *testing.T, within time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

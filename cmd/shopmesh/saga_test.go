@@ -315,7 +315,7 @@ func TestCaptureThatDoesNotPayItsOrderIsSetAside(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 10*time.Second, func() error {
+	meshtest.Eventually(t, 10*time.Second, func() error {
 		dead, err := ops.DeadLetters(ctx, m.js)
 		if err != nil {
 			return err
@@ -334,7 +334,7 @@ func TestCaptureThatDoesNotPayItsOrderIsSetAside(t *testing.T) {
 	if o := m.awaitTerminal(id); o.Status != "expired" {
 		t.Fatalf("order paid by a forged capture: %+v", o)
 	}
-	eventually(t, 10*time.Second, func() error {
+	meshtest.Eventually(t, 10*time.Second, func() error {
 		if ps := m.payments(id); len(ps) != 1 || ps[0].Status != "refunded" || ps[0].Amount.Amount != 1 {
 			return fmt.Errorf("payments of the order: %+v, want the forged cent refunded", ps)
 		}

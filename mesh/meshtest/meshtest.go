@@ -173,3 +173,21 @@ func DeliverTwice(h mesh.Handler) mesh.Handler {
 		return h(ctx, e)
 	}
 }
+
+// Eventually retries check until it passes or within is up, then fails the
+// test with its last error: for conditions with no single event to await,
+// such as a read model catching up or every consumer being idle.
+func Eventually(t testing.TB, within time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a state about to change
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
 	"github.com/shopmesh/shopmesh/svc/orders"
 )
 
@@ -97,7 +98,7 @@ func TestAdmissionRefusesOrdersThatCouldNotEndInTime(t *testing.T) {
 		s.pay(id)
 	}
 	var later order
-	eventually(t, 10*time.Second, func() error {
+	meshtest.Eventually(t, 10*time.Second, func() error {
 		r := s.http.Do(http.MethodPost, "/orders", orderBody("alice", "tok_visa", line{mug, 1}), http.Header{"Idempotency-Key": {"later"}})
 		if r.Status != http.StatusAccepted {
 			return fmt.Errorf("still refused: %d", r.Status)

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -243,29 +242,12 @@ func readEvents(resp *http.Response, on func(event, data string)) {
 	}
 }
 
-// eventually retries check until it passes or the time is up: for
-// conditions with no single event to await, such as a consumer being idle.
-func eventually(t *testing.T, within time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 // awaitIdle waits until the durable consumer has nothing pending or in
 // flight.
 func (s *shop) awaitIdle(stream, durable string) {
 	s.t.Helper()
 	ctx := meshtest.Context(s.t)
-	eventually(s.t, 20*time.Second, func() error {
+	meshtest.Eventually(s.t, 20*time.Second, func() error {
 		c, err := s.js.Consumer(ctx, stream, durable)
 		if err != nil {
 			return err

@@ -62,23 +62,6 @@ func (s *shop) payments(orderID string) []payment {
 	return out.Items
 }
 
-// eventually retries check until it passes or the time is up: the read
-// model follows the stream, with no single event to await.
-func eventually(t *testing.T, within time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a read model about to change
-	}
-}
-
 // checkMoney confirms what cmd/shopmesh's invariants checked of money:
 // captured less refunded is what the paid orders cost, no order is
 // captured twice, and every payment event matches its schema.
@@ -134,7 +117,7 @@ func TestPaymentQueries(t *testing.T) {
 	// Payments' read model follows its stream: its list (the service's
 	// own index) and then each payment's view in KV, published just after.
 	var ps []payment
-	eventually(t, 5*time.Second, func() error {
+	meshtest.Eventually(t, 5*time.Second, func() error {
 		if ps = s.payments(declined); len(ps) != 1 || ps[0].Status != "declined" {
 			return fmt.Errorf("payments of the declined order: %+v", ps)
 		}
@@ -155,7 +138,7 @@ func TestPaymentQueries(t *testing.T) {
 	}
 	// All payments, a page at a time, and by status.
 	var all []payment
-	eventually(t, 5*time.Second, func() error {
+	meshtest.Eventually(t, 5*time.Second, func() error {
 		all = nil
 		for cursor := ""; ; {
 			var p struct {
