@@ -11,7 +11,6 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/inventory/app"
-	"github.com/shopmesh/shopmesh/svc/inventory/domain"
 )
 
 // Stock is a product's count as readers see it.
@@ -36,7 +35,7 @@ type ProductPath struct {
 // Problems are examples of inventory's errors, for its document.
 var Problems = []httpapi.Problem{
 	{Status: http.StatusNotFound, Detail: "no such product"},
-	{Status: http.StatusConflict, Detail: domain.ErrBelowReserved.Error() + ": 5 reserved, 4 would be on hand"},
+	{Status: http.StatusConflict, Detail: app.ErrBelowReserved.Error() + ": 5 reserved, 4 would be on hand"},
 	{Status: http.StatusServiceUnavailable, Detail: "inventory is busy; try again"},
 }
 
@@ -132,7 +131,7 @@ func (h handlers) set(ctx context.Context, in *struct {
 	Body StockCount
 }) (*stockOutput, error) {
 	cmd := app.SetStock{RequestID: ulid.Make().String(), ProductID: in.ProductID, OnHand: in.Body.OnHand}
-	if err := h.app.Commands.SetStock.Handle(ctx, cmd); err != nil && !errors.Is(err, domain.ErrNoChange) {
+	if err := h.app.Commands.SetStock.Handle(ctx, cmd); err != nil && !errors.Is(err, app.ErrNoChange) {
 		return nil, problem(err)
 	}
 	return h.get(ctx, &in.ProductPath)

@@ -9,21 +9,20 @@ import (
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/inventory/app"
-	"github.com/shopmesh/shopmesh/svc/inventory/domain"
 )
 
 // problem is the one place where inventory's errors become HTTP problems.
 func problem(err error) error {
 	switch {
-	case errors.Is(err, domain.ErrUnknownProduct), errors.Is(err, app.ErrNotFound):
+	case errors.Is(err, app.ErrUnknownProduct), errors.Is(err, app.ErrNotFound):
 		return huma.Error404NotFound("no such product")
-	case errors.Is(err, domain.ErrBelowReserved):
+	case errors.Is(err, app.ErrBelowReserved):
 		return huma.Error409Conflict(err.Error())
-	case errors.Is(err, domain.ErrNoChange):
+	case errors.Is(err, app.ErrNoChange):
 		return huma.Error422UnprocessableEntity("invalid adjustment", &huma.ErrorDetail{Location: "body.delta", Message: "must not be 0"})
-	case errors.Is(err, domain.ErrTooMuch):
+	case errors.Is(err, app.ErrTooMuch):
 		return huma.Error422UnprocessableEntity(err.Error())
-	case errors.Is(err, domain.ErrBadReason):
+	case errors.Is(err, app.ErrBadReason):
 		return huma.Error422UnprocessableEntity("invalid adjustment", &huma.ErrorDetail{Location: "body.reason", Message: err.Error()})
 	case errors.Is(err, paging.ErrBadCursor):
 		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})

@@ -18,7 +18,6 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
-	"github.com/shopmesh/shopmesh/svc/orders/domain"
 )
 
 // Money is an amount in integer minor units and its ISO 4217 currency.
@@ -78,7 +77,7 @@ const exampleProduct = "01JQ3Z8M6W5T2V9R4K7XPN0B1C"
 // Problems are examples of the orders service's errors, for its document.
 var Problems = []httpapi.Problem{
 	{Status: http.StatusNotFound, Detail: "no such order"},
-	{Status: http.StatusConflict, Detail: domain.ErrNotCancellable.Error()},
+	{Status: http.StatusConflict, Detail: app.ErrNotCancellable.Error()},
 	{Status: http.StatusServiceUnavailable, Detail: "orders are busy; try again"},
 }
 
@@ -86,7 +85,7 @@ var Problems = []httpapi.Problem{
 var placeProblems = httpapi.Problems(
 	httpapi.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid order", Errors: []*huma.ErrorDetail{
 		{Location: "body.items[0].productId", Message: "no such product: " + exampleProduct}}},
-	httpapi.Problem{Status: http.StatusUnprocessableEntity, Detail: domain.ErrIdempotencyMismatch.Error(), Errors: []*huma.ErrorDetail{
+	httpapi.Problem{Status: http.StatusUnprocessableEntity, Detail: app.ErrIdempotencyMismatch.Error(), Errors: []*huma.ErrorDetail{
 		{Location: "header.Idempotency-Key", Message: "already used for an order with a different body"}}},
 	httpapi.Problem{Status: http.StatusForbidden, Detail: "a customer places orders for themselves only"},
 	httpapi.Problem{Status: http.StatusServiceUnavailable, Detail: "the shop is busy: 1200 orders are open and about 1 end " +
@@ -206,9 +205,9 @@ func (h handlers) place(ctx context.Context, in *placeInput) (*orderOutput, erro
 	}
 	in.Body.CustomerID = customer
 	id := orderID(customer, in.IdempotencyKey)
-	lines := make([]domain.Line, len(in.Body.Items))
+	lines := make([]app.Line, len(in.Body.Items))
 	for i, it := range in.Body.Items {
-		lines[i] = domain.Line{ProductID: it.ProductID, Quantity: it.Quantity}
+		lines[i] = app.Line{ProductID: it.ProductID, Quantity: it.Quantity}
 	}
 	cmd := app.PlaceOrder{
 		RequestID: "place/" + id, OrderID: id, CustomerID: in.Body.CustomerID, Lines: lines,
@@ -265,7 +264,7 @@ func (h handlers) get(ctx context.Context, in *OrderPath) (*orderOutput, error) 
 func (h handlers) read(ctx context.Context, id string) (*orderOutput, error) {
 	v, err := h.app.Queries.Get.Handle(ctx, app.GetOrder{ID: id})
 	if err == nil && !httpapi.CallerOf(ctx).May(v.CustomerID) {
-		err = domain.ErrNotFound
+		err = app.ErrNotFound
 	}
 	if err != nil {
 		return nil, h.problem(ctx, err)
@@ -381,7 +380,7 @@ type issueTokenInput struct {
 type issueTokenOutput struct{ Body CustomerToken }
 
 func (h handlers) issueToken(_ context.Context, in *issueTokenInput) (*issueTokenOutput, error) {
-	if !domain.ValidCustomer(in.Body.CustomerID) {
+	if !app.ValidCustomer(in.Body.CustomerID) {
 		return nil, huma.Error422UnprocessableEntity("invalid customer", &huma.ErrorDetail{
 			Location: "body.customerId", Message: "must be 1-100 letters, digits, '.', '_', '@' or '-'"})
 	}

@@ -13,14 +13,14 @@ import (
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/mesh/paging"
-	"github.com/shopmesh/shopmesh/svc/orders/domain"
+	"github.com/shopmesh/shopmesh/svc/orders/app"
 )
 
 // problem is the one place where the orders service's errors become HTTP
 // problems. An error none of them names is the service's own failure: the
 // client gets a bare 500, so its cause is logged here, where it is known.
 func (h handlers) problem(ctx context.Context, err error) error {
-	var field *domain.FieldError
+	var field *app.FieldError
 	var busy *mesh.Busy
 	switch {
 	case errors.As(err, &busy):
@@ -32,11 +32,11 @@ func (h handlers) problem(ctx context.Context, err error) error {
 		return huma.Error422UnprocessableEntity("invalid order", &huma.ErrorDetail{
 			Location: "body." + field.Field, Message: field.Message,
 		})
-	case errors.Is(err, domain.ErrNotFound):
+	case errors.Is(err, app.ErrNotFound):
 		return huma.Error404NotFound("no such order")
-	case errors.Is(err, domain.ErrNotCancellable):
+	case errors.Is(err, app.ErrNotCancellable):
 		return huma.Error409Conflict(err.Error())
-	case errors.Is(err, domain.ErrIdempotencyMismatch):
+	case errors.Is(err, app.ErrIdempotencyMismatch):
 		return huma.Error422UnprocessableEntity(err.Error(), &huma.ErrorDetail{
 			Location: "header.Idempotency-Key", Message: "already used for an order with a different body",
 		})

@@ -15,7 +15,6 @@ import (
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/payments/app"
-	"github.com/shopmesh/shopmesh/svc/payments/domain"
 )
 
 // Money is an amount in integer minor units and its ISO 4217 currency.
@@ -46,7 +45,7 @@ type PaymentPath struct {
 // Problems are examples of the payments service's errors, for its document.
 var Problems = []httpapi.Problem{
 	{Status: http.StatusNotFound, Detail: "no such payment"},
-	{Status: http.StatusConflict, Detail: domain.ErrNotRefundable.Error()},
+	{Status: http.StatusConflict, Detail: app.ErrNotRefundable.Error()},
 	{Status: http.StatusServiceUnavailable, Detail: "payments are busy; try again"},
 }
 
@@ -136,11 +135,11 @@ func toPayment(p app.Payment) Payment {
 // problem is the one place where payments errors become HTTP problems.
 func problem(err error) error {
 	switch {
-	case errors.Is(err, domain.ErrNotFound):
+	case errors.Is(err, app.ErrNotFound):
 		return huma.Error404NotFound("no such payment")
 	case errors.Is(err, paging.ErrBadCursor):
 		return huma.Error400BadRequest(err.Error())
-	case errors.Is(err, domain.ErrNotRefundable):
+	case errors.Is(err, app.ErrNotRefundable):
 		return huma.Error409Conflict(err.Error())
 	case mesh.Retryable(err):
 		return httpapi.Unavailable("payments")

@@ -11,7 +11,6 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/products/app"
-	"github.com/shopmesh/shopmesh/svc/products/domain"
 )
 
 // Price is an amount in integer minor units and its currency.
@@ -56,8 +55,8 @@ type IfMatchHeader struct {
 // Problems are examples of the catalog's errors, for its document.
 var Problems = []httpapi.Problem{
 	{Status: http.StatusNotFound, Detail: "no such product"},
-	{Status: http.StatusConflict, Detail: domain.ErrSKUTaken.Error()},
-	{Status: http.StatusPreconditionFailed, Detail: domain.ErrStaleVersion.Error()},
+	{Status: http.StatusConflict, Detail: app.ErrSKUTaken.Error()},
+	{Status: http.StatusPreconditionFailed, Detail: app.ErrStaleVersion.Error()},
 	{Status: http.StatusServiceUnavailable, Detail: "the catalog is busy; try again"},
 }
 
@@ -207,8 +206,8 @@ func (h handlers) delete(ctx context.Context, in *struct {
 	return &struct{}{}, nil
 }
 
-func toDraft(f ProductFields) domain.Draft {
-	return domain.Draft{SKU: f.SKU, Name: f.Name, Description: f.Description, Price: toMoney(f.Price)}
+func toDraft(f ProductFields) app.Draft {
+	return app.Draft{SKU: f.SKU, Name: f.Name, Description: f.Description, Price: toMoney(f.Price)}
 }
 
 func toProduct(p app.Product) Product {

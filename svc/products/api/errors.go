@@ -11,22 +11,22 @@ import (
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/mesh/paging"
-	"github.com/shopmesh/shopmesh/svc/products/domain"
+	"github.com/shopmesh/shopmesh/svc/products/app"
 )
 
 // problem is the one place where the catalog's errors become HTTP problems.
 func problem(err error) error {
-	var field *domain.FieldError
+	var field *app.FieldError
 	switch {
 	case errors.As(err, &field):
 		return huma.Error422UnprocessableEntity("invalid product", &huma.ErrorDetail{
 			Location: "body." + field.Field, Message: field.Message,
 		})
-	case errors.Is(err, domain.ErrNotFound):
+	case errors.Is(err, app.ErrNotFound):
 		return huma.Error404NotFound("no such product")
-	case errors.Is(err, domain.ErrSKUTaken), errors.Is(err, domain.ErrAlreadyExists):
+	case errors.Is(err, app.ErrSKUTaken), errors.Is(err, app.ErrAlreadyExists):
 		return huma.Error409Conflict(err.Error())
-	case errors.Is(err, domain.ErrStaleVersion):
+	case errors.Is(err, app.ErrStaleVersion):
 		return huma.Error412PreconditionFailed(err.Error())
 	case errors.Is(err, paging.ErrBadCursor):
 		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
