@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -416,4 +417,12 @@ func (h *HTTP) traceRequests(next http.Handler) http.Handler {
 func Unavailable(service string) error {
 	return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable(service+" cannot take writes right now; try again"),
 		http.Header{"Retry-After": {"1"}})
+}
+
+// Internal is the answer to an error that none of a service's rules
+// names: its own failure. The client gets a bare 500, so the cause is
+// logged here, where it is known, with the request's trace id.
+func Internal(ctx context.Context, log zerolog.Logger, err error) error {
+	log.Error().Err(err).Str("trace_id", observe.TraceID(ctx)).Msg("internal error")
+	return huma.Error500InternalServerError("internal error")
 }

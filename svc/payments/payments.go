@@ -53,6 +53,6 @@ func (s *Service) Start(ctx context.Context, rt *mesh.Runtime) error {
 	api.Register(rt.API(httpapi.ServiceDoc{
 		Prefix: "/payments", Title: "ShopMesh payments", Problems: api.Problems,
 		Description: "Payments of orders against a simulated gateway; refunds need the admin token.",
-	}), a)
+	}), a, rt.Observer().Log)
 	return rt.React(ctx, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})
 }

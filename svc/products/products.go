@@ -43,6 +43,6 @@ func (s *Service) Start(ctx context.Context, rt *mesh.Runtime) error {
 	api.Register(rt.API(httpapi.ServiceDoc{
 		Prefix: "/products", Title: "ShopMesh products", Problems: api.Problems,
 		Description: "The catalog: products with sku, name, description and price. Writes need the admin token.",
-	}), app.New(st, st, w, rt.Observer()))
+	}), app.New(st, st, w, rt.Observer()), rt.Observer().Log)
 	return nil
 }

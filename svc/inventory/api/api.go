@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/oklog/ulid/v2"
+	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/inventory/app"
 )
@@ -57,8 +58,8 @@ type StockPage struct {
 }
 
 // Register adds inventory's operations to api.
-func Register(api huma.API, a app.Application) {
-	h := handlers{app: a}
+func Register(api huma.API, a app.Application, log zerolog.Logger) {
+	h := handlers{app: a, log: log}
 	tags := []string{"inventory"}
 	huma.Register(api, huma.Operation{
 		OperationID: "getStock", Method: http.MethodGet, Path: "/inventory/{productId}", Summary: "Read a product's stock",
@@ -104,7 +105,10 @@ type StockWatching struct {
 	Following string `json:"following" example:"stock" doc:"What the stream follows."`
 }
 
-type handlers struct{ app app.Application }
+type handlers struct {
+	app app.Application
+	log zerolog.Logger
+}
 
 func (h handlers) watch(ctx context.Context, _ *struct{}, send sse.Sender) {
 	changes, err := h.app.Queries.Watch.Handle(ctx, app.WatchStock{})
@@ -121,7 +125,7 @@ func (h handlers) watch(ctx context.Context, _ *struct{}, send sse.Sender) {
 func (h handlers) get(ctx context.Context, in *ProductPath) (*stockOutput, error) {
 	v, err := h.app.Queries.Get.Handle(ctx, app.GetStock{ProductID: in.ProductID})
 	if err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	return &stockOutput{ETag: etag(v.Version), Body: toStock(v)}, nil
 }
@@ -132,7 +136,7 @@ func (h handlers) set(ctx context.Context, in *struct {
 }) (*stockOutput, error) {
 	cmd := app.SetStock{RequestID: ulid.Make().String(), ProductID: in.ProductID, OnHand: in.Body.OnHand}
 	if err := h.app.Commands.SetStock.Handle(ctx, cmd); err != nil && !errors.Is(err, app.ErrNoChange) {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	return h.get(ctx, &in.ProductPath)
 }
@@ -143,7 +147,7 @@ func (h handlers) adjust(ctx context.Context, in *struct {
 }) (*stockOutput, error) {
 	cmd := app.AdjustStock{RequestID: ulid.Make().String(), ProductID: in.ProductID, Delta: in.Body.Delta, Reason: in.Body.Reason}
 	if err := h.app.Commands.AdjustStock.Handle(ctx, cmd); err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	return h.get(ctx, &in.ProductPath)
 }
@@ -161,7 +165,7 @@ type lowOutput struct {
 func (h handlers) low(ctx context.Context, in *lowInput) (*lowOutput, error) {
 	page, err := h.app.Queries.Low.Handle(ctx, app.LowStock{Below: in.BelowAvailable, Cursor: in.Cursor, Limit: in.Limit})
 	if err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	out := &lowOutput{}
 	out.Body.Items = make([]Stock, 0, len(page.Items))

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -12,7 +13,7 @@ import (
 )
 
 // problem is the one place where inventory's errors become HTTP problems.
-func problem(err error) error {
+func (h handlers) problem(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, app.ErrUnknownProduct), errors.Is(err, app.ErrNotFound):
 		return huma.Error404NotFound("no such product")
@@ -29,7 +30,7 @@ func problem(err error) error {
 	case mesh.Retryable(err):
 		return httpapi.Unavailable("inventory")
 	}
-	return huma.Error500InternalServerError("internal error")
+	return httpapi.Internal(ctx, h.log, err)
 }
 
 func etag(version int64) string { return fmt.Sprintf(`"%d"`, version) }

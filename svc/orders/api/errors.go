@@ -11,7 +11,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
-	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/mesh/paging"
 	"github.com/shopmesh/shopmesh/svc/orders/app"
 )
@@ -45,8 +44,7 @@ func (h handlers) problem(ctx context.Context, err error) error {
 	case mesh.Retryable(err):
 		return httpapi.Unavailable("orders")
 	}
-	h.log.Error().Err(err).Str("trace_id", observe.TraceID(ctx)).Msg("orders: internal error")
-	return huma.Error500InternalServerError("internal error")
+	return httpapi.Internal(ctx, h.log, err)
 }
 
 func etag(version int64) string { return fmt.Sprintf(`"%d"`, version) }

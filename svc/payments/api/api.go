@@ -10,6 +10,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/oklog/ulid/v2"
+	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
@@ -50,8 +51,8 @@ var Problems = []httpapi.Problem{
 }
 
 // Register adds the payments operations to api.
-func Register(api huma.API, a app.Application) {
-	h := handlers{app: a}
+func Register(api huma.API, a app.Application, log zerolog.Logger) {
+	h := handlers{app: a, log: log}
 	tags := []string{"payments"}
 	huma.Register(api, huma.Operation{
 		OperationID: "getPayment", Method: http.MethodGet, Path: "/payments/{id}", Summary: "Read a payment",
@@ -75,12 +76,15 @@ func Register(api huma.API, a app.Application) {
 	}, h.refund)
 }
 
-type handlers struct{ app app.Application }
+type handlers struct {
+	app app.Application
+	log zerolog.Logger
+}
 
 func (h handlers) get(ctx context.Context, in *PaymentPath) (*paymentOutput, error) {
 	p, err := h.app.Queries.Get.Handle(ctx, app.GetPayment{ID: in.ID})
 	if err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	return &paymentOutput{ETag: fmt.Sprintf(`"%d"`, p.Version), Body: toPayment(p)}, nil
 }
@@ -106,7 +110,7 @@ func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) 
 	q := app.ListPayments{OrderID: in.OrderID, Status: in.Status, Cursor: in.Cursor, Limit: in.Limit}
 	page, err := h.app.Queries.List.Handle(ctx, q)
 	if err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	out := &listOutput{}
 	out.Body.Items = make([]Payment, 0, len(page.Items))
@@ -120,7 +124,7 @@ func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) 
 func (h handlers) refund(ctx context.Context, in *PaymentPath) (*paymentOutput, error) {
 	cmd := app.RefundPayment{RequestID: ulid.Make().String(), PaymentID: in.ID, Reason: "refunded by an admin"}
 	if err := h.app.Commands.Refund.Handle(ctx, cmd); err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	return h.get(ctx, in)
 }
@@ -133,7 +137,7 @@ func toPayment(p app.Payment) Payment {
 }
 
 // problem is the one place where payments errors become HTTP problems.
-func problem(err error) error {
+func (h handlers) problem(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, app.ErrNotFound):
 		return huma.Error404NotFound("no such payment")
@@ -144,5 +148,5 @@ func problem(err error) error {
 	case mesh.Retryable(err):
 		return httpapi.Unavailable("payments")
 	}
-	return huma.Error500InternalServerError("internal error")
+	return httpapi.Internal(ctx, h.log, err)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/oklog/ulid/v2"
+	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/svc/products/app"
 )
@@ -75,8 +76,8 @@ var exampleFields = ProductFields{
 }
 
 // Register adds the catalog's operations to api.
-func Register(api huma.API, a app.Application) {
-	h := handlers{app: a}
+func Register(api huma.API, a app.Application, log zerolog.Logger) {
+	h := handlers{app: a, log: log}
 	tags := []string{"catalog"}
 	huma.Register(api, huma.Operation{
 		OperationID: "createProduct", Method: http.MethodPost, Path: "/products", Summary: "Add a product",
@@ -122,7 +123,10 @@ func withPrice(f ProductFields, amount int64) ProductFields {
 	return f
 }
 
-type handlers struct{ app app.Application }
+type handlers struct {
+	app app.Application
+	log zerolog.Logger
+}
 
 func newID() string { return ulid.Make().String() }
 
@@ -132,7 +136,7 @@ func (h handlers) create(ctx context.Context, in *struct {
 	id := newID()
 	cmd := app.CreateProduct{RequestID: newID(), ID: id, Draft: toDraft(in.Body)}
 	if err := h.app.Commands.Create.Handle(ctx, cmd); err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	out, err := h.read(ctx, id)
 	if err == nil {
@@ -148,7 +152,7 @@ func (h handlers) get(ctx context.Context, in *IDPath) (*productOutput, error) {
 func (h handlers) read(ctx context.Context, id string) (*productOutput, error) {
 	p, err := h.app.Queries.Get.Handle(ctx, app.GetProduct{ID: id})
 	if err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	return &productOutput{ETag: etag(p.Version), Body: toProduct(p)}, nil
 }
@@ -172,7 +176,7 @@ type listOutput struct {
 func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {
 	page, err := h.app.Queries.List.Handle(ctx, app.ListProducts{Query: in.Q, Cursor: in.Cursor, Limit: in.Limit})
 	if err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	out := &listOutput{}
 	out.Body.Items = make([]Product, 0, len(page.Items))
@@ -190,7 +194,7 @@ func (h handlers) update(ctx context.Context, in *struct {
 }) (*productOutput, error) {
 	cmd := app.UpdateProduct{RequestID: newID(), ID: in.ID, Draft: toDraft(in.Body), IfVersion: parseIfMatch(in.IfMatch)}
 	if err := h.app.Commands.Update.Handle(ctx, cmd); err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	return h.read(ctx, in.ID)
 }
@@ -201,7 +205,7 @@ func (h handlers) delete(ctx context.Context, in *struct {
 }) (*struct{}, error) {
 	cmd := app.DeleteProduct{RequestID: newID(), ID: in.ID, IfVersion: parseIfMatch(in.IfMatch)}
 	if err := h.app.Commands.Delete.Handle(ctx, cmd); err != nil {
-		return nil, problem(err)
+		return nil, h.problem(ctx, err)
 	}
 	return &struct{}{}, nil
 }

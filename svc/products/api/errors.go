@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,7 +16,7 @@ import (
 )
 
 // problem is the one place where the catalog's errors become HTTP problems.
-func problem(err error) error {
+func (h handlers) problem(ctx context.Context, err error) error {
 	var field *app.FieldError
 	switch {
 	case errors.As(err, &field):
@@ -34,7 +35,7 @@ func problem(err error) error {
 		return httpapi.Unavailable("the catalog")
 	}
 	// The cause is logged by the command pipeline, not shown to callers.
-	return huma.Error500InternalServerError("internal error")
+	return httpapi.Internal(ctx, h.log, err)
 }
 
 func etag(version int64) string { return fmt.Sprintf(`"%d"`, version) }
