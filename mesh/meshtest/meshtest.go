@@ -5,8 +5,10 @@ package meshtest
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,5 +191,22 @@ func Eventually(t testing.TB, within time.Duration, check func() error) {
 			t.Fatal(err)
 		}
 		time.Sleep(20 * time.Millisecond) // polling a state about to change
+	}
+}
+
+// causes numbers the causes Publish makes up, so that no two are the same.
+var causes atomic.Int64
+
+// Publish writes events as service would, each with a cause of its own: a
+// test speaks for the services around the one it tests, or for an earlier,
+// interrupted replica of it.
+func Publish(t testing.TB, js jetstream.JetStream, service string, evs ...mesh.Event) {
+	t.Helper()
+	pub := mesh.NewPublisher(js, "shopmesh/"+service, nil)
+	for _, e := range evs {
+		cause := mesh.Cause{ID: "test-" + strconv.FormatInt(causes.Add(1), 10)}
+		if _, err := pub.Publish(Context(t), cause, mesh.Outgoing{Event: e}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package inventory_test
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -18,10 +17,9 @@ import (
 // orders service by publishing their events, and for an earlier, interrupted
 // inventory by publishing some of its events by hand.
 type shop struct {
-	t      *testing.T
-	js     jetstream.JetStream
-	http   *meshtest.Client
-	causes int
+	t    *testing.T
+	js   jetstream.JetStream
+	http *meshtest.Client
 }
 
 func start(t *testing.T) *shop {
@@ -34,15 +32,7 @@ func start(t *testing.T) *shop {
 
 // publish writes events as service would, each with a cause of its own.
 func (s *shop) publish(service string, evs ...mesh.Event) {
-	s.t.Helper()
-	pub := mesh.NewPublisher(s.js, "shopmesh/"+service, nil)
-	for _, e := range evs {
-		s.causes++
-		cause := mesh.Cause{ID: "test-" + strconv.Itoa(s.causes)}
-		if _, err := pub.Publish(meshtest.Context(s.t), cause, mesh.Outgoing{Event: e}); err != nil {
-			s.t.Fatal(err)
-		}
-	}
+	meshtest.Publish(s.t, s.js, service, evs...)
 }
 
 // stocked creates products with onHand units each.

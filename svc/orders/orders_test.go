@@ -1,7 +1,6 @@
 package orders_test
 
 import (
-	"strconv"
 	"testing"
 	"time"
 
@@ -18,10 +17,9 @@ import (
 // publishing their events. Its HTTP client is the admin's, who may act for
 // any customer; customer tokens come from customer.
 type shop struct {
-	t      *testing.T
-	js     jetstream.JetStream
-	http   *meshtest.Client
-	causes int
+	t    *testing.T
+	js   jetstream.JetStream
+	http *meshtest.Client
 }
 
 func start(t *testing.T) *shop { return startWith(t, orders.Config{TTL: time.Hour}) }
@@ -37,15 +35,7 @@ func startWith(t *testing.T, cfg orders.Config) *shop {
 
 // publish writes events as service would, each with a cause of its own.
 func (s *shop) publish(service string, evs ...mesh.Event) {
-	s.t.Helper()
-	pub := mesh.NewPublisher(s.js, "shopmesh/"+service, nil)
-	for _, e := range evs {
-		s.causes++
-		cause := mesh.Cause{ID: "test-" + strconv.Itoa(s.causes)}
-		if _, err := pub.Publish(meshtest.Context(s.t), cause, mesh.Outgoing{Event: e}); err != nil {
-			s.t.Fatal(err)
-		}
-	}
+	meshtest.Publish(s.t, s.js, service, evs...)
 }
 
 // awaitEvent waits for the order's n-th event and checks its subject ends

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
 	"github.com/shopmesh/shopmesh/schemas"
 	"github.com/shopmesh/shopmesh/svc/payments"
@@ -23,7 +24,7 @@ type shop struct {
 	t      *testing.T
 	js     jetstream.JetStream
 	http   *meshtest.Client
-	causes int
+	tokens *httpapi.CustomerTokens
 }
 
 func start(t *testing.T) *shop {
@@ -32,20 +33,12 @@ func start(t *testing.T) *shop {
 	meshtest.Start(t, n, payments.New(gateway.New(gateway.Options{})))
 	c := meshtest.Serve(t, n)
 	c.Header = meshtest.Admin() // payments are the back office's
-	return &shop{t: t, js: n.JS, http: c}
+	return &shop{t: t, js: n.JS, http: c, tokens: n.HTTP.CustomerTokens()}
 }
 
 // publish writes events as the orders service would.
 func (s *shop) publish(evs ...mesh.Event) {
-	s.t.Helper()
-	pub := mesh.NewPublisher(s.js, "shopmesh/"+events.OrdersService, nil)
-	for _, e := range evs {
-		s.causes++
-		cause := mesh.Cause{ID: "test-" + strconv.Itoa(s.causes)}
-		if _, err := pub.Publish(meshtest.Context(s.t), cause, mesh.Outgoing{Event: e}); err != nil {
-			s.t.Fatal(err)
-		}
-	}
+	meshtest.Publish(s.t, s.js, events.OrdersService, evs...)
 }
 
 type payment struct {
@@ -169,4 +162,27 @@ func TestPaymentQueries(t *testing.T) {
 		}
 	}
 	s.checkMoney(5 * price.Amount)
+}
+
+// Payments are the back office's: neither a stranger nor the customer
+// whose order it is may read them. (Moved from cmd/shopmesh, where the
+// order was placed through the whole saga.)
+func TestPaymentsAreTheAdminsOnly(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	s.publish(events.OrderStockReserved{OrderID: "alices-order", Total: events.Money{Amount: 100, Currency: "EUR"}, PaymentToken: gateway.TokenVisa})
+	meshtest.Eventually(t, 5*time.Second, func() error {
+		if ps := s.payments("alices-order"); len(ps) != 1 {
+			return fmt.Errorf("payments of alice's order: %+v", ps)
+		}
+		return nil
+	})
+	token, _ := s.tokens.Issue("alice", time.Hour, time.Now())
+	alice := meshtest.NewClient(t, s.http.URL)
+	alice.Header = http.Header{"Authorization": {"Bearer " + token}}
+	anonymous := meshtest.NewClient(t, s.http.URL)
+	for _, who := range []*meshtest.Client{anonymous, alice} {
+		who.Do(http.MethodGet, "/payments?orderId=alices-order", nil, nil).Problem(http.StatusUnauthorized)
+		who.Do(http.MethodGet, "/payments/any", nil, nil).Problem(http.StatusUnauthorized)
+	}
 }
