@@ -14,6 +14,7 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/schemas"
 )
 
 // What a test of orders alone does through HTTP, and how it plays the
@@ -127,10 +128,21 @@ func (s *shop) await(id, want string) order {
 	}
 }
 
-// expectAllEnded checks that every order the shop lists has ended: what
-// the whole mesh's invariants ask of orders.
-func (s *shop) expectAllEnded() {
+// checkInvariants checks what the whole mesh's invariants ask of orders
+// alone: every order the shop lists has ended, and every event in its
+// stream matches its schema. (Stock and money are inventory's and
+// payments', checked in their packages and by the saga tests.)
+func (s *shop) checkInvariants() {
 	s.t.Helper()
+	v, err := schemas.NewValidator()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, msg := range s.events(events.OrdersStream, "orders.order.>") { // not the timers
+		if err := v.Validate(msg.Headers().Get(mesh.HeaderType), msg.Data()); err != nil {
+			s.t.Errorf("%s: %v", msg.Subject(), err)
+		}
+	}
 	for cursor := ""; ; {
 		var p struct {
 			Items      []order
