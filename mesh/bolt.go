@@ -166,8 +166,14 @@ func PutJSON(b *bolt.Bucket, key string, v any) error {
 	return b.Put([]byte(key), data)
 }
 
+// ErrCorrupt is local state that does not decode. Local state is rebuilt
+// from the streams, so the way out is to rebuild it (shopmesh rebuild);
+// until then the service refuses what needs the record, loudly, rather
+// than decide on it as if it were missing.
+var ErrCorrupt = errors.New("local state does not decode; rebuild the service's local state (shopmesh rebuild SERVICE)")
+
 // GetJSON decodes the value under key into v and reports whether it was
-// there. A value that does not decode is an error, not a missing record:
+// there. A value that does not decode is ErrCorrupt, not a missing record:
 // read as "not found", a corrupt aggregate would be decided on as a new one
 // and written over.
 func GetJSON(b *bolt.Bucket, key string, v any) (bool, error) {
@@ -176,7 +182,7 @@ func GetJSON(b *bolt.Bucket, key string, v any) (bool, error) {
 		return false, nil
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return false, fmt.Errorf("decode %s: %w", key, err)
+		return false, fmt.Errorf("%w: record %s: %v", ErrCorrupt, key, err)
 	}
 	return true, nil
 }

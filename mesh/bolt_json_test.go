@@ -1,6 +1,7 @@
 package mesh_test
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -45,7 +46,7 @@ func TestGetJSONTellsMissingFromCorrupt(t *testing.T) {
 		_ = db.View(func(tx *bolt.Tx) error {
 			var r record
 			found, err := mesh.GetJSON(tx.Bucket([]byte("records")), c.key, &r)
-			if found != c.found || (err != nil) != c.wantError || r.Name != c.name {
+			if found != c.found || errors.Is(err, mesh.ErrCorrupt) != c.wantError || r.Name != c.name {
 				t.Errorf("GetJSON(%s) = %v, %v (%+v); want found %v, error %v, name %q", c.key, found, err, r, c.found, c.wantError, c.name)
 			}
 			return nil

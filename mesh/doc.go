@@ -27,8 +27,8 @@
 // service's own application, caused by the event (CausedBy). A failure is
 // retried with backoff for as long as it takes; an error marked Permanent
 // parks the event in the dead-letter stream at once, and one marked NotYet
-// (an answer ahead of the state it follows) after ReactionOptions.AheadFor
-// tries.
+// (an answer ahead of the state it follows) once the event is
+// ReactionOptions.AheadFor old.
 //
 // A Plan declares what a service does on NATS (its stream, what it reads,
 // its bucket and durable consumers), which Provision creates. A Node is

@@ -49,6 +49,8 @@ type Envelope struct {
 	Sequence      uint64
 	// Delivered counts deliveries of this message to a reaction (1 on the first).
 	Delivered uint64
+	// Stored is when the stream stored it, by the server's clock.
+	Stored time.Time
 }
 
 // Decode unmarshals the body into v.
@@ -95,6 +97,7 @@ func fromJetStream(m jetstream.Msg) (Envelope, error) {
 	env.Stream = meta.Stream
 	env.Sequence = meta.Sequence.Stream
 	env.Delivered = meta.NumDelivered
+	env.Stored = meta.Timestamp
 	return env, nil
 }
 

@@ -42,10 +42,12 @@ type ReactionOptions struct {
 	// StuckAfter is how many deliveries make a message count as stuck: it
 	// is still retried, and shows in /readyz and the metrics.
 	StuckAfter int
-	// AheadFor is how many deliveries an event that arrived ahead of the
-	// state it follows (NotYet) gets before it is set aside as an event
-	// whose state never came: with the default backoff, about a minute.
-	AheadFor int
+	// AheadFor is how long after it was stored an event that arrived
+	// ahead of the state it follows (NotYet) is still tried again; then it
+	// is set aside as an event whose state never came. The state it
+	// follows was stored before it, so on a cluster that is up it comes
+	// within milliseconds.
+	AheadFor time.Duration
 	// Backoff is the pause before each redelivery; the last entry repeats.
 	Backoff []time.Duration
 	// Workers handle messages in parallel. Messages about the same entity go
@@ -63,7 +65,7 @@ func (o ReactionOptions) withDefaults() ReactionOptions {
 		o.StuckAfter = 6
 	}
 	if o.AheadFor == 0 {
-		o.AheadFor = 8
+		o.AheadFor = time.Minute
 	}
 	if len(o.Backoff) == 0 {
 		o.Backoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second, 15 * time.Second}
@@ -96,8 +98,8 @@ func (n notYetError) Unwrap() error { return n.err }
 // placed here) that its projection has not applied yet. Catching up once
 // is not always enough: on a loaded cluster, stream info can lag an event
 // that another consumer has already been given. So it is tried again with
-// backoff, and after ReactionOptions.AheadFor deliveries it is set aside
-// in the dead letters, as an event about state that never came (a forged
+// backoff, and once it is ReactionOptions.AheadFor old it is set aside in
+// the dead letters, as an event about state that never came (a forged
 // one).
 func NotYet(err error) error { return notYetError{err} }
 
@@ -301,10 +303,14 @@ func (rc *Reactor) handle(m jetstream.Msg) {
 		rc.unstuck(env.Sequence)
 		return
 	}
-	if env.Delivered >= uint64(rc.opts.StuckAfter) {
+	switch {
+	case IsNotYet(err):
+		// Not a failure: the state it follows is on its way.
+		log.Info().Err(err).Msg("event ahead of the state it follows; tried again shortly")
+	case env.Delivered >= uint64(rc.opts.StuckAfter):
 		rc.markStuck(env, err)
 		log.Error().Err(err).Msg("reaction keeps failing; it is retried until it succeeds")
-	} else {
+	default:
 		log.Warn().Err(err).Msg("reaction failed; will retry")
 	}
 	rc.m.ObserveReaction(rc.r.Name, "retried")
@@ -312,15 +318,16 @@ func (rc *Reactor) handle(m jetstream.Msg) {
 }
 
 // givesUp reports whether no retry can fix err: it is Permanent, or the
-// state it waits for has not come in AheadFor deliveries.
+// state it waits for has not come AheadFor after the event was stored.
+// The event's own age, not how often it was delivered, is what counts:
+// deliveries that failed for other reasons (an election, a crash) do not
+// cut its wait short.
 func (rc *Reactor) givesUp(env Envelope, err error) bool {
-	var perm permanentError
-	var ahead notYetError
 	switch {
-	case errors.As(err, &perm):
+	case IsPermanent(err):
 		return true
-	case errors.As(err, &ahead):
-		return env.Delivered >= uint64(rc.opts.AheadFor)
+	case IsNotYet(err):
+		return time.Since(env.Stored) >= rc.opts.AheadFor
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,6 +25,7 @@ type Runtime struct {
 	projs    []*Projection
 	dbs      []*bolt.DB // files of its own indexes (OpenDB)
 	reactors []*Reactor
+	stopped  sync.Once
 }
 
 // Open binds the service of plan to what provisioning made for it: its KV
@@ -115,20 +117,24 @@ func (rt *Runtime) React(ctx context.Context, reactions ...Reaction) error {
 
 // Stop stops the service in the one safe order: reactions first (no new
 // work), then projections, then the files. A Runtime only partly started
-// stops what it started.
+// stops what it started; a second Stop does nothing. The read model's
+// watch, and what the service started on the context it was given (such
+// as orders' admission sampler), end with that context.
 func (rt *Runtime) Stop() {
 	if rt == nil {
 		return
 	}
-	for _, r := range rt.reactors {
-		r.Stop()
-	}
-	for _, p := range rt.projs {
-		p.Stop()
-	}
-	for _, db := range append([]*bolt.DB{rt.db}, rt.dbs...) {
-		if db != nil {
-			_ = CloseDB(db)
+	rt.stopped.Do(func() {
+		for _, r := range rt.reactors {
+			r.Stop()
 		}
-	}
+		for _, p := range rt.projs {
+			p.Stop()
+		}
+		for _, db := range append([]*bolt.DB{rt.db}, rt.dbs...) {
+			if db != nil {
+				_ = CloseDB(db)
+			}
+		}
+	})
 }

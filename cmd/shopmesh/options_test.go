@@ -9,11 +9,13 @@ import (
 )
 
 // quickRetries redelivers a failed event within a quarter second, so that
-// a saga test waits on its shop, not on backoff.
+// a saga test waits on its shop, not on backoff; an event ahead of its
+// state is set aside after 3 s, well within a test's patience and well
+// beyond a projection's lag on a busy machine.
 func quickRetries(t *tuning) {
 	t.reactions = mesh.ReactionOptions{
 		Backoff: []time.Duration{20 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond},
-		AckWait: time.Second,
+		AckWait: time.Second, AheadFor: 3 * time.Second,
 	}
 }
 

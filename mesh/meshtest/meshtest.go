@@ -68,9 +68,9 @@ func Node(t testing.TB) *mesh.Node {
 	}
 	return &mesh.Node{
 		JS: js, HTTP: httpapi.NewHTTP(observe.Observer{Log: log}, AdminToken), Log: log, DataDir: t.TempDir(),
-		// Fast retries; an event ahead of its state waits about two seconds
-		// for it, long enough for a test to publish that state.
-		Reactions: mesh.ReactionOptions{Backoff: []time.Duration{10 * time.Millisecond, 50 * time.Millisecond}, AheadFor: 40},
+		// Fast retries; an event ahead of its state waits two seconds for
+		// it, long enough for a test to publish that state.
+		Reactions: mesh.ReactionOptions{Backoff: []time.Duration{10 * time.Millisecond, 50 * time.Millisecond}, AheadFor: 2 * time.Second},
 	}
 }
 

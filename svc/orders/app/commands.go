@@ -113,7 +113,7 @@ func (h handlers) recordReservation(ctx context.Context, c RecordReservation) er
 
 func (h handlers) recordCapture(ctx context.Context, c RecordCapture) error {
 	return h.transition(ctx, c.Cause, c.OrderID, func(o domain.Order) ([]events.Event, error) {
-		evs, err := domain.PaymentCaptured(o, c.PaymentID, c.Amount)
+		evs, err := domain.PaymentCaptured(o, c.OrderID, c.PaymentID, c.Amount)
 		if errors.Is(err, domain.ErrCaptureMismatch) {
 			return nil, mesh.Permanent(err) // set aside, with its reason
 		}

@@ -43,7 +43,7 @@ type ReadModel interface {
 	// Get returns one order, or domain.ErrNotFound.
 	Get(ctx context.Context, id string) (View, error)
 	// List returns a page of the orders f keeps, newest first, below the
-	// cursor of an earlier page (mesh.ErrBadCursor if it is not one).
+	// cursor of an earlier page (paging.ErrBadCursor if it is not one).
 	List(f Filter, cursor string, limit int) (Page, error)
 	// Changes sends every order keep accepts as it changes, until ctx ends
 	// or the reader falls behind; then the channel closes.

@@ -27,8 +27,7 @@ var (
 	ErrNotCancellable      = errors.New("order has already ended")
 	ErrIdempotencyMismatch = errors.New("idempotency key was used for a different order")
 	// ErrCaptureMismatch is a capture that cannot pay the order it names:
-	// the order is unknown, or the amount is not its total. It is never
-	// applied; the order stays unpaid, and an expired order's money is
+	// the amount is not its total. It is never applied; the order stays unpaid, and an expired order's money is
 	// refunded by payments (ADR 4).
 	ErrCaptureMismatch = errors.New("capture does not pay its order")
 	// ErrAlreadyPlaced means the same request was placed before: success
@@ -105,12 +104,12 @@ func ReservationRejected(o Order, orderID, reason string, products []string) ([]
 
 // PaymentCaptured confirms an order awaiting payment. A capture for an
 // order that already ended is refunded by payments, not confirmed here.
-// Payments charges only orders whose stock is reserved, so a capture for a
-// pending order is ahead of the reservation's step.
-func PaymentCaptured(o Order, paymentID string, amount events.Money) ([]events.Event, error) {
+// Payments charges only orders whose stock is reserved, so a capture for
+// an order not known, or still pending, is ahead of the order's steps.
+func PaymentCaptured(o Order, orderID, paymentID string, amount events.Money) ([]events.Event, error) {
 	switch {
-	case o.ID == "":
-		return nil, fmt.Errorf("%w: no such order", ErrCaptureMismatch)
+	case !o.Exists():
+		return nil, notPlaced(orderID)
 	case amount != o.Total:
 		return nil, fmt.Errorf("%w: captured %d %s of a total of %d %s", ErrCaptureMismatch,
 			amount.Amount, amount.Currency, o.Total.Amount, o.Total.Currency)

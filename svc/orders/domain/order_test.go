@@ -90,8 +90,8 @@ func TestLifecycle(t *testing.T) {
 		{"reserved twice", decided(ReservationAccepted(at(StatusAwaitingPayment), "o1")), ""},
 		{"out of stock", decided(ReservationRejected(at(StatusPending), "o1", "out of stock", []string{"p"})), StatusRejected},
 		{"rejected after cancel", decided(ReservationRejected(at(StatusCancelled), "o1", "x", nil)), ""},
-		{"paid", decided(PaymentCaptured(at(StatusAwaitingPayment), "pay_o1", paid)), StatusConfirmed},
-		{"paid after expiry", decided(PaymentCaptured(at(StatusExpired), "pay_o1", paid)), ""},
+		{"paid", decided(PaymentCaptured(at(StatusAwaitingPayment), "o1", "pay_o1", paid)), StatusConfirmed},
+		{"paid after expiry", decided(PaymentCaptured(at(StatusExpired), "o1", "pay_o1", paid)), ""},
 		{"declined", decided(PaymentDeclined(at(StatusAwaitingPayment), "o1", "card declined")), StatusCancelled},
 		{"declined after cancel", decided(PaymentDeclined(at(StatusCancelled), "o1", "order cancelled before payment")), ""},
 		{"refunded", decided(PaymentRefunded(at(StatusConfirmed), "o1")), StatusCancelled},
@@ -134,7 +134,8 @@ func TestAnswersAheadOfTheOrderWaitForIt(t *testing.T) {
 	}{
 		{"accepted, order unknown", func() ([]events.Event, error) { return ReservationAccepted(Order{}, "o1") }},
 		{"rejected, order unknown", func() ([]events.Event, error) { return ReservationRejected(Order{}, "o1", "out of stock", nil) }},
-		{"captured, stock not reserved", func() ([]events.Event, error) { return PaymentCaptured(pending, "pay_o1", pending.Total) }},
+		{"captured, order unknown", func() ([]events.Event, error) { return PaymentCaptured(Order{}, "o1", "pay_o1", pending.Total) }},
+		{"captured, stock not reserved", func() ([]events.Event, error) { return PaymentCaptured(pending, "o1", "pay_o1", pending.Total) }},
 		{"declined, order unknown", func() ([]events.Event, error) { return PaymentDeclined(Order{}, "o1", "card declined") }},
 		{"refunded, order unknown", func() ([]events.Event, error) { return PaymentRefunded(Order{}, "o1") }},
 		{"refunded, not confirmed", func() ([]events.Event, error) { return PaymentRefunded(awaiting, "o1") }},
@@ -189,11 +190,10 @@ func TestCaptureMustPayItsOrder(t *testing.T) {
 		{"one cent", order, events.Money{Amount: 1, Currency: "EUR"}},
 		{"too much", order, events.Money{Amount: 901, Currency: "EUR"}},
 		{"another currency", order, events.Money{Amount: 900, Currency: "GBP"}},
-		{"no such order", Order{}, events.Money{Amount: 900, Currency: "EUR"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			evs, err := PaymentCaptured(c.order, "pay_o1", c.amount)
+			evs, err := PaymentCaptured(c.order, "o1", "pay_o1", c.amount)
 			if !errors.Is(err, ErrCaptureMismatch) || len(evs) != 0 {
 				t.Fatalf("decided %v, %v; want ErrCaptureMismatch", evs, err)
 			}

@@ -1,0 +1,37 @@
+package mesh_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	bolt "go.etcd.io/bbolt"
+)
+
+type ignoring struct{}
+
+func (ignoring) Apply(*bolt.Tx, mesh.Envelope) ([]mesh.View, error) { return nil, nil }
+
+// A runtime stops once, however often it is told to: a test's own Stop
+// and its cleanup's must not panic on reactions already closed.
+func TestARuntimeStopsOnce(t *testing.T) {
+	t.Parallel()
+	n := meshtest.Node(t)
+	plan := mesh.Plan{
+		Service: "tally", Bucket: "tally",
+		Writes:   mesh.StreamSpec{Name: "TALLY", Subjects: []string{"tally.>"}},
+		Durables: []mesh.Durable{{Name: "tally-on-itself", Stream: "TALLY", Subjects: []string{"tally.>"}}},
+	}
+	rt := meshtest.Open(t, n, plan) // its cleanup stops it too
+	ctx := meshtest.Context(t)
+	if _, _, err := mesh.Project(ctx, rt, func(*bolt.DB, *mesh.Views) (ignoring, error) { return ignoring{}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	handle := func(context.Context, mesh.Envelope) error { return nil }
+	if err := rt.React(ctx, mesh.Reaction{Durable: plan.Durables[0], Handle: handle}); err != nil {
+		t.Fatal(err)
+	}
+	rt.Stop()
+	rt.Stop()
+}
