@@ -1,39 +1,26 @@
 package store
 
 import (
-	"time"
-
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/orders/app"
 	"github.com/shopmesh/shopmesh/svc/orders/domain"
 	bolt "go.etcd.io/bbolt"
 )
 
-// record is an order as the bbolt file keeps it. The domain's Order knows
-// nothing of how it is stored; the JSON names here are the file's format,
-// the same as when the domain type carried them, so schemaVersion stays.
+// record is an order as the bbolt file keeps it: what readers see of it,
+// and what only the service needs (the payment token, the hash of the
+// request that placed it). The domain's Order knows nothing of how it is
+// stored. The JSON names are the file's format, the same as when the
+// domain type carried them, so schemaVersion stays.
 type record struct {
-	ID           string             `json:"id"`
-	CustomerID   string             `json:"customerId"`
-	Items        []events.OrderItem `json:"items"`
-	Total        events.Money       `json:"total"`
-	PaymentToken string             `json:"paymentToken"`
-	Status       string             `json:"status"`
-	Reason       string             `json:"reason,omitempty"`
-	PaymentID    string             `json:"paymentId,omitempty"`
-	ExpiresAt    time.Time          `json:"expiresAt"`
-	CreatedAt    time.Time          `json:"createdAt"`
-	UpdatedAt    time.Time          `json:"updatedAt"`
-	Version      int64              `json:"version"`
-	RequestHash  string             `json:"requestHash,omitempty"`
+	app.View
+	PaymentToken string `json:"paymentToken"`
+	RequestHash  string `json:"requestHash,omitempty"`
 }
 
 func toRecord(o domain.Order) record {
-	return record{
-		ID: o.ID, CustomerID: o.CustomerID, Items: o.Items, Total: o.Total, PaymentToken: o.PaymentToken,
-		Status: o.Status, Reason: o.Reason, PaymentID: o.PaymentID, ExpiresAt: o.ExpiresAt,
-		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, Version: o.Version, RequestHash: o.RequestHash,
-	}
+	return record{View: app.ToView(o), PaymentToken: o.PaymentToken, RequestHash: o.RequestHash}
 }
 
 func (r record) order() domain.Order {
