@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -42,8 +44,15 @@ func (s *shop) seedDemo(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	have, err := s.catalogSKUs(ctx)
+	if err != nil {
+		return fmt.Errorf("demo catalog: %w", err)
+	}
 	added := 0
 	for _, p := range demoCatalog {
+		if have[p.SKU] {
+			continue // added by an earlier start on the same --data
+		}
 		created, err := s.addDemoProduct(ctx, p)
 		if err != nil {
 			return fmt.Errorf("demo catalog: %w", err)
@@ -67,9 +76,11 @@ func (s *shop) addDemoProduct(ctx context.Context, p demoProduct) (bool, error) 
 	case err != nil:
 		return false, err
 	case status == http.StatusConflict:
-		return false, nil // added by an earlier start
+		return false, nil // added meanwhile, by another start on the same --data
 	case status != http.StatusCreated:
 		return false, fmt.Errorf("add %s: %d", p.SKU, status)
+	case p.Stock == 0:
+		return true, nil // a new product has none: the one that is out
 	}
 	status, err = s.adminRequest(ctx, http.MethodPut, "/inventory/"+made.ID, map[string]any{"onHand": p.Stock}, nil)
 	if err == nil && status != http.StatusOK {
@@ -78,14 +89,43 @@ func (s *shop) addDemoProduct(ctx context.Context, p demoProduct) (bool, error) 
 	return true, err
 }
 
+// catalogSKUs are the skus the catalog has: a restart adds none of them
+// again (asking would only be refused, and logged as refused).
+func (s *shop) catalogSKUs(ctx context.Context) (map[string]bool, error) {
+	have := map[string]bool{}
+	for cursor := ""; ; {
+		var page struct {
+			Items      []struct{ SKU string }
+			NextCursor string
+		}
+		status, err := s.adminRequest(ctx, http.MethodGet, "/products?limit=100&cursor="+url.QueryEscape(cursor), nil, &page)
+		if err != nil {
+			return nil, err
+		}
+		if status != http.StatusOK {
+			return nil, fmt.Errorf("list the catalog: %d", status)
+		}
+		for _, p := range page.Items {
+			have[p.SKU] = true
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			return have, nil
+		}
+	}
+}
+
 // adminRequest sends body as JSON with the admin token and decodes a 2xx
 // answer into out.
 func (s *shop) adminRequest(ctx context.Context, method, path string, body, out any) (int, error) {
-	data, err := json.Marshal(body)
-	if err != nil {
-		return 0, err
+	var payload io.Reader // none for a GET
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		payload = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, s.httpURL+path, bytes.NewReader(data))
+	req, err := http.NewRequestWithContext(ctx, method, s.httpURL+path, payload)
 	if err != nil {
 		return 0, err
 	}

@@ -163,7 +163,10 @@ func announce(stdout io.Writer, log zerolog.Logger, s *shop) {
 		printBanner(stdout, s)
 		return
 	}
-	ev := log.Info().Str("http", s.httpURL).Str("nats", redacted(s.natsURL)).Str("data", s.cfg.Data).Bool("ephemeral", s.cfg.Ephemeral)
+	ev := log.Info().Str("http", s.httpURL).Str("nats", redacted(s.natsURL)).Bool("ephemeral", s.cfg.Ephemeral)
+	if !s.cfg.Ephemeral {
+		ev = ev.Str("data", s.cfg.Data) // an ephemeral shop keeps nothing there
+	}
 	if s.cfg.tokenGenerated {
 		ev = ev.Str("admin_token", s.cfg.AdminToken)
 	}
