@@ -127,6 +127,10 @@ type Reactor struct {
 	// dispatch from sending on a closed queue: once the consumer is stopped
 	// rather than drained, its callback may still be running.
 	quit        chan struct{}
+	// halt is the context every handler call runs in; Stop cancels it
+	// once the workers have had stopGrace to finish.
+	halt    context.Context
+	haltNow context.CancelFunc
 	dispatching sync.RWMutex
 	closing     bool
 	abandon     bool // set before quit closes, read after
@@ -179,6 +183,7 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 func (rc *Reactor) startWorkers() {
 	rc.queues = make([]chan jetstream.Msg, rc.opts.Workers)
 	rc.quit = make(chan struct{})
+	rc.halt, rc.haltNow = context.WithCancel(context.Background())
 	for i := range rc.queues {
 		rc.queues[i] = make(chan jetstream.Msg, 64)
 		rc.wg.Add(1)
@@ -270,8 +275,16 @@ func (rc *Reactor) Stop() {
 	rc.closeWorkers(true)
 }
 
+// stopGrace is how long Stop lets a handler that is still running finish
+// (a charge at a slow gateway) before it cuts it short.
+const stopGrace = 5 * time.Second
+
 // closeWorkers ends the workers once each has finished the message it is
-// handling; abandon leaves what they hold and have not started unacked.
+// handling; abandon leaves what they hold and have not started unacked. A
+// handler still running after stopGrace has its context cancelled: every
+// handler is idempotent, so its message, left unacked, is handled again by
+// another replica or at the next start, as after a crash, and a process
+// asked to stop does not wait on a slow dependency.
 func (rc *Reactor) closeWorkers(abandon bool) {
 	rc.abandon = abandon
 	close(rc.quit) // a dispatch waiting on a full queue gives up
@@ -281,7 +294,18 @@ func (rc *Reactor) closeWorkers(abandon bool) {
 		close(q)
 	}
 	rc.dispatching.Unlock()
-	rc.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		rc.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(stopGrace):
+		rc.haltNow()
+		<-done
+	}
+	rc.haltNow()
 }
 
 func (rc *Reactor) handle(m jetstream.Msg) {
@@ -298,6 +322,13 @@ func (rc *Reactor) handle(m jetstream.Msg) {
 		return
 	}
 	log := rc.log.With().Str("subject", m.Subject()).Str("correlation_id", env.CorrelationID).Uint64("delivered", env.Delivered).Logger()
+	if rc.halt.Err() != nil {
+		// Cut short by Stop: handed at once to another replica, or to the
+		// next start.
+		log.Info().Err(err).Msg("reaction stopped before it finished; the event is delivered again")
+		_ = m.Nak()
+		return
+	}
 	if rc.givesUp(env, err) {
 		rc.deadLetter(m, env, err, log)
 		rc.unstuck(env.Sequence)
@@ -390,7 +421,7 @@ func (rc *Reactor) keepAlive(m jetstream.Msg) (stop func()) {
 const handlerTimeout = 30 * time.Second
 
 func (rc *Reactor) call(env Envelope) error {
-	ctx := observe.WithRemoteParent(context.WithValue(context.Background(), eventKey{}, env), env.TraceParent)
+	ctx := observe.WithRemoteParent(context.WithValue(rc.halt, eventKey{}, env), env.TraceParent)
 	ctx, span := rc.tr.Start(ctx, "react "+rc.r.Name+" "+env.Type, trace.SpanKindConsumer)
 	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, handlerTimeout)

@@ -390,3 +390,52 @@ func TestReactionStopsWithAFullQueueAndNoServer(t *testing.T) {
 		t.Errorf("%d messages handled after the server went, want only the one in hand", n)
 	}
 }
+
+// A reaction asked to stop does not wait on a handler stuck in a slow
+// dependency (a gateway's charge): after a grace period the handler's
+// context is cancelled, and its event, left unacked, is delivered again,
+// as after a crash, so nothing is lost.
+func TestStopCutsShortAHandlerStillRunning(t *testing.T) {
+	t.Parallel()
+	js := withDeadLetters(t)
+	ctx := meshtest.Context(t)
+	started := make(chan struct{}, 1)
+	ended := make(chan error, 1)
+	slow := mesh.Reaction{
+		Durable: mesh.Durable{Name: "slow", Stream: testStream, Subjects: []string{"test.>"}},
+		Handle: func(ctx context.Context, _ mesh.Envelope) error {
+			started <- struct{}{}
+			<-ctx.Done() // a charge that would take longer than anyone waits
+			ended <- ctx.Err()
+			return ctx.Err()
+		},
+	}
+	rc, err := startReaction(t, js, slow, fastRetries())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mesh.NewPublisher(js, "shopmesh/test", nil).Publish(ctx, mesh.Cause{ID: "slow"}, mesh.Outgoing{Event: incremented{Counter: "slow", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	rc.Stop()
+	if err := <-ended; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the handler ended with %v, not cancelled by Stop", err)
+	}
+	handled := make(chan struct{})
+	var once sync.Once
+	again := mesh.Reaction{Durable: slow.Durable, Handle: func(context.Context, mesh.Envelope) error {
+		once.Do(func() { close(handled) })
+		return nil
+	}}
+	rc, err = startReaction(t, js, again, fastRetries())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Stop()
+	select {
+	case <-handled:
+	case <-ctx.Done():
+		t.Fatal("the event cut short was not delivered again")
+	}
+}
