@@ -136,7 +136,7 @@ func TestConfigFromEnvironmentAndFlags(t *testing.T) {
 	}
 	for _, bad := range [][]string{
 		{"--log-format", "xml"}, {"--admin-token", "short"}, {"--max-connections", "-1"}, {"--sync", "sometimes"},
-		{"--log-level", "verbose"}, {"orders", "shipping"},
+		{"--log-level", "verbose"}, {"orders", "nosuchservice"},
 	} {
 		if _, err := parseConfig(bad, func(string) (string, bool) { return "", false }); err == nil {
 			t.Errorf("%v accepted", bad)
@@ -148,11 +148,11 @@ func TestBadFlagValuesSayWhatIsExpected(t *testing.T) {
 	t.Parallel()
 	none := func(string) (string, bool) { return "", false }
 	cases := map[string][]string{
-		"use a duration such as 5s":                                            {"--order-ttl", "5"},
-		"--log-level must be debug, info, warn or error":                       {"--log-level", "verbose"},
-		`no service "shipping" (known: products, inventory, orders, payments)`: {"products", "--http-addr", ":9000", "shipping"},
-		"--demo runs the whole shop: name no services":                         {"--demo", "products"},
-		"--slow-gateway must be 0 or more":                                     {"--slow-gateway", "-1s"},
+		"use a duration such as 5s":                      {"--order-ttl", "5"},
+		"--log-level must be debug, info, warn or error": {"--log-level", "verbose"},
+		`no service "nosuchservice" (known: ` + strings.Join(serviceNames(defaultConfig()), ", ") + ")": {"products", "--http-addr", ":9000", "nosuchservice"},
+		"--demo runs the whole shop: name no services":                                                  {"--demo", "products"},
+		"--slow-gateway must be 0 or more":                                                              {"--slow-gateway", "-1s"},
 	}
 	for want, args := range cases {
 		if _, err := parseConfig(args, none); err == nil || !strings.Contains(err.Error(), want) {
