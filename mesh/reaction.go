@@ -126,11 +126,11 @@ type Reactor struct {
 	// unacked, for redelivery. closing (under dispatching) keeps a late
 	// dispatch from sending on a closed queue: once the consumer is stopped
 	// rather than drained, its callback may still be running.
-	quit        chan struct{}
+	quit chan struct{}
 	// halt is the context every handler call runs in; Stop cancels it
 	// once the workers have had stopGrace to finish.
-	halt    context.Context
-	haltNow context.CancelFunc
+	halt        context.Context
+	haltNow     context.CancelFunc
 	dispatching sync.RWMutex
 	closing     bool
 	abandon     bool // set before quit closes, read after
