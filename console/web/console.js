@@ -437,9 +437,19 @@ const layout = {
   products: { x: 110, y: 200 }, orders: { x: 380, y: 70 },
   inventory: { x: 380, y: 330 }, payments: { x: 650, y: 200 },
 };
+// A service beyond the four placed above takes a corner, in the order the
+// shop lists its services, so that a new one is drawn without an edit here.
+const corners = [{ x: 110, y: 70 }, { x: 650, y: 70 }, { x: 110, y: 330 }, { x: 650, y: 330 }];
+
+function placeServices() {
+  for (const name of settings.services) {
+    if (!layout[name] && corners.length) layout[name] = corners.shift();
+  }
+}
 const mesh = { edges: new Map(), dots: 0, rows: [], seen: new Set(), opened: new Date().toISOString(), consumersTimer: null };
 
 function drawGraph() {
+  placeServices();
   const g = $('graph');
   const pairs = new Set(settings.edges.map((e) => e.from + '>' + e.to));
   for (const e of settings.edges) {
