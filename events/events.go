@@ -28,7 +28,7 @@ func Subject(service, entity, id, event string) string {
 // Entity names one entity, the first three tokens of its subjects: what
 // a decision's snapshot reads the position of.
 func Entity(service, entity, id string) string {
-	return subject.Entity(subject.Of(service, entity, id, subject.Any))
+	return subject.EntityOf(service, entity, id)
 }
 
 // EntityFilter matches every event of one entity.

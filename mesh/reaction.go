@@ -103,6 +103,16 @@ func (n notYetError) Unwrap() error { return n.err }
 // one).
 func NotYet(err error) error { return notYetError{err} }
 
+// NotYetIf marks err NotYet when it is, or wraps, ahead: the error a
+// service's domain gives for an answer ahead of its state. A reaction
+// passes its command's error through it; any other error is left as it is.
+func NotYetIf(err, ahead error) error {
+	if errors.Is(err, ahead) {
+		return NotYet(err)
+	}
+	return err
+}
+
 // IsPermanent reports whether err, or an error it wraps, was marked
 // Permanent: for tests of what a reaction answers.
 func IsPermanent(err error) bool { return errors.As(err, new(permanentError)) }

@@ -3,6 +3,7 @@ package mesh_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -437,5 +438,26 @@ func TestStopCutsShortAHandlerStillRunning(t *testing.T) {
 	case <-handled:
 	case <-ctx.Done():
 		t.Fatal("the event cut short was not delivered again")
+	}
+}
+
+// NotYetIf marks only the domain's "not yet", however it is wrapped.
+func TestNotYetIfMarksOnlyItsError(t *testing.T) {
+	t.Parallel()
+	ahead := errors.New("not placed yet")
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{ahead, true},
+		{fmt.Errorf("order o1: %w", ahead), true},
+		{errors.New("disk full"), false},
+		{nil, false},
+	}
+	for _, c := range cases {
+		got := mesh.NotYetIf(c.err, ahead)
+		if mesh.IsNotYet(got) != c.want || !errors.Is(got, c.err) {
+			t.Errorf("NotYetIf(%v) = %v, NotYet %v; want %v", c.err, got, mesh.IsNotYet(got), c.want)
+		}
 	}
 }

@@ -16,7 +16,12 @@ const Any = "*"
 
 // Of builds the subject of one event of one entity.
 func Of(service, entity, id, event string) string {
-	return service + "." + entity + "." + id + "." + event
+	return EntityOf(service, entity, id) + "." + event
+}
+
+// EntityOf names one entity: the first three tokens of its subjects.
+func EntityOf(service, entity, id string) string {
+	return service + "." + entity + "." + id
 }
 
 // Entity returns the first three tokens of a subject: service, entity and

@@ -10,6 +10,9 @@ func TestOfBuildsFourTokens(t *testing.T) {
 	if got := Of("orders", "order", "O1", Any); got != "orders.order.O1.*" {
 		t.Fatalf("Of() with Any = %q", got)
 	}
+	if got := EntityOf("orders", "order", "O1"); got != Entity(Of("orders", "order", "O1", "placed")) {
+		t.Fatalf("EntityOf() = %q, not the entity of its subjects", got)
+	}
 }
 
 // Every reading of a subject, on the shapes the mesh has: a four-token

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
@@ -14,15 +13,6 @@ var OrderEvents = events.Patterns(
 	events.OrderPlaced{}, events.OrderConfirmed{},
 	events.OrderRejected{}, events.OrderCancelled{}, events.OrderExpired{},
 )
-
-// later marks a commit that arrived ahead of its reservation to be tried
-// again once the acceptance is applied (mesh.NotYet).
-func later(err error) error {
-	if errors.Is(err, domain.ErrNotYet) {
-		return mesh.NotYet(err)
-	}
-	return err
-}
 
 // OnOrder turns an order event into a reservation command.
 func (a Application) OnOrder(ctx context.Context, e mesh.Envelope) error {
@@ -39,7 +29,7 @@ func (a Application) OnOrder(ctx context.Context, e mesh.Envelope) error {
 		}
 		return a.Commands.Reserve.Handle(ctx, Reserve{Cause: cause, OrderID: ev.OrderID, Lines: lines})
 	case events.OrderConfirmed:
-		return later(a.Commands.Commit.Handle(ctx, Commit{Cause: cause, OrderID: ev.OrderID}))
+		return mesh.NotYetIf(a.Commands.Commit.Handle(ctx, Commit{Cause: cause, OrderID: ev.OrderID}), domain.ErrNotYet)
 	case events.OrderRejected:
 		return a.Commands.Release.Handle(ctx, Release{Cause: cause, OrderID: ev.OrderID, Reason: "order rejected"})
 	case events.OrderCancelled:
@@ -47,7 +37,7 @@ func (a Application) OnOrder(ctx context.Context, e mesh.Envelope) error {
 			// A paid order's stock left the shelf, even when this arrives
 			// before its confirmation (a redelivery after a failed try):
 			// commit it; the confirmation then finds nothing to do.
-			return later(a.Commands.Commit.Handle(ctx, Commit{Cause: cause, OrderID: ev.OrderID}))
+			return mesh.NotYetIf(a.Commands.Commit.Handle(ctx, Commit{Cause: cause, OrderID: ev.OrderID}), domain.ErrNotYet)
 		}
 		return a.Commands.Release.Handle(ctx, Release{Cause: cause, OrderID: ev.OrderID, Reason: "order cancelled"})
 	case events.OrderExpired:

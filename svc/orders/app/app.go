@@ -6,7 +6,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/shopmesh/shopmesh/events"
@@ -90,13 +89,4 @@ func (h handlers) transition(ctx context.Context, cause mesh.Cause, orderID stri
 	return mesh.Decide(ctx, h.Writer, cause.CorrelatedWith(orderID), h.order(orderID), func(s Snapshot) ([]events.Event, error) {
 		return decide(s.Order)
 	})
-}
-
-// later marks an answer that arrived ahead of the order's own step to be
-// tried again once that step is applied (mesh.NotYet).
-func later(err error) error {
-	if errors.Is(err, domain.ErrNotYet) {
-		return mesh.NotYet(err)
-	}
-	return err
 }

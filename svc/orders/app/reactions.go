@@ -5,6 +5,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/svc/orders/domain"
 )
 
 // Subjects each reaction of the orders service listens to, named by the
@@ -34,7 +35,9 @@ func (a Application) OnInventory(ctx context.Context, e mesh.Envelope) error {
 	default:
 		return nil
 	}
-	return later(a.Commands.RecordReservation.Handle(ctx, cmd))
+	// An answer ahead of the order's own step is tried again once that
+	// step is applied.
+	return mesh.NotYetIf(a.Commands.RecordReservation.Handle(ctx, cmd), domain.ErrNotYet)
 }
 
 // OnPayment follows a payment's outcome: each kind of event is a command
@@ -53,7 +56,7 @@ func (a Application) OnPayment(ctx context.Context, e mesh.Envelope) error {
 	case events.PaymentRefunded:
 		err = a.Commands.RecordRefund.Handle(ctx, RecordRefund{Cause: cause, OrderID: ev.OrderID})
 	}
-	return later(err)
+	return mesh.NotYetIf(err, domain.ErrNotYet)
 }
 
 // OnDeadline expires an order whose payment deadline fired, if it is still
