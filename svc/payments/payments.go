@@ -49,7 +49,7 @@ func (s *Service) Start(ctx context.Context, rt *mesh.Runtime) error {
 	if err != nil {
 		return err
 	}
-	a := app.New(st, st, w, s.gateway, rt.Observer())
+	a := app.New(st, st, w.Atomic(), s.gateway, rt.Observer()) // all or none: app.Writer
 	api.Register(rt.API(httpapi.ServiceDoc{
 		Prefix: "/payments", Title: "ShopMesh payments", Problems: api.Problems,
 		Description: "Payments of orders against a simulated gateway; refunds need the admin token.",

@@ -35,7 +35,7 @@ type Queries struct {
 
 // New builds the application with logging and metrics around every handler.
 // Decisions read state; queries read the read model.
-func New(state State, reads ReadModel, w *mesh.Writer, o observe.Observer) Application {
+func New(state State, reads ReadModel, w Writer, o observe.Observer) Application {
 	h := handlers{state: state, reads: reads, writer: w}
 	return Application{
 		Commands: Commands{
@@ -56,7 +56,7 @@ func New(state State, reads ReadModel, w *mesh.Writer, o observe.Observer) Appli
 type handlers struct {
 	state  State
 	reads  ReadModel
-	writer *mesh.Writer
+	writer Writer
 }
 
 // write runs one decision over a fresh snapshot of the order's reservation,

@@ -17,7 +17,7 @@ import (
 
 // fixture is inventory's application on an embedded JetStream, without
 // its HTTP operations or reactions: the test calls the handlers itself.
-// The writer is the concrete mesh.Writer, so the state behind it is the
+// The writer is a real mesh.Writer, so the state behind it is the
 // real store.
 type fixture struct {
 	t      *testing.T

@@ -26,6 +26,15 @@ type State interface {
 	Read(orderID string, productIDs ...string) (Snapshot, error)
 }
 
+// Writer stores the events of a decision (mesh.Writer, which decides again
+// after a lost race and waits until its projection has applied them).
+type Writer interface {
+	Write(ctx context.Context, cause mesh.Cause, decide mesh.Decision) (uint64, error)
+	// CatchUp waits until the state has applied everything the streams
+	// hold now, for a decision that must see all there is (ADR 6).
+	CatchUp(ctx context.Context) error
+}
+
 // Stock is a product's count as readers see it.
 type Stock struct {
 	ProductID string

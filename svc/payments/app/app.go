@@ -38,7 +38,7 @@ type Queries struct {
 
 // New builds the application with logging and metrics around every handler.
 // Decisions read state; queries read the read model.
-func New(state State, reads ReadModel, w *mesh.Writer, g Gateway, o observe.Observer) Application {
+func New(state State, reads ReadModel, w Writer, g Gateway, o observe.Observer) Application {
 	h := handlers{state: state, reads: reads, writer: w, gateway: g}
 	return Application{
 		Commands: Commands{
@@ -56,7 +56,7 @@ func New(state State, reads ReadModel, w *mesh.Writer, g Gateway, o observe.Obse
 type handlers struct {
 	state   State
 	reads   ReadModel
-	writer  *mesh.Writer
+	writer  Writer
 	gateway Gateway
 }
 
@@ -124,13 +124,11 @@ func (h handlers) refund(ctx context.Context, c RefundPayment) error {
 	})
 }
 
-// write runs a decision over an order's payment with optimistic concurrency.
-// It is atomic: a capture that arrives after the order ended is recorded
-// together with its refund (ADR 4), or not at all. That decision is rare,
-// and every other one is a single event.
+// write runs a decision over an order's payment with optimistic
+// concurrency, all or none (Writer).
 func (h handlers) write(ctx context.Context, cause mesh.Cause, orderID string, decide func(domain.Payment) ([]events.Event, error)) error {
 	read := func() (Snapshot, error) { return h.state.Read(orderID) }
-	return mesh.Decide(ctx, h.writer.Atomic(), cause.CorrelatedWith(orderID), read, func(s Snapshot) ([]events.Event, error) {
+	return mesh.Decide(ctx, h.writer, cause.CorrelatedWith(orderID), read, func(s Snapshot) ([]events.Event, error) {
 		return decide(s.Payment)
 	})
 }

@@ -52,7 +52,7 @@ func (g *gateway) chargesOf(key string) int {
 
 // fixture is the payments application on an embedded JetStream, without
 // its HTTP operations or reactions, charging through a fake gateway. The
-// writer is the concrete mesh.Writer, so the state behind it is the real
+// writer is a real mesh.Writer, so the state behind it is the real
 // store.
 type fixture struct {
 	t       *testing.T
@@ -73,7 +73,7 @@ func newFixture(t *testing.T, g *gateway) *fixture {
 		t.Fatal(err)
 	}
 	g.charges = map[string]int{}
-	return &fixture{t: t, app: app.New(st, st, w, g, rt.Observer()), state: st, gateway: g}
+	return &fixture{t: t, app: app.New(st, st, w.Atomic(), g, rt.Observer()), state: st, gateway: g}
 }
 
 func (f *fixture) cause() mesh.Cause {

@@ -17,6 +17,14 @@ type Snapshot struct {
 	mesh.Positions
 }
 
+// Writer stores the events of a decision all or none (mesh.Writer.Atomic):
+// a capture that arrives after the order ended is recorded together with
+// its refund (ADR 4), or not at all. That decision is rare, and every
+// other one is a single event.
+type Writer interface {
+	Write(ctx context.Context, cause mesh.Cause, decide mesh.Decision) (uint64, error)
+}
+
 // State is the local state the payments service decides on.
 type State interface {
 	// Read takes a snapshot of the payment of an order.

@@ -29,7 +29,7 @@ type Queries struct {
 
 // New builds the application with logging and metrics around every handler.
 // Decisions read state; queries read the read model.
-func New(state State, reads ReadModel, w *mesh.Writer, o observe.Observer) Application {
+func New(state State, reads ReadModel, w Writer, o observe.Observer) Application {
 	h := handlers{state: state, reads: reads, writer: w}
 	return Application{
 		Commands: Commands{
@@ -47,7 +47,7 @@ func New(state State, reads ReadModel, w *mesh.Writer, o observe.Observer) Appli
 type handlers struct {
 	state  State
 	reads  ReadModel
-	writer *mesh.Writer
+	writer Writer
 }
 
 // product reads, for a decision, a product and the owner of a sku.

@@ -18,7 +18,7 @@ import (
 
 // fixture is the catalog's application on an embedded JetStream, without
 // its HTTP operations: the test calls the handlers itself. The writer is
-// the concrete mesh.Writer, so the state behind it is the real store.
+// a real mesh.Writer, so the state behind it is the real store.
 type fixture struct {
 	t        *testing.T
 	app      app.Application

@@ -27,6 +27,12 @@ func (s Snapshot) Expect(string) mesh.Expect {
 	return mesh.Expect{Filter: events.ProductSubjects, Seq: s.Position}
 }
 
+// Writer stores the events of a decision (mesh.Writer, which decides again
+// after a lost race and waits until its projection has applied them).
+type Writer interface {
+	Write(ctx context.Context, cause mesh.Cause, decide mesh.Decision) (uint64, error)
+}
+
 // State is the local state the catalog decides on.
 type State interface {
 	// ForWrite reads product id, the owner of sku and the stream position
