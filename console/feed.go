@@ -37,7 +37,8 @@ type FeedWatching struct {
 }
 
 type feedInput struct {
-	Service string `query:"service" enum:"products,inventory,orders,payments" doc:"Only the events this service publishes."`
+	// Service's enum is the services of the plans (serviceFilter).
+	Service string `query:"service" doc:"Only the events this service publishes."`
 	Order   string `query:"order" maxLength:"64" doc:"Only the events about this order."`
 }
 
@@ -57,6 +58,23 @@ func (c *Console) registerFeed(api huma.API, tags []string) {
 			"Open to anyone in the demo shop (shopmesh run --demo); elsewhere it needs the admin token.",
 		Tags: tags, Security: security, Errors: errs,
 	}, map[string]any{"watching": FeedWatching{}, "event": Event{}}, c.feed)
+	c.serviceFilter(api.OpenAPI().Paths["/console/events"].Get)
+}
+
+// serviceFilter makes the feed's service parameter take the services of
+// the plans the console was given, and no other, so a service added to the
+// shop joins the filter without an edit here. Huma validates a parameter
+// against the schema it documents, so the enum set there does both.
+func (c *Console) serviceFilter(op *huma.Operation) {
+	for _, p := range op.Parameters {
+		if p.In == "query" && p.Name == "service" {
+			p.Schema.Enum = nil
+			for _, s := range c.graph.services {
+				p.Schema.Enum = append(p.Schema.Enum, s)
+			}
+			p.Schema.PrecomputeMessages() // the enum's error message
+		}
+	}
 }
 
 // feed follows the streams the input asks for, with an ordered consumer

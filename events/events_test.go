@@ -60,6 +60,26 @@ func TestEverySubjectReadsBack(t *testing.T) {
 	}
 }
 
+// Every registered event's service has its stream in events.Streams, once:
+// what follows the whole mesh (the order timeline) reads that list, so a
+// stream left out of it would leave its events out in silence.
+func TestEveryServiceHasItsStreamInStreams(t *testing.T) {
+	t.Parallel()
+	owner := map[string]string{}
+	for _, s := range events.Streams {
+		if len(s.Subjects) != 1 || !strings.HasSuffix(s.Subjects[0], ".>") || owner[s.Subjects[0]] != "" {
+			t.Fatalf("stream %s: subjects %q, want one service's, once", s.Name, s.Subjects)
+		}
+		owner[s.Subjects[0]] = s.Name
+	}
+	for _, zero := range events.All() {
+		service := strings.Split(zero.EventType(), ".")[1]
+		if owner[service+".>"] == "" {
+			t.Errorf("%s: no stream of events.Streams holds %s.>", zero.EventType(), service)
+		}
+	}
+}
+
 // The registry lists each type once, and decodes each to its own type.
 func TestRegistryListsEachTypeOnce(t *testing.T) {
 	t.Parallel()

@@ -17,3 +17,8 @@ var (
 	OrdersStreamSpec    = StreamDef{Name: OrdersStream, Subjects: []string{"orders.>"}, Schedules: true}
 	PaymentsStreamSpec  = StreamDef{Name: PaymentsStream, Subjects: []string{"payments.>"}}
 )
+
+// Streams are every service's stream. What follows the whole mesh reads
+// them all: the order timeline, which keeps each event that names an
+// order, whichever service published it.
+var Streams = []StreamDef{ProductsStreamSpec, InventoryStreamSpec, OrdersStreamSpec, PaymentsStreamSpec}

@@ -53,12 +53,20 @@ const bucket = "orders"
 // reactions, its catalog replica and the timeline.
 func (s *Service) Plan() mesh.Plan {
 	return mesh.Plan{
-		Service: Name, Writes: mesh.StreamSpec(events.OrdersStreamSpec),
-		Reads: []mesh.StreamSpec{
-			mesh.StreamSpec(events.ProductsStreamSpec), mesh.StreamSpec(events.InventoryStreamSpec), mesh.StreamSpec(events.PaymentsStreamSpec),
-		},
+		Service: Name, Writes: mesh.StreamSpec(events.OrdersStreamSpec), Reads: othersStreams(),
 		Bucket: bucket, Durables: []mesh.Durable{onInventory, onPayments, onDeadlines},
 	}
+}
+
+// othersStreams are the streams of every service but orders.
+func othersStreams() []mesh.StreamSpec {
+	var specs []mesh.StreamSpec
+	for _, s := range events.Streams {
+		if s.Name != events.OrdersStream {
+			specs = append(specs, mesh.StreamSpec(s))
+		}
+	}
+	return specs
 }
 
 // Start implements mesh.Service.
@@ -100,7 +108,7 @@ func startTimeline(ctx context.Context, rt *mesh.Runtime) (*store.Timeline, erro
 	if err != nil {
 		return nil, err
 	}
-	proj, err := rt.ProjectIndex(ctx, TimelineFile+" projection", db, index, store.TimelineStreams...)
+	proj, err := rt.ProjectIndex(ctx, TimelineFile+" projection", db, index, store.TimelineStreams()...)
 	if err != nil {
 		return nil, err
 	}

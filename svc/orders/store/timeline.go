@@ -26,11 +26,18 @@ var bucketTimeline = []byte("timeline")
 // version is rebuilt from the streams at start.
 const timelineVersion = 1
 
-// TimelineStreams are the streams whose events the timeline shows.
-var TimelineStreams = []string{events.OrdersStream, events.InventoryStream, events.PaymentsStream}
+// TimelineStreams are the streams the timeline follows: every service's,
+// so a service added to the mesh has its events about orders shown too.
+func TimelineStreams() []string {
+	var names []string
+	for _, s := range events.Streams {
+		names = append(names, s.Name)
+	}
+	return names
+}
 
 // TimelineIndex is the timeline's index, in a bbolt file of its own: it
-// follows three streams, and keeping it apart keeps that work off the
+// follows every stream, and keeping it apart keeps that work off the
 // path of the orders' own decisions, which wait for their projection.
 type TimelineIndex struct {
 	db *bolt.DB

@@ -79,7 +79,7 @@ func projected(t *testing.T, n *mesh.Node) (*TimelineIndex, func(context.Context
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := mesh.NewProjection(db, n.JS, TimelineStreams, index, nil, n.Log)
+	p := mesh.NewProjection(db, n.JS, TimelineStreams(), index, nil, n.Log)
 	p.Index = true
 	if err := p.Start(meshtest.Context(t)); err != nil {
 		t.Fatal(err)
