@@ -19,10 +19,8 @@ func TestTimelineIsReadFromTheOrdersIndex(t *testing.T) {
 	t.Parallel()
 	n := meshtest.Node(t)
 	ctx := meshtest.Context(t)
-	streams := []mesh.StreamSpec{mesh.StreamSpec(events.OrdersStreamSpec), mesh.StreamSpec(events.ProductsStreamSpec),
-		mesh.StreamSpec(events.InventoryStreamSpec), mesh.StreamSpec(events.PaymentsStreamSpec)}
-	for _, spec := range streams {
-		if err := mesh.ProvisionStream(ctx, n.JS, n.Storage, spec); err != nil {
+	for _, spec := range events.Streams {
+		if err := mesh.ProvisionStream(ctx, n.JS, n.Storage, mesh.StreamSpec(spec)); err != nil {
 			t.Fatal(err)
 		}
 	}
