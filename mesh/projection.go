@@ -433,6 +433,13 @@ func (p *Projection) setAside(ctx context.Context, bad unappliable) error {
 	return nil
 }
 
+// appliedTo is how far the local state has applied stream.
+func (p *Projection) appliedTo(stream string) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.applied[stream]
+}
+
 func (p *Projection) positions() map[string]uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -139,7 +139,8 @@ func (p *Publisher) publishOne(ctx context.Context, cause Cause, o Outgoing) (ui
 // publishTrying publishes m, trying again while a try gets no answer.
 // Every try is the same message with the same id, so a try whose answer
 // was lost is dropped by JetStream as a duplicate (or, guarded, fails its
-// expectation, and the writer finds it applied). A stream that is not there
+// expectation, which the server checks first, and the writer finds it
+// applied: Writer.settle). A stream that is not there
 // at all answers "no responders" at once, and that is returned (the client
 // has tried it again briefly itself).
 func (p *Publisher) publishTrying(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, error) {

@@ -84,9 +84,10 @@ func (w *Writer) CatchUp(ctx context.Context) error { return w.proj.CatchUpAll(c
 // until the projection has applied them and published their views, so the
 // client that asked reads its own write. A command caused by an event
 // (CausedBy) waits only until they are applied: nobody reads its answer, and
-// the next decision only needs the local state. On a conflict it catches up
-// with the stream and decides again, so the decision always sees the latest
-// state.
+// the next decision only needs the local state. A command that finds
+// nothing to do (a retried request) also answers only once the views show
+// what it decided on (settle). On a conflict it catches up with the stream
+// and decides again, so the decision always sees the latest state.
 //
 // The events go out one by one (Publisher.Publish): a decision of several
 // events must be one that, decided again from what its first events left,
@@ -106,8 +107,11 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 	caughtUp := false
 	for attempt := range maxAttempts {
 		out, err := w.decide(ctx, decide, &caughtUp)
-		if err != nil || len(out) == 0 {
+		if err != nil {
 			return 0, err
+		}
+		if len(out) == 0 {
+			return 0, w.settle(ctx, cause)
 		}
 		seq, err := w.publish(ctx, cause, out...)
 		switch {
@@ -116,7 +120,10 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 		case err == nil:
 			return seq, w.proj.WaitFor(ctx, w.stream, seq)
 		case errors.Is(err, ErrAlreadyStored):
-			return 0, w.proj.CatchUp(ctx, w.stream)
+			if err := w.proj.CatchUp(ctx, w.stream); err != nil {
+				return 0, err
+			}
+			return 0, w.settle(ctx, cause)
 		case !errors.Is(err, ErrConflict):
 			return 0, err
 		}
@@ -132,6 +139,20 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 }
 
 type publishFunc func(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error)
+
+// settle is what a command that writes nothing waits for before it
+// answers. What it decided on may hold its own events: a publish whose
+// answer was lost is tried again, and JetStream checks a guarded event's
+// expectation before its message id, so the retry is refused as a
+// conflict and the decision, taken again, finds its own event applied.
+// The client reads next, so the views must show all the state holds of
+// the service's stream. A command caused by an event has no reader.
+func (w *Writer) settle(ctx context.Context, cause Cause) error {
+	if cause.byEvent {
+		return nil
+	}
+	return w.proj.WaitFor(ctx, w.stream, w.proj.appliedTo(w.stream))
+}
 
 // catchUpAfter waits until the projection has applied the event that won
 // the race, which the conflict names, and the decision's own events stored

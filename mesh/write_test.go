@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -307,6 +308,57 @@ func TestPublishIsTriedAgainWhenItsAnswerIsLost(t *testing.T) {
 				t.Fatalf("tries carried message ids %q, want the same id twice", ids)
 			}
 		})
+	}
+}
+
+// What the next test stands on, from the server we run: the same guarded
+// message published again is refused as a conflict, although its message
+// id is a duplicate's.
+func TestAGuardedEventPublishedAgainIsAConflict(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	ctx := meshtest.Context(t)
+	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+	out := mesh.Outgoing{Event: incremented{Counter: "again", Value: 1}, Expect: &mesh.Expect{Filter: counterFilter("again")}}
+	if _, err := pub.Publish(ctx, mesh.Cause{ID: "again"}, out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Publish(ctx, mesh.Cause{ID: "again"}, out); !errors.Is(err, mesh.ErrConflict) {
+		t.Fatalf("published again: %v, want a conflict", err)
+	}
+}
+
+// A guarded publish whose answer was lost is tried again, and JetStream
+// checks the event's expectation before its message id: the retry is a
+// conflict with the event it stored itself, not a duplicate. Decided
+// again, the command finds nothing to do; it still answers only once its
+// event is in the views, so its client reads its own write (the orders'
+// POST once answered 404 for the order it had just placed).
+func TestACommandWhoseAnswerWasLostReadsItsOwnWrite(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "lost.db"))
+	ctx := meshtest.Context(t)
+	w := h.w.LosingAnswers()
+	for i := range 20 {
+		id := "lost-" + strconv.Itoa(i)
+		_, err := w.Write(ctx, mesh.Cause{ID: "cmd-" + id}, func() ([]mesh.Outgoing, error) {
+			snap, err := h.read(id)
+			if err != nil || snap.Value > 0 {
+				return nil, err // done already
+			}
+			return mesh.Guard([]incremented{{Counter: id, Value: 1}}, snap), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var view counterState
+		if found, err := h.views.Get(ctx, id, &view); err != nil || !found || view.Value != 1 {
+			t.Fatalf("%s right after its write: view %+v, found %v, %v", id, view, found, err)
+		}
+		if got := values(t, js, "test.counter."+id+".*"); len(got) != 1 {
+			t.Fatalf("%s stored %v, want one increment", id, got)
+		}
 	}
 }
 
