@@ -98,7 +98,9 @@ func (n *Node) React(ctx context.Context, service string, r Reaction) (*Reactor,
 // Bucket binds service's provisioned KV read model and starts its
 // in-memory cache.
 func (n *Node) Bucket(ctx context.Context, service, name string) (*Views, error) {
-	kv, err := n.JetStream(service).KeyValue(ctx, name)
+	kv, err := untilAnswered(ctx, func(try context.Context) (jetstream.KeyValue, error) {
+		return n.JetStream(service).KeyValue(try, name)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s (is the mesh provisioned?): %w", name, err)
 	}

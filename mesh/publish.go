@@ -97,6 +97,18 @@ func (p *Publisher) wrote(err error) {
 // inventory's reservations); that is what keeps a file-backed stream fast,
 // where an atomic batch is staged on disk by the server.
 func (p *Publisher) Publish(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error) {
+	return p.publish(ctx, "", cause, out)
+}
+
+// publishIn is Publish for the writer of stream, which tells a conflict
+// with the publish's own message from one with another's (storedAlready).
+func (p *Publisher) publishIn(stream string) publishFunc {
+	return func(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error) {
+		return p.publish(ctx, stream, cause, out)
+	}
+}
+
+func (p *Publisher) publish(ctx context.Context, stream string, cause Cause, out []Outgoing) (uint64, error) {
 	if len(out) == 0 {
 		return 0, errors.New("publish: no events")
 	}
@@ -108,7 +120,7 @@ func (p *Publisher) Publish(ctx context.Context, cause Cause, out ...Outgoing) (
 				o.Expect = &Expect{Filter: o.Expect.Filter, Seq: s}
 			}
 		}
-		stored, err := p.publishOne(ctx, cause, o)
+		stored, err := p.publishOne(ctx, stream, cause, o)
 		if err != nil {
 			return seq, err // how far it got: the writer waits for that too
 		}
@@ -120,13 +132,17 @@ func (p *Publisher) Publish(ctx context.Context, cause Cause, out ...Outgoing) (
 	return seq, nil
 }
 
-func (p *Publisher) publishOne(ctx context.Context, cause Cause, o Outgoing) (uint64, error) {
+func (p *Publisher) publishOne(ctx context.Context, stream string, cause Cause, o Outgoing) (uint64, error) {
 	m, err := p.message(cause, o)
 	if err != nil {
 		return 0, err
 	}
 	ack, err := p.publishTrying(ctx, m)
 	if err != nil {
+		if seq, ok := p.storedAlready(ctx, stream, m, publishError(err)); ok {
+			p.wrote(nil)
+			return seq, nil
+		}
 		return 0, p.failed(err)
 	}
 	p.wrote(nil)
@@ -138,9 +154,9 @@ func (p *Publisher) publishOne(ctx context.Context, cause Cause, o Outgoing) (ui
 
 // publishTrying publishes m, trying again while a try gets no answer.
 // Every try is the same message with the same id, so a try whose answer
-// was lost is dropped by JetStream as a duplicate (or, guarded, fails its
-// expectation, which the server checks first, and the writer finds it
-// applied: Writer.settle). A stream that is not there
+// was lost is dropped by JetStream as a duplicate (or, guarded, on a single
+// server, fails its expectation, which that server checks first: see
+// storedAlready). A stream that is not there
 // at all answers "no responders" at once, and that is returned (the client
 // has tried it again briefly itself).
 func (p *Publisher) publishTrying(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, error) {
@@ -149,12 +165,48 @@ func (p *Publisher) publishTrying(ctx context.Context, m *nats.Msg) (*jetstream.
 	})
 }
 
+// storedAlready reports whether the message a guarded publish conflicts
+// with is the publish's own, and where it is. A try whose answer was lost
+// stored it, and a single server checks a message's expectation before its
+// id, so the next try is refused as a conflict with it rather than
+// answered as a duplicate (a cluster checks the id first). A request sent
+// again, with the same cause, meets its own message the same way. Either
+// way the message is stored, and the publish has succeeded.
+func (p *Publisher) storedAlready(ctx context.Context, stream string, m *nats.Msg, err error) (uint64, bool) {
+	var c conflictError
+	if stream == "" || !errors.As(err, &c) || c.last == 0 {
+		return 0, false
+	}
+	stored, err := untilAnswered(ctx, func(try context.Context) (*jetstream.RawStreamMsg, error) {
+		s, err := p.js.Stream(try, stream)
+		if err != nil {
+			return nil, err
+		}
+		return s.GetMsg(try, c.last)
+	})
+	if err != nil || stored.Header.Get(nats.MsgIdHdr) != m.Header.Get(nats.MsgIdHdr) {
+		return 0, false
+	}
+	return c.last, true
+}
+
 // PublishAtomic writes the events as one JetStream atomic batch: all or
 // none. On a file-backed stream with one replica the server stages every
 // batch in a file store of its own, so this is for rare decisions only.
 func (p *Publisher) PublishAtomic(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error) {
+	return p.publishAtomic(ctx, "", cause, out)
+}
+
+// publishAtomicIn is PublishAtomic for the writer of stream (publishIn).
+func (p *Publisher) publishAtomicIn(stream string) publishFunc {
+	return func(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error) {
+		return p.publishAtomic(ctx, stream, cause, out)
+	}
+}
+
+func (p *Publisher) publishAtomic(ctx context.Context, stream string, cause Cause, out []Outgoing) (uint64, error) {
 	if len(out) < 2 {
-		return p.Publish(ctx, cause, out...)
+		return p.publish(ctx, stream, cause, out)
 	}
 	msgs := make([]*nats.Msg, 0, len(out))
 	guarded := make(map[string]bool, len(out))

@@ -103,9 +103,14 @@ func (v *Views) broadcast(key string, rec viewRecord) {
 }
 
 // Watch keeps the in-memory copy current with every replica's writes until
-// ctx ends. It returns once the initial values have been loaded.
+// ctx ends. It returns once the initial values have been loaded. A watch
+// nobody answers (on a cluster, a bucket whose leader is being elected as
+// the services start) is asked for again; each ask runs on ctx itself,
+// which the watch lives as long as, bounded by the client's own timeout.
 func (v *Views) Watch(ctx context.Context) error {
-	w, err := v.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	w, err := untilAnswered(ctx, func(context.Context) (jetstream.KeyWatcher, error) {
+		return v.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	})
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", v.kv.Bucket(), err)
 	}

@@ -63,7 +63,7 @@ type Writer struct {
 
 // NewWriter returns a writer that publishes to stream and waits for proj.
 func NewWriter(pub *Publisher, proj *Projection, stream string) *Writer {
-	return &Writer{pub: pub, proj: proj, stream: stream, publish: pub.Publish}
+	return &Writer{pub: pub, proj: proj, stream: stream, publish: pub.publishIn(stream)}
 }
 
 // Atomic returns a writer whose decisions are stored all or none
@@ -72,7 +72,7 @@ func NewWriter(pub *Publisher, proj *Projection, stream string) *Writer {
 // server a staging store on disk.
 func (w *Writer) Atomic() *Writer {
 	atomic := *w
-	atomic.publish = w.pub.PublishAtomic
+	atomic.publish = w.pub.publishAtomicIn(w.stream)
 	return &atomic
 }
 
@@ -141,12 +141,11 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 type publishFunc func(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error)
 
 // settle is what a command that writes nothing waits for before it
-// answers. What it decided on may hold its own events: a publish whose
-// answer was lost is tried again, and JetStream checks a guarded event's
-// expectation before its message id, so the retry is refused as a
-// conflict and the decision, taken again, finds its own event applied.
-// The client reads next, so the views must show all the state holds of
-// the service's stream. A command caused by an event has no reader.
+// answers. What it decided on may be a write not yet visible: a request
+// sent again while the first is being answered finds the first's event
+// applied, and nothing to do, before the views show it. The client reads
+// next, so the views must show all the state holds of the service's
+// stream. A command caused by an event has no reader.
 func (w *Writer) settle(ctx context.Context, cause Cause) error {
 	if cause.byEvent {
 		return nil

@@ -1,6 +1,7 @@
 package mesh_test
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
@@ -62,8 +64,9 @@ func TestStaleExpectationIsAConflict(t *testing.T) {
 	}
 	// A second writer that decided on the same (now stale) state loses;
 	// so does the first one's own retry, although its message id is a
-	// duplicate's: the server checks the expectation first (which
-	// TestACommandWhoseAnswerWasLostReadsItsOwnWrite stands on).
+	// duplicate's: a single server checks the expectation first (a
+	// cluster checks the id first, and answers a duplicate). The writer
+	// tells its own message (TestACommandWhoseAnswerWasLostSucceeds).
 	for _, again := range []string{"two", "one"} {
 		if _, err := pub.Publish(ctx, mesh.Cause{ID: again}, first); !errors.Is(err, mesh.ErrConflict) {
 			t.Fatalf("publish by %s: %v, want ErrConflict", again, err)
@@ -315,38 +318,109 @@ func TestPublishIsTriedAgainWhenItsAnswerIsLost(t *testing.T) {
 	}
 }
 
-// A guarded publish whose answer was lost is tried again, and JetStream
-// checks the event's expectation before its message id: the retry is a
-// conflict with the event it stored itself, not a duplicate. Decided
-// again, the command finds nothing to do; it still answers only once its
-// event is in the views, so its client reads its own write (the orders'
-// POST once answered 404 for the order it had just placed).
-func TestACommandWhoseAnswerWasLostReadsItsOwnWrite(t *testing.T) {
+// A publish whose answer was lost is tried again. On a single server the
+// retry of a guarded event is refused as a conflict with the event the
+// first try stored (TestStaleExpectationIsAConflict): the writer knows its
+// own message, takes it as the answer, and the command succeeds, whatever
+// its decision would say taken again (done already, or an error such as
+// "already exists"); its client then reads its own write. Once the orders'
+// POST answered 404 for the order it had just placed.
+func TestACommandWhoseAnswerWasLostSucceeds(t *testing.T) {
 	t.Parallel()
 	js := streamOnNewServer(t)
 	h := startHarness(t, js, filepath.Join(t.TempDir(), "lost.db"))
 	ctx := meshtest.Context(t)
-	w := h.w.LosingAnswers()
+	lossy := mesh.NewWriter(mesh.NewPublisher(&losingFirstAnswers{JetStream: js}, "shopmesh/test", nil), h.proj, testStream)
+	errDone := errors.New("already exists")
 	for i := range 20 {
 		id := "lost-" + strconv.Itoa(i)
-		_, err := w.Write(ctx, mesh.Cause{ID: "cmd-" + id}, func() ([]mesh.Outgoing, error) {
+		_, err := lossy.Write(ctx, mesh.Cause{ID: "cmd-" + id}, func() ([]mesh.Outgoing, error) {
+			snap, err := h.read(id)
+			if err == nil && snap.Value > 0 {
+				err = errDone // as a create finds its sku taken
+			}
+			if err != nil {
+				return nil, err
+			}
+			return mesh.Guard([]incremented{{Counter: id, Value: 1}}, snap), nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v, want the write it made", id, err)
+		}
+		awaitOwnWrite(t, h, id)
+	}
+}
+
+// A request sent again with the same cause while the first is still being
+// answered decides on state that holds the first's event, applied but not
+// yet in the views: it finds nothing to do, and still answers only once
+// the views show that event.
+func TestARequestSentAgainReadsTheWriteOfTheFirst(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "again.db"))
+	ctx := meshtest.Context(t)
+	for i := range 20 {
+		id := "again-" + strconv.Itoa(i)
+		decide := func() ([]mesh.Outgoing, error) {
 			snap, err := h.read(id)
 			if err != nil || snap.Value > 0 {
 				return nil, err // done already
 			}
 			return mesh.Guard([]incremented{{Counter: id, Value: 1}}, snap), nil
-		})
+		}
+		first, err := decide()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var view counterState
-		if found, err := h.views.Get(ctx, id, &view); err != nil || !found || view.Value != 1 {
-			t.Fatalf("%s right after its write: view %+v, found %v, %v", id, view, found, err)
+		seq, err := mesh.NewPublisher(js, "shopmesh/test", nil).Publish(ctx, mesh.Cause{ID: "cmd-" + id}, first...)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if got := values(t, js, "test.counter."+id+".*"); len(got) != 1 {
-			t.Fatalf("%s stored %v, want one increment", id, got)
+		// The first is applied, and its views are on their way.
+		if err := h.proj.WaitApplied(ctx, testStream, seq); err != nil {
+			t.Fatal(err)
 		}
+		if _, err := h.w.Write(ctx, mesh.Cause{ID: "cmd-" + id}, decide); err != nil {
+			t.Fatalf("%s sent again: %v", id, err)
+		}
+		awaitOwnWrite(t, h, id)
 	}
+}
+
+// awaitOwnWrite fails the test unless the counter's view shows its one
+// increment right away, and the stream holds it once.
+func awaitOwnWrite(t *testing.T, h *harness, id string) {
+	t.Helper()
+	var view counterState
+	if found, err := h.views.Get(meshtest.Context(t), id, &view); err != nil || !found || view.Value != 1 {
+		t.Fatalf("%s right after its write: view %+v, found %v, %v", id, view, found, err)
+	}
+	if got := values(t, h.js, "test.counter."+id+".*"); len(got) != 1 {
+		t.Fatalf("%s stored %v, want one increment", id, got)
+	}
+}
+
+// losingFirstAnswers stores every message but loses the answer to its
+// first try, as a server too busy to answer within the try's time does.
+type losingFirstAnswers struct {
+	jetstream.JetStream
+	mu   sync.Mutex
+	lost map[string]bool
+}
+
+func (j *losingFirstAnswers) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	ack, err := j.JetStream.PublishMsg(ctx, m, opts...)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if id := m.Header.Get(nats.MsgIdHdr); err == nil && !j.lost[id] {
+		if j.lost == nil {
+			j.lost = map[string]bool{}
+		}
+		j.lost[id] = true
+		return nil, context.DeadlineExceeded
+	}
+	return ack, err
 }
 
 // A decision that finds nothing to do even on state caught up with its
