@@ -100,14 +100,9 @@ func (p *Publisher) Publish(ctx context.Context, cause Cause, out ...Outgoing) (
 	return p.publish(ctx, "", cause, out)
 }
 
-// publishIn is Publish for the writer of stream, which tells a conflict
-// with the publish's own message from one with another's (storedAlready).
-func (p *Publisher) publishIn(stream string) publishFunc {
-	return func(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error) {
-		return p.publish(ctx, stream, cause, out)
-	}
-}
-
+// publish is Publish for the writer of stream, which tells a conflict with
+// the publish's own message from one with another's (storedAlready); ""
+// names no stream, and every conflict is one.
 func (p *Publisher) publish(ctx context.Context, stream string, cause Cause, out []Outgoing) (uint64, error) {
 	if len(out) == 0 {
 		return 0, errors.New("publish: no events")
@@ -139,7 +134,8 @@ func (p *Publisher) publishOne(ctx context.Context, stream string, cause Cause, 
 	}
 	ack, err := p.publishTrying(ctx, m)
 	if err != nil {
-		if seq, ok := p.storedAlready(ctx, stream, m, publishError(err)); ok {
+		err = publishError(err)
+		if seq, ok := p.storedAlready(ctx, stream, m, err); ok {
 			p.wrote(nil)
 			return seq, nil
 		}
@@ -197,13 +193,7 @@ func (p *Publisher) PublishAtomic(ctx context.Context, cause Cause, out ...Outgo
 	return p.publishAtomic(ctx, "", cause, out)
 }
 
-// publishAtomicIn is PublishAtomic for the writer of stream (publishIn).
-func (p *Publisher) publishAtomicIn(stream string) publishFunc {
-	return func(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error) {
-		return p.publishAtomic(ctx, stream, cause, out)
-	}
-}
-
+// publishAtomic is PublishAtomic for the writer of stream (publish).
 func (p *Publisher) publishAtomic(ctx context.Context, stream string, cause Cause, out []Outgoing) (uint64, error) {
 	if len(out) < 2 {
 		return p.publish(ctx, stream, cause, out)
@@ -226,7 +216,7 @@ func (p *Publisher) publishAtomic(ctx context.Context, stream string, cause Caus
 	}
 	ack, err := jetstreamext.PublishMsgBatch(ctx, p.js, msgs)
 	if err != nil {
-		return 0, p.failed(err)
+		return 0, p.failed(publishError(err))
 	}
 	for _, o := range out {
 		p.metrics.ObservePublish(o.Event.EventType())
@@ -269,10 +259,9 @@ var ErrAlreadyStored = errors.New("batch already stored")
 // server's own table does.
 const errAtomicDuplicate = jetstream.ErrorCode(server.JSAtomicPublishContainsDuplicateMessageErr)
 
-// failed translates a publish error, counts conflicts and remembers a
+// failed counts a conflict (an error publishError translated) and remembers a
 // store that fails.
 func (p *Publisher) failed(err error) error {
-	err = publishError(err)
 	if errors.Is(err, ErrConflict) {
 		p.metrics.ObserveConflict()
 	}

@@ -63,7 +63,7 @@ type Writer struct {
 
 // NewWriter returns a writer that publishes to stream and waits for proj.
 func NewWriter(pub *Publisher, proj *Projection, stream string) *Writer {
-	return &Writer{pub: pub, proj: proj, stream: stream, publish: pub.publishIn(stream)}
+	return &Writer{pub: pub, proj: proj, stream: stream, publish: pub.publish}
 }
 
 // Atomic returns a writer whose decisions are stored all or none
@@ -72,7 +72,7 @@ func NewWriter(pub *Publisher, proj *Projection, stream string) *Writer {
 // server a staging store on disk.
 func (w *Writer) Atomic() *Writer {
 	atomic := *w
-	atomic.publish = w.pub.publishAtomicIn(w.stream)
+	atomic.publish = w.pub.publishAtomic
 	return &atomic
 }
 
@@ -113,7 +113,7 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 		if len(out) == 0 {
 			return 0, w.settle(ctx, cause)
 		}
-		seq, err := w.publish(ctx, cause, out...)
+		seq, err := w.publish(ctx, w.stream, cause, out)
 		switch {
 		case err == nil && cause.byEvent:
 			return seq, w.proj.WaitApplied(ctx, w.stream, seq)
@@ -138,7 +138,8 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 	return 0, fmt.Errorf("gave up after %d attempts: %w", maxAttempts, ErrConflict)
 }
 
-type publishFunc func(ctx context.Context, cause Cause, out ...Outgoing) (uint64, error)
+// publishFunc publishes a decision's events to the writer's stream.
+type publishFunc func(ctx context.Context, stream string, cause Cause, out []Outgoing) (uint64, error)
 
 // settle is what a command that writes nothing waits for before it
 // answers. What it decided on may be a write not yet visible: a request
