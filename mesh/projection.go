@@ -564,6 +564,9 @@ func (p *Projection) publishView(ctx context.Context, key string, rec viewRecord
 		}
 		return err
 	})
+	if err == nil { // in the bucket, by this replica or another
+		p.views.show(key, rec)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {

@@ -28,9 +28,6 @@ type viewRecord struct {
 type cachedView struct {
 	rev    uint64
 	record viewRecord
-	// shown is the latest sequence handed to readers of Changes: this
-	// replica's own writes reach the cache before the watch brings them.
-	shown uint64
 }
 
 // Views is a KV read model with an in-memory copy kept current by a watch.
@@ -39,16 +36,18 @@ type Views struct {
 	kv    jetstream.KeyValue
 	mu    sync.RWMutex
 	cache map[string]cachedView
-	// readers of Changes, each with its own bounded buffer.
+	// readers of Changes, each with its own bounded buffer, and the latest
+	// sequence of each key handed to them.
 	readers map[chan Change]struct{}
+	shown   map[string]uint64
 }
 
 // NewViews wraps a provisioned bucket.
 func NewViews(kv jetstream.KeyValue) *Views {
-	return &Views{kv: kv, cache: make(map[string]cachedView), readers: make(map[chan Change]struct{})}
+	return &Views{kv: kv, cache: make(map[string]cachedView), readers: make(map[chan Change]struct{}), shown: make(map[string]uint64)}
 }
 
-// Change is a view as a replica just wrote it.
+// Change is a view as this replica's projection just published it.
 type Change struct {
 	Key     string
 	Seq     uint64
@@ -60,15 +59,20 @@ type Change struct {
 // dropped.
 const changeBuffer = 1024
 
-// Changes sends every view written from now on, by any replica, until ctx
-// ends; then the channel closes. A reader that falls changeBuffer changes
-// behind is dropped rather than waited for, so a slow client never holds up
-// the read model: its channel closes early, and it may start again.
+// Changes sends every view published from now on until ctx ends; then the
+// channel closes. A reader that falls changeBuffer changes behind is
+// dropped rather than waited for, so a slow client never holds up the read
+// model: its channel closes early, and it may start again.
 //
-// The views come from the bucket's watch, and a bucket keeps only each
-// key's latest value: a view written again before the watch has delivered
-// it is replaced, and only the newer one is sent. Views of a key always
-// come in the order they were written, and the latest always comes.
+// The views come from this replica's projection as it publishes them, not
+// from the bucket's watch: a bucket keeps only each key's latest value, so
+// a watcher a little behind misses a view written again before it was
+// delivered (an order's awaiting_payment, replaced by confirmed a few ms
+// later). Every replica projects every event, so each sends every view, in
+// the order of its events, whichever replica wrote it to the bucket first.
+// Only a key changed twice by one batch of events sends just the latest;
+// a saga's steps are never in one batch, as each is decided on the state
+// the step before it left.
 func (v *Views) Changes(ctx context.Context) <-chan Change {
 	ch := make(chan Change, changeBuffer)
 	v.mu.Lock()
@@ -90,8 +94,16 @@ func (v *Views) drop(ch chan Change) {
 	}
 }
 
-// broadcast hands a change to every reader without waiting; v.mu is held.
-func (v *Views) broadcast(key string, rec viewRecord) {
+// show hands a view the projection has published to every reader without
+// waiting, unless a later view of its key was handed already: a view kept
+// in the outbox and published again later is not news.
+func (v *Views) show(key string, rec viewRecord) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if rec.Seq <= v.shown[key] {
+		return
+	}
+	v.shown[key] = rec.Seq
 	c := Change{Key: key, Seq: rec.Seq, Deleted: rec.Deleted, View: rec.View}
 	for ch := range v.readers {
 		select {
@@ -118,21 +130,20 @@ func (v *Views) Watch(ctx context.Context) error {
 		if entry == nil {
 			break // initial values loaded
 		}
-		v.remember(entry, false)
+		v.remember(entry)
 	}
 	go func() {
 		for entry := range w.Updates() {
 			if entry != nil {
-				v.remember(entry, true)
+				v.remember(entry)
 			}
 		}
 	}()
 	return nil
 }
 
-// remember keeps an entry unless the cache has a newer one; a live entry
-// from the watch also goes to the readers of Changes.
-func (v *Views) remember(entry jetstream.KeyValueEntry, live bool) {
+// remember keeps an entry unless the cache has a newer one.
+func (v *Views) remember(entry jetstream.KeyValueEntry) {
 	var rec viewRecord
 	if err := json.Unmarshal(entry.Value(), &rec); err != nil {
 		return // not ours; never let a stray value break the cache
@@ -141,13 +152,8 @@ func (v *Views) remember(entry jetstream.KeyValueEntry, live bool) {
 	defer v.mu.Unlock()
 	cur, ok := v.cache[entry.Key()]
 	if !ok || rec.Seq > cur.record.Seq || (rec.Seq == cur.record.Seq && entry.Revision() > cur.rev) {
-		cur = cachedView{rev: entry.Revision(), record: rec, shown: cur.shown}
+		v.cache[entry.Key()] = cachedView{rev: entry.Revision(), record: rec}
 	}
-	if live && rec.Seq > cur.shown {
-		cur.shown = rec.Seq
-		v.broadcast(entry.Key(), rec)
-	}
-	v.cache[entry.Key()] = cur
 }
 
 // Get decodes the view of key into out. It reports false when there is no
@@ -181,7 +187,7 @@ func (v *Views) load(ctx context.Context, key string) (cachedView, bool, error) 
 	if err != nil {
 		return cachedView{}, false, fmt.Errorf("get %s/%s: %w", v.kv.Bucket(), key, err)
 	}
-	v.remember(entry, false)
+	v.remember(entry)
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	c, ok := v.cache[key]
@@ -211,7 +217,7 @@ func (v *Views) put(ctx context.Context, key string, rec viewRecord) (bool, erro
 		}
 		if err == nil {
 			v.mu.Lock()
-			v.cache[key] = cachedView{rev: rev, record: rec, shown: v.cache[key].shown}
+			v.cache[key] = cachedView{rev: rev, record: rec}
 			v.mu.Unlock()
 			return true, nil
 		}
