@@ -8,9 +8,9 @@ import (
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
+	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/svc/payments/api"
 	"github.com/shopmesh/shopmesh/svc/payments/app"
-	"github.com/shopmesh/shopmesh/svc/payments/gateway"
 	"github.com/shopmesh/shopmesh/svc/payments/store"
 )
 
@@ -19,11 +19,12 @@ const Name = events.PaymentsService
 
 // Service is the running payments service.
 type Service struct {
-	gateway *gateway.Gateway
+	gateway app.Gateway
 }
 
-// New returns the payments service charging through g.
-func New(g *gateway.Gateway) *Service { return &Service{gateway: g} }
+// New returns the payments service charging through g: the simulated
+// gateway of package gateway, or a test's own.
+func New(g app.Gateway) *Service { return &Service{gateway: g} }
 
 // Name implements mesh.Service.
 func (s *Service) Name() string { return Name }
@@ -49,10 +50,18 @@ func (s *Service) Start(ctx context.Context, rt *mesh.Runtime) error {
 	if err != nil {
 		return err
 	}
-	a := app.New(st, st, w.Atomic(), s.gateway, rt.Observer()) // all or none: app.Writer
+	a := NewApp(st, w, s.gateway, rt.Observer())
 	api.Register(rt.API(httpapi.ServiceDoc{
 		Prefix: "/payments", Title: "ShopMesh payments", Problems: api.Problems,
 		Description: "Payments of orders against a simulated gateway; refunds need the admin token.",
 	}), a, rt.Observer().Log)
 	return rt.React(ctx, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})
+}
+
+// NewApp is the payments application as the service runs it, over its
+// store and the writer of its events. Its decisions are stored all or none
+// (app.Writer): a capture that arrives after its order ended goes with its
+// refund.
+func NewApp(st *store.Store, w *mesh.Writer, g app.Gateway, o observe.Observer) app.Application {
+	return app.New(st, st, w.Atomic(), g, o)
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/events"
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
@@ -14,6 +15,7 @@ import (
 	"github.com/shopmesh/shopmesh/svc/payments/app"
 	"github.com/shopmesh/shopmesh/svc/payments/domain"
 	"github.com/shopmesh/shopmesh/svc/payments/store"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 // gateway is a fake payment gateway: it captures every token but
@@ -51,11 +53,12 @@ func (g *gateway) chargesOf(key string) int {
 }
 
 // fixture is the payments application on an embedded JetStream, without
-// its HTTP operations or reactions, charging through a fake gateway. The
-// writer is a real mesh.Writer, so the state behind it is the real
-// store.
+// its HTTP operations or reactions, charging through a fake gateway. It is
+// built as the service builds it (payments.NewApp), with a real
+// mesh.Writer, so the state behind it is the real store.
 type fixture struct {
 	t       *testing.T
+	js      jetstream.JetStream
 	app     app.Application
 	state   app.State
 	gateway *gateway
@@ -73,7 +76,7 @@ func newFixture(t *testing.T, g *gateway) *fixture {
 		t.Fatal(err)
 	}
 	g.charges = map[string]int{}
-	return &fixture{t: t, app: app.New(st, st, w.Atomic(), g, rt.Observer()), state: st, gateway: g}
+	return &fixture{t: t, js: n.JS, app: payments.NewApp(st, w, g, rt.Observer()), state: st, gateway: g}
 }
 
 func (f *fixture) cause() mesh.Cause {
@@ -176,6 +179,20 @@ func TestLateCaptureAfterCloseIsRefunded(t *testing.T) {
 	p := f.expectStatus("o1", domain.StatusRefunded)
 	if p.Version != 3 || p.Reason != "payment arrived after the order ended" {
 		t.Fatalf("late capture %+v, want declined, captured and refunded", p)
+	}
+	// All or none: a crash between the two would keep the money. The
+	// stream holds the capture and the refund as one atomic batch.
+	batches := map[string]string{} // event type: its batch
+	err := mesh.ReadStream(meshtest.Context(t), f.js, events.PaymentsStream, "payments.payment.>", func(m jetstream.Msg) error {
+		batches[m.Headers().Get("ce-type")] = m.Headers().Get(jetstreamext.BatchIDHeader)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	captured, refunded := batches[events.PaymentCaptured{}.EventType()], batches[events.PaymentRefunded{}.EventType()]
+	if captured == "" || captured != refunded {
+		t.Fatalf("capture in batch %q, refund in batch %q, want one batch", captured, refunded)
 	}
 }
 
