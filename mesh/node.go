@@ -120,18 +120,19 @@ type Service interface {
 	Plan() Plan
 	// Start wires the service on its runtime: projects its state (which
 	// gives it its writer), registers its HTTP operations and starts its
-	// reactions, and returns once it is serving. The runtime stops it.
+	// reactions, and returns once it is serving. The runtime stops it; ctx
+	// is the runtime's own, which ends when it stops.
 	Start(ctx context.Context, rt *Runtime) error
 }
 
-// Start opens svc's runtime and starts svc on it; the caller stops it with
-// the runtime's Stop. A service that fails to start is stopped again.
+// Start opens svc's runtime and starts svc on it, on the runtime's
+// context; the caller stops it with the runtime's Stop. A service that fails to start is stopped again.
 func (n *Node) Start(ctx context.Context, svc Service) (*Runtime, error) {
 	rt, err := n.Open(ctx, svc.Plan())
 	if err != nil {
 		return nil, err
 	}
-	if err := svc.Start(ctx, rt); err != nil {
+	if err := svc.Start(rt.Context(), rt); err != nil {
 		rt.Stop()
 		return nil, err
 	}

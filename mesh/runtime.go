@@ -18,8 +18,11 @@ import (
 // Project, so nothing writes before its state is projected. Node.Start
 // opens it; its Stop stops the service.
 type Runtime struct {
-	n        *Node
-	plan     Plan
+	n    *Node
+	plan Plan
+	// ctx is what the runtime and its service run on; Stop cancels it.
+	ctx      context.Context
+	cancel   context.CancelFunc
 	db       *bolt.DB
 	views    *Views
 	projs    []*Projection
@@ -32,15 +35,18 @@ type Runtime struct {
 // read model (if the plan has a bucket) and its bbolt file.
 func (n *Node) Open(ctx context.Context, plan Plan) (*Runtime, error) {
 	rt := &Runtime{n: n, plan: plan}
+	rt.ctx, rt.cancel = context.WithCancel(ctx)
 	if plan.Bucket != "" {
-		views, err := n.Bucket(ctx, plan.Service, plan.Bucket)
+		views, err := n.Bucket(rt.ctx, plan.Service, plan.Bucket)
 		if err != nil {
+			rt.cancel()
 			return nil, err
 		}
 		rt.views = views
 	}
 	db, err := n.OpenDB(plan.Service)
 	if err != nil {
+		rt.cancel()
 		return nil, err
 	}
 	rt.db = db
@@ -115,11 +121,16 @@ func (rt *Runtime) React(ctx context.Context, reactions ...Reaction) error {
 	return nil
 }
 
+// Context is what the service runs on: Node.Start gives it to the
+// service's Start, and Stop cancels it, so what the service starts on it
+// (orders' admission sampler) ends with the service.
+func (rt *Runtime) Context() context.Context { return rt.ctx }
+
 // Stop stops the service in the one safe order: reactions first (no new
-// work), then projections, then the files. A Runtime only partly started
-// stops what it started; a second Stop does nothing. The read model's
-// watch, and what the service started on the context it was given (such
-// as orders' admission sampler), end with that context.
+// work), then projections, then what runs on the runtime's context (the
+// read model's watch and what the service started), then the files. A
+// Runtime only partly started stops what it started; a second Stop does
+// nothing.
 func (rt *Runtime) Stop() {
 	if rt == nil {
 		return
@@ -131,6 +142,7 @@ func (rt *Runtime) Stop() {
 		for _, p := range rt.projs {
 			p.Stop()
 		}
+		rt.cancel()
 		for _, db := range append([]*bolt.DB{rt.db}, rt.dbs...) {
 			if db != nil {
 				_ = CloseDB(db)

@@ -14,7 +14,8 @@ type ignoring struct{}
 func (ignoring) Apply(*bolt.Tx, mesh.Envelope) ([]mesh.View, error) { return nil, nil }
 
 // A runtime stops once, however often it is told to: a test's own Stop
-// and its cleanup's must not panic on reactions already closed.
+// and its cleanup's must not panic on reactions already closed. Stop
+// also ends the runtime's context.
 func TestARuntimeStopsOnce(t *testing.T) {
 	t.Parallel()
 	n := meshtest.Node(t)
@@ -32,6 +33,14 @@ func TestARuntimeStopsOnce(t *testing.T) {
 	if err := rt.React(ctx, mesh.Reaction{Durable: plan.Durables[0], Handle: handle}); err != nil {
 		t.Fatal(err)
 	}
+	if rt.Context().Err() != nil {
+		t.Fatal("the runtime's context ended before Stop")
+	}
 	rt.Stop()
 	rt.Stop()
+	// What ran on it (the read model's watch, what the service started)
+	// ends with the service, not with the caller's context.
+	if rt.Context().Err() == nil {
+		t.Fatal("the runtime's context outlived Stop")
+	}
 }
