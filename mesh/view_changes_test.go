@@ -14,10 +14,7 @@ import (
 
 func TestChangesFollowEveryWrittenView(t *testing.T) {
 	t.Parallel()
-	js := streamOnNewServer(t)
-	h := startHarness(t, js, filepath.Join(t.TempDir(), "c.db"))
-	ctx := meshtest.Context(t)
-	changes := h.views.Changes(ctx)
+	h, ctx, changes := following(t)
 	for i := range 3 {
 		if _, err := h.increment(ctx, cause(i), "live"); err != nil {
 			t.Fatal(err)
@@ -33,14 +30,11 @@ func TestChangesFollowEveryWrittenView(t *testing.T) {
 // are sent.
 func TestChangesSendEveryViewWhenAnotherReplicaIsAhead(t *testing.T) {
 	t.Parallel()
-	js := streamOnNewServer(t)
-	h := startHarness(t, js, filepath.Join(t.TempDir(), "c.db"))
-	ctx := meshtest.Context(t)
-	changes := h.views.Changes(ctx)
+	h, ctx, changes := following(t)
 	if _, err := h.increment(ctx, cause(0), "live"); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(ctx, "counters")
+	kv, err := h.js.KeyValue(ctx, "counters")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +47,15 @@ func TestChangesSendEveryViewWhenAnotherReplicaIsAhead(t *testing.T) {
 		}
 	}
 	expectValues(t, changes, "live", 1, 2, 3)
+}
+
+// following starts a counter harness and follows its views' changes.
+func following(t *testing.T) (*harness, context.Context, <-chan mesh.Change) {
+	t.Helper()
+	js := streamOnNewServer(t)
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "c.db"))
+	ctx := meshtest.Context(t)
+	return h, ctx, h.views.Changes(ctx)
 }
 
 // expectValues reads changes of one counter, which must be want in order.
