@@ -178,9 +178,10 @@ func (v *Views) load(ctx context.Context, key string) (cachedView, bool, error) 
 	entry, err := v.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		// Gone from the bucket (purged, or the bucket was recreated): forget
-		// it, so the next write creates it afresh.
+		// it, so the next write creates it afresh and is shown.
 		v.mu.Lock()
 		delete(v.cache, key)
+		delete(v.shown, key)
 		v.mu.Unlock()
 		return cachedView{}, false, nil
 	}
