@@ -82,12 +82,12 @@ func TestChangesDropAReaderThatFallsBehind(t *testing.T) {
 	ctx := meshtest.Context(t)
 	const n = 1100 // more than a reader may fall behind
 	slow := h.views.Changes(ctx)
-	fast := make(chan int)
+	fast, kept := h.views.Changes(ctx), make(chan int) // both follow from here
 	go func() {
 		seen := 0
-		for range h.views.Changes(ctx) {
+		for range fast {
 			if seen++; seen == n {
-				fast <- seen
+				kept <- seen
 			}
 		}
 	}()
@@ -104,7 +104,7 @@ func TestChangesDropAReaderThatFallsBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	select { // the fast reader gets every change...
-	case <-fast:
+	case <-kept:
 	case <-ctx.Done():
 		t.Fatal("the reader that kept up missed changes")
 	}
