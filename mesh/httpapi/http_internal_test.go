@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/rs/zerolog"
@@ -45,5 +47,31 @@ func TestUnavailableAsksForARetry(t *testing.T) {
 	}
 	if h, ok := Unavailable("orders").(huma.HeadersError); !ok || h.GetHeaders().Get("Retry-After") == "" {
 		t.Fatal("no Retry-After")
+	}
+}
+
+// deadlineWriter is a connection's writer whose deadline cannot be set.
+type deadlineWriter struct {
+	http.ResponseWriter
+	err error
+}
+
+func (d deadlineWriter) SetWriteDeadline(time.Time) error { return d.err }
+
+// A stream of changes sets a write deadline before each event. Once its
+// client has gone the connection is closed, which is no error of the
+// deadline's: the event's write says so (Huma would print it to stderr,
+// outside the logs). Any other failure is still reported.
+func TestAClosedConnectionsDeadlineIsNoError(t *testing.T) {
+	t.Parallel()
+	closed := &net.OpError{Op: "set", Net: "tcp", Err: net.ErrClosed}
+	other := errors.New("not supported here")
+	for _, c := range []struct {
+		err, want error
+	}{{closed, nil}, {other, other}, {nil, nil}} {
+		s := &statusRecorder{ResponseWriter: deadlineWriter{httptest.NewRecorder(), c.err}}
+		if got := s.SetWriteDeadline(time.Now()); !errors.Is(got, c.want) || (c.want == nil && got != nil) {
+			t.Errorf("deadline failing with %v: got %v, want %v", c.err, got, c.want)
+		}
 	}
 }
