@@ -57,10 +57,15 @@ func Observed[C any](name string, o observe.Observer, h CommandHandler[C]) Comma
 
 // logCommand logs a command at debug; a refused one (a rule said no) at
 // info, with why; one that failed for the runtime's own reasons (the store,
-// a projection, a race lost too often, a deadline) at error.
+// a projection, a race lost too often, a deadline) at error. One cut short
+// because its context was cancelled (the service stopping, its caller
+// gone) is at info: nothing was lost, and an event's reaction is delivered
+// again.
 func logCommand(ctx context.Context, log zerolog.Logger, name string, err error, took time.Duration) {
 	ev := log.Debug()
 	switch {
+	case errors.Is(err, context.Canceled):
+		ev = log.Info().Err(err)
 	case errors.Is(err, ErrWrite), errors.Is(err, ErrConflict), errors.Is(err, ErrProjectionStopped), errors.Is(err, context.DeadlineExceeded):
 		ev = log.Error().Err(err)
 	case err != nil:
