@@ -220,7 +220,7 @@ func TestTransientFailuresAreRetriedUntilTheySucceed(t *testing.T) {
 	}
 	// The handler returns before the reactor acks and forgets the message,
 	// so the count is awaited, not read at once.
-	meshtest.Eventually(t, 5*time.Second, func() error {
+	meshtest.Eventually(t, 20*time.Second, func() error {
 		if n, _ := rc.Stuck(); n != 0 {
 			return fmt.Errorf("%d stuck after it was handled", n)
 		}

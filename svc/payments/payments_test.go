@@ -110,7 +110,7 @@ func TestPaymentQueries(t *testing.T) {
 	// Payments' read model follows its stream: its list (the service's
 	// own index) and then each payment's view in KV, published just after.
 	var ps []payment
-	meshtest.Eventually(t, 5*time.Second, func() error {
+	meshtest.Eventually(t, 20*time.Second, func() error {
 		if ps = s.payments(declined); len(ps) != 1 || ps[0].Status != "declined" {
 			return fmt.Errorf("payments of the declined order: %+v", ps)
 		}
@@ -131,7 +131,7 @@ func TestPaymentQueries(t *testing.T) {
 	}
 	// All payments, a page at a time, and by status.
 	var all []payment
-	meshtest.Eventually(t, 5*time.Second, func() error {
+	meshtest.Eventually(t, 20*time.Second, func() error {
 		all = nil
 		for cursor := ""; ; {
 			var p struct {
@@ -171,7 +171,7 @@ func TestPaymentsAreTheAdminsOnly(t *testing.T) {
 	t.Parallel()
 	s := start(t)
 	s.publish(events.OrderStockReserved{OrderID: "alices-order", Total: events.Money{Amount: 100, Currency: "EUR"}, PaymentToken: gateway.TokenVisa})
-	meshtest.Eventually(t, 5*time.Second, func() error {
+	meshtest.Eventually(t, 20*time.Second, func() error {
 		if ps := s.payments("alices-order"); len(ps) != 1 {
 			return fmt.Errorf("payments of alice's order: %+v", ps)
 		}
