@@ -111,6 +111,15 @@ func withDeadLetters(t testing.TB) jetstream.JetStream {
 
 func startHarness(t testing.TB, js jetstream.JetStream, path string) *harness {
 	t.Helper()
+	h := watchingHarness(t, js, path)
+	h.start(t)
+	return h
+}
+
+// watchingHarness is a harness whose views follow the bucket, with its
+// projection not started yet: a replica starting up.
+func watchingHarness(t testing.TB, js jetstream.JetStream, path string) *harness {
+	t.Helper()
 	ctx := meshtest.Context(t)
 	kv, err := mesh.ProvisionBucket(ctx, js, mesh.Storage{}, "counters")
 	if err != nil {
@@ -120,16 +129,22 @@ func startHarness(t testing.TB, js jetstream.JetStream, path string) *harness {
 	if err := h.views.Watch(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if h.db, _, err = mesh.OpenDB(path, false); err != nil {
-		t.Fatal(err)
-	}
-	h.proj = mesh.NewProjection(h.db, js, []string{testStream}, counters{}, h.views, meshtest.Logger(t))
-	if err := h.proj.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h.w = mesh.NewWriter(mesh.NewPublisher(js, "shopmesh/test", nil), h.proj, testStream)
-	t.Cleanup(h.stop)
 	return h
+}
+
+// start opens the harness's file and starts its projection and writer.
+func (h *harness) start(t testing.TB) {
+	t.Helper()
+	var err error
+	if h.db, _, err = mesh.OpenDB(h.path, false); err != nil {
+		t.Fatal(err)
+	}
+	h.proj = mesh.NewProjection(h.db, h.js, []string{testStream}, counters{}, h.views, meshtest.Logger(t))
+	if err := h.proj.Start(meshtest.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	h.w = mesh.NewWriter(mesh.NewPublisher(h.js, "shopmesh/test", nil), h.proj, testStream)
+	t.Cleanup(h.stop)
 }
 
 func (h *harness) stop() {

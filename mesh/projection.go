@@ -452,6 +452,9 @@ func (p *Projection) positions() map[string]uint64 {
 
 func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[string]uint64, skip map[msgKey]bool) (map[string]viewRecord, error) {
 	changed := make(map[string]changedView)
+	// While Changes has readers, every state a key passes through in the
+	// batch is kept for them; the bucket gets only the latest.
+	followed := p.views != nil && p.views.followed()
 	entities := tx.Bucket(bucketEntities)
 	for _, m := range batch {
 		env, err := fromJetStream(m)
@@ -467,7 +470,12 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 				return nil, unappliable{msg: m, env: env, err: err}
 			}
 			for _, v := range views {
-				changed[v.Key] = changedView{seq: env.Sequence, value: v.Value}
+				c := changed[v.Key]
+				if followed && c.seq != 0 {
+					c.earlier = append(c.earlier, c.viewStep)
+				}
+				c.viewStep = viewStep{seq: env.Sequence, value: v.Value}
+				changed[v.Key] = c
 			}
 		}
 		// Whatever the message was, applied, unknown or set aside, its
@@ -490,9 +498,15 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 	return toOutbox(tx, changed)
 }
 
-// changedView is the latest view of a key in a batch and the sequence of
-// the event that made it.
+// changedView is the latest view of a key in a batch, and the views it
+// passed through before it in the batch, kept only for readers of Changes.
 type changedView struct {
+	viewStep
+	earlier []viewStep
+}
+
+// viewStep is a view and the sequence of the event that made it.
+type viewStep struct {
 	seq   uint64
 	value any
 }
@@ -500,7 +514,8 @@ type changedView struct {
 // toOutbox encodes each changed view once, however many events of the
 // batch changed it, and records it in the outbox in the same transaction.
 // An outbox entry is the view's sequence (8 bytes), then its record, so
-// clearing it needs no decoding.
+// clearing it needs no decoding. The earlier views are encoded only for
+// Changes: the outbox and the bucket never hold them.
 func toOutbox(tx *bolt.Tx, changed map[string]changedView) (map[string]viewRecord, error) {
 	outbox := tx.Bucket(bucketOutbox)
 	views := make(map[string]viewRecord, len(changed))
@@ -515,6 +530,13 @@ func toOutbox(tx *bolt.Tx, changed map[string]changedView) (map[string]viewRecor
 		}
 		if err := outbox.Put([]byte(key), append(encodeUint(rec.Seq), data...)); err != nil {
 			return nil, err
+		}
+		for _, e := range c.earlier {
+			step, err := newViewRecord(e.seq, e.value)
+			if err != nil {
+				return nil, err
+			}
+			rec.earlier = append(rec.earlier, step)
 		}
 		views[key] = rec
 	}
@@ -565,6 +587,9 @@ func (p *Projection) publishView(ctx context.Context, key string, rec viewRecord
 		return err
 	})
 	if err == nil { // in the bucket, by this replica or another
+		for _, e := range rec.earlier {
+			p.views.show(key, e)
+		}
 		p.views.show(key, rec)
 	}
 	p.mu.Lock()

@@ -23,6 +23,10 @@ type viewRecord struct {
 	Seq     uint64          `json:"seq"`
 	Deleted bool            `json:"deleted,omitempty"`
 	View    json.RawMessage `json:"view,omitempty"`
+	// earlier are the views of the key that events of the same batch made
+	// before this one, in order: never stored, only sent to readers of
+	// Changes.
+	earlier []viewRecord
 }
 
 type cachedView struct {
@@ -59,20 +63,30 @@ type Change struct {
 // dropped.
 const changeBuffer = 1024
 
-// Changes sends every view published from now on until ctx ends; then the
-// channel closes. A reader that falls changeBuffer changes behind is
-// dropped rather than waited for, so a slow client never holds up the read
-// model: its channel closes early, and it may start again.
+// Changes sends every view this replica's projection makes from now on,
+// until ctx ends; then the channel closes. A reader that falls
+// changeBuffer changes behind is dropped rather than waited for, so a slow
+// client never holds up the read model: its channel closes early, and it
+// may start again.
 //
-// The views come from this replica's projection as it publishes them, not
-// from the bucket's watch: a bucket keeps only each key's latest value, so
-// a watcher a little behind misses a view written again before it was
-// delivered (an order's awaiting_payment, replaced by confirmed a few ms
-// later). Every replica projects every event, so each sends every view, in
-// the order of its events, whichever replica wrote it to the bucket first.
-// Only a key changed twice by one batch of events sends just the latest;
-// a saga's steps are never in one batch, as each is decided on the state
-// the step before it left.
+// The views come from the projection, not from the bucket's watch: a
+// bucket keeps only each key's latest value, so a watcher a little behind
+// misses a view written again before it was delivered (an order's
+// awaiting_payment, replaced by confirmed a few ms later). Every replica
+// projects every event, so each sends every view, whichever replica wrote
+// it to the bucket first:
+//   - in the order of the events for each key (keys among themselves in
+//     any order), each view once;
+//   - a view once it is in the bucket, or a later one of its key is, with
+//     the views that events of the same batch made of the key before it;
+//   - not what the bucket held already when the replica started: a
+//     replica that replays its streams sends only what is new.
+//
+// A replica behind the others sends views later than the bucket has
+// them, so a client that read a view first keeps it unless a change is
+// newer (an order's version). A view the bucket refused for a while
+// (NATS away) is sent when the outbox writes it, unless a later view of
+// its key was sent meanwhile.
 func (v *Views) Changes(ctx context.Context) <-chan Change {
 	ch := make(chan Change, changeBuffer)
 	v.mu.Lock()
@@ -84,6 +98,13 @@ func (v *Views) Changes(ctx context.Context) <-chan Change {
 		v.drop(ch)
 	})
 	return ch
+}
+
+// followed reports whether Changes has readers now.
+func (v *Views) followed() bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return len(v.readers) > 0
 }
 
 // drop closes a reader's channel once; v.mu is held.
@@ -132,6 +153,11 @@ func (v *Views) Watch(ctx context.Context) error {
 		}
 		v.remember(entry)
 	}
+	v.mu.Lock()
+	for key, c := range v.cache { // what the bucket held already is no change
+		v.shown[key] = c.record.Seq
+	}
+	v.mu.Unlock()
 	go func() {
 		for entry := range w.Updates() {
 			if entry != nil {

@@ -49,6 +49,29 @@ func TestChangesSendEveryViewWhenAnotherReplicaIsAhead(t *testing.T) {
 	expectValues(t, changes, "live", 1, 2, 3)
 }
 
+// A replica that starts behind (a new one, or one restarted) replays the
+// stream: it sends nothing of what the bucket held when it started, and
+// every view after that, in order, though it may apply them all in one
+// batch and write only the latest to the bucket.
+func TestChangesOfAReplicaThatCatchesUpSendOnlyWhatIsNew(t *testing.T) {
+	t.Parallel()
+	a, ctx, _ := following(t)
+	for i := range 3 {
+		if _, err := a.increment(ctx, cause(i), "live"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := watchingHarness(t, a.js, filepath.Join(t.TempDir(), "b.db"))
+	changes := b.views.Changes(ctx)
+	for i := 3; i < 6; i++ {
+		if _, err := a.increment(ctx, cause(i), "live"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.start(t) // replays 1-6
+	expectValues(t, changes, "live", 4, 5, 6)
+}
+
 // following starts a counter harness and follows its views' changes.
 func following(t *testing.T) (*harness, context.Context, <-chan mesh.Change) {
 	t.Helper()

@@ -89,7 +89,9 @@ func Register(api huma.API, a app.Application, log zerolog.Logger) {
 		Summary: "Stock as it changes, live (Server-Sent Events)",
 		Description: "First a `watching` event, once changes are followed; then a `stock` event with a product's whole " +
 			"stock each time it changes (set, adjusted, reserved, released, committed). A client that falls far behind " +
-			"is disconnected rather than slowing the shop down; reconnect and read the stock once with GET /inventory/{productId}.",
+			"is disconnected rather than slowing the shop down; reconnect and read the stock once with GET /inventory/{productId}. " +
+			"Each product's changes come in order, each once; one whose `version` is not above what GET gave you is older, " +
+			"and can be passed over.",
 		Tags: tags, Errors: []int{http.StatusServiceUnavailable},
 	}, map[string]any{"watching": StockWatching{}, "stock": Stock{}}, h.watch)
 	huma.Register(api, huma.Operation{

@@ -145,7 +145,8 @@ func Register(api huma.API, a app.Application, tokens *httpapi.CustomerTokens, l
 		Description: "First a `watching` event, once changes are followed; then an `order` event with the whole order " +
 			"each time one changes, for every order or those of one `id` or `customerId`. A client that falls far behind " +
 			"is disconnected rather than slowing the shop down; reconnect and read the orders you follow once with GET /orders/{id}. " +
-			"A customer follows only their own orders.",
+			"Each order's changes come in order, each once; one whose `version` is not above what GET gave you is older, " +
+			"and can be passed over. A customer follows only their own orders.",
 		Tags: tags, Security: httpapi.CustomerSecurity, Errors: []int{http.StatusUnauthorized},
 	}, map[string]any{"watching": Watching{}, "order": Order{}}, h.watch)
 	huma.Register(api, huma.Operation{
