@@ -358,10 +358,11 @@ func (s *statusRecorder) WriteHeader(code int) {
 // own writer, to flush each event and set write deadlines.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// SetWriteDeadline is what a stream of changes sets before each event. On
-// a connection already closed it is no error: the event's write fails and
-// the handler ends, and Huma, which would print this error to stderr
-// outside the logs, is not told.
+// SetWriteDeadline is what a stream of changes sets before each event
+// (Huma's SSE finds it here, on the writer it is given). On a connection
+// already closed it is no error: the closed connection has ended the
+// request's context, which ends the stream, and Huma, which would print
+// this error to stderr outside the logs, is not told.
 func (s *statusRecorder) SetWriteDeadline(t time.Time) error {
 	err := http.NewResponseController(s.ResponseWriter).SetWriteDeadline(t)
 	if errors.Is(err, net.ErrClosed) {
