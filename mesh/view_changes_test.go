@@ -15,11 +15,7 @@ import (
 func TestChangesFollowEveryWrittenView(t *testing.T) {
 	t.Parallel()
 	h, ctx, changes := following(t)
-	for i := range 3 {
-		if _, err := h.increment(ctx, cause(i), "live"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.incrementLive(ctx, t, 0, 3)
 	expectValues(t, changes, "live", 1, 2, 3)
 }
 
@@ -31,9 +27,7 @@ func TestChangesFollowEveryWrittenView(t *testing.T) {
 func TestChangesSendEveryViewWhenAnotherReplicaIsAhead(t *testing.T) {
 	t.Parallel()
 	h, ctx, changes := following(t)
-	if _, err := h.increment(ctx, cause(0), "live"); err != nil {
-		t.Fatal(err)
-	}
+	h.incrementLive(ctx, t, 0, 1)
 	kv, err := h.js.KeyValue(ctx, "counters")
 	if err != nil {
 		t.Fatal(err)
@@ -41,11 +35,7 @@ func TestChangesSendEveryViewWhenAnotherReplicaIsAhead(t *testing.T) {
 	if _, err := kv.Put(ctx, "live", []byte(`{"seq":1000000,"view":{"Value":99}}`)); err != nil {
 		t.Fatal(err)
 	}
-	for i := 1; i < 3; i++ {
-		if _, err := h.increment(ctx, cause(i), "live"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.incrementLive(ctx, t, 1, 3)
 	expectValues(t, changes, "live", 1, 2, 3)
 }
 
@@ -56,20 +46,23 @@ func TestChangesSendEveryViewWhenAnotherReplicaIsAhead(t *testing.T) {
 func TestChangesOfAReplicaThatCatchesUpSendOnlyWhatIsNew(t *testing.T) {
 	t.Parallel()
 	a, ctx, _ := following(t)
-	for i := range 3 {
-		if _, err := a.increment(ctx, cause(i), "live"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a.incrementLive(ctx, t, 0, 3)
 	b := watchingHarness(t, a.js, filepath.Join(t.TempDir(), "b.db"))
 	changes := b.views.Changes(ctx)
-	for i := 3; i < 6; i++ {
-		if _, err := a.increment(ctx, cause(i), "live"); err != nil {
+	a.incrementLive(ctx, t, 3, 6)
+	b.start(t) // replays 1-6
+	expectValues(t, changes, "live", 4, 5, 6)
+}
+
+// incrementLive increments the counter "live" once for each cause from
+// from up to to.
+func (h *harness) incrementLive(ctx context.Context, t *testing.T, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		if _, err := h.increment(ctx, cause(i), "live"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	b.start(t) // replays 1-6
-	expectValues(t, changes, "live", 4, 5, 6)
 }
 
 // following starts a counter harness and follows its views' changes.
