@@ -225,6 +225,7 @@ func (v *Views) load(ctx context.Context, key string) (cachedView, bool, error) 
 // or a later sequence. Compare-and-set on the KV revision makes this safe
 // with several replicas writing the same key. It reports whether it wrote.
 func (v *Views) put(ctx context.Context, key string, rec viewRecord) (bool, error) {
+	rec.earlier = nil // for readers of Changes only: the cache keeps the view alone
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return false, err
