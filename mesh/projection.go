@@ -474,7 +474,7 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 				if followed && c.seq != 0 {
 					c.earlier = append(c.earlier, c.viewStep)
 				}
-				c.viewStep = viewStep{seq: env.Sequence, value: v.Value}
+				c.viewStep = viewStep{seq: env.Sequence, value: v.Value, history: env.Sequence <= p.targets[env.Stream]}
 				changed[v.Key] = c
 			}
 		}
@@ -505,10 +505,13 @@ type changedView struct {
 	earlier []viewStep
 }
 
-// viewStep is a view and the sequence of the event that made it.
+// viewStep is a view and the sequence of the event that made it, and
+// whether that event is history: the stream held it when the projection
+// started.
 type viewStep struct {
-	seq   uint64
-	value any
+	seq     uint64
+	value   any
+	history bool
 }
 
 // toOutbox encodes each changed view once, however many events of the
@@ -520,7 +523,7 @@ func toOutbox(tx *bolt.Tx, changed map[string]changedView) (map[string]viewRecor
 	outbox := tx.Bucket(bucketOutbox)
 	views := make(map[string]viewRecord, len(changed))
 	for key, c := range changed {
-		rec, err := newViewRecord(c.seq, c.value)
+		rec, err := newViewRecord(c.viewStep)
 		if err != nil {
 			return nil, err
 		}
@@ -532,7 +535,7 @@ func toOutbox(tx *bolt.Tx, changed map[string]changedView) (map[string]viewRecor
 			return nil, err
 		}
 		for _, e := range c.earlier {
-			step, err := newViewRecord(e.seq, e.value)
+			step, err := newViewRecord(e)
 			if err != nil {
 				return nil, err
 			}
@@ -543,15 +546,15 @@ func toOutbox(tx *bolt.Tx, changed map[string]changedView) (map[string]viewRecor
 	return views, nil
 }
 
-func newViewRecord(seq uint64, value any) (viewRecord, error) {
-	if value == nil {
-		return viewRecord{Seq: seq, Deleted: true}, nil
+func newViewRecord(s viewStep) (viewRecord, error) {
+	if s.value == nil {
+		return viewRecord{Seq: s.seq, Deleted: true, history: s.history}, nil
 	}
-	data, err := json.Marshal(value)
+	data, err := json.Marshal(s.value)
 	if err != nil {
 		return viewRecord{}, fmt.Errorf("encode view: %w", err)
 	}
-	return viewRecord{Seq: seq, View: data}, nil
+	return viewRecord{Seq: s.seq, View: data, history: s.history}, nil
 }
 
 // publishViews writes the changed views to KV, several keys at once: each
@@ -639,6 +642,7 @@ func (p *Projection) flushOutbox(ctx context.Context) error {
 			if err := json.Unmarshal(v[8:], &rec); err != nil {
 				return err
 			}
+			rec.history = true // made before this start
 			views[string(k)] = rec
 			return nil
 		})

@@ -464,3 +464,35 @@ type staleStream struct {
 }
 
 func (s staleStream) CachedInfo() *jetstream.StreamInfo { return s.info }
+
+// The in-memory copy of the views holds the keys used lately, not every
+// key ever written: the bucket has the rest, and an old view is still
+// read, from there. A new watch reads nothing of what the bucket holds.
+func TestViewsKeepOnlyWhatWasUsedLately(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	ctx := meshtest.Context(t)
+	h := watchingHarness(t, js, filepath.Join(t.TempDir(), "a.db"))
+	h.views.KeepOnly(4)
+	h.start(t)
+	const keys = 40
+	for i := range keys {
+		if _, err := h.increment(ctx, cause(i), fmt.Sprint("k", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kept := h.views.Kept(); kept > 8 {
+		t.Fatalf("the views hold %d keys in memory after %d were written; want at most 8", kept, keys)
+	}
+	var st counterState
+	if ok, err := h.views.Get(ctx, "k0", &st); err != nil || !ok || st.Value != 1 {
+		t.Fatalf("the oldest view, read again: %+v, %v, %v; want value 1", st, ok, err)
+	}
+	fresh := watchingHarness(t, js, filepath.Join(t.TempDir(), "b.db"))
+	if kept := fresh.views.Kept(); kept != 0 {
+		t.Fatalf("a new watch loaded %d keys of the bucket; want none", kept)
+	}
+	if ok, err := fresh.views.Get(ctx, fmt.Sprint("k", keys-1), &st); err != nil || !ok || st.Value != 1 {
+		t.Fatalf("a view read by a new replica: %+v, %v, %v; want value 1", st, ok, err)
+	}
+}

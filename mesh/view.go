@@ -27,6 +27,10 @@ type viewRecord struct {
 	// before this one, in order: never stored, only sent to readers of
 	// Changes.
 	earlier []viewRecord
+	// history marks a view made by an event the streams held already when
+	// the projection started: it is written to the bucket if the bucket
+	// lacks it, but it is no change to send.
+	history bool
 }
 
 type cachedView struct {
@@ -34,21 +38,32 @@ type cachedView struct {
 	record viewRecord
 }
 
-// Views is a KV read model with an in-memory copy kept current by a watch.
-// Writes never move an entry backwards: an older sequence is ignored.
+// Views is a KV read model with an in-memory copy of the views used lately,
+// kept current by a watch; the bucket has the rest. Writes never move an
+// entry backwards: an older sequence is ignored.
 type Views struct {
 	kv    jetstream.KeyValue
 	mu    sync.RWMutex
-	cache map[string]cachedView
+	cache *recent[string, cachedView]
 	// readers of Changes, each with its own bounded buffer, and the latest
-	// sequence of each key handed to them.
+	// sequence handed to them of each key changed lately.
 	readers map[chan Change]struct{}
-	shown   map[string]uint64
+	shown   *recent[string, uint64]
 }
+
+// viewsKept is how many keys written or read lately the in-memory copy
+// keeps at least (twice as many at most, see recent): the open orders and
+// the stock being sold, many times over. A key not kept is read from the
+// bucket. It bounds the copy by what the shop does, not by every order it
+// ever took: at a million orders the bucket holds a million views.
+const viewsKept = 8192
 
 // NewViews wraps a provisioned bucket.
 func NewViews(kv jetstream.KeyValue) *Views {
-	return &Views{kv: kv, cache: make(map[string]cachedView), readers: make(map[chan Change]struct{}), shown: make(map[string]uint64)}
+	return &Views{
+		kv: kv, cache: newRecent[string, cachedView](viewsKept),
+		readers: make(map[chan Change]struct{}), shown: newRecent[string, uint64](viewsKept),
+	}
 }
 
 // Change is a view as this replica's projection just published it.
@@ -79,8 +94,9 @@ const changeBuffer = 1024
 //     any order), each view once;
 //   - a view once it is in the bucket, or a later one of its key is, with
 //     the views that events of the same batch made of the key before it;
-//   - not what the bucket held already when the replica started: a
-//     replica that replays its streams sends only what is new.
+//   - not the views of what the streams held when the projection started
+//     (history): a replica that replays its streams sends only what is
+//     new.
 //
 // A replica behind the others sends views later than the bucket has
 // them, so a client that read a view first keeps it unless a change is
@@ -116,15 +132,18 @@ func (v *Views) drop(ch chan Change) {
 }
 
 // show hands a view the projection has published to every reader without
-// waiting, unless a later view of its key was handed already: a view kept
-// in the outbox and published again later is not news.
+// waiting, unless it is history or a later view of its key was handed
+// already: a view kept in the outbox and published again later is not news.
 func (v *Views) show(key string, rec viewRecord) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if rec.Seq <= v.shown[key] {
+	if rec.history {
 		return
 	}
-	v.shown[key] = rec.Seq
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if shown, _ := v.shown.get(key); rec.Seq <= shown {
+		return
+	}
+	v.shown.put(key, rec.Seq)
 	c := Change{Key: key, Seq: rec.Seq, Deleted: rec.Deleted, View: rec.View}
 	for ch := range v.readers {
 		select {
@@ -135,29 +154,19 @@ func (v *Views) show(key string, rec viewRecord) {
 	}
 }
 
-// Watch keeps the in-memory copy current with every replica's writes until
-// ctx ends. It returns once the initial values have been loaded. A watch
-// nobody answers (on a cluster, a bucket whose leader is being elected as
-// the services start) is asked for again; each ask runs on ctx itself,
-// which the watch lives as long as, bounded by the client's own timeout.
+// Watch keeps the in-memory copy current with every replica's writes from
+// now on, until ctx ends. It reads nothing of what the bucket holds: a key
+// is read when it is asked for (Get) or written (put). A watch nobody
+// answers (on a cluster, a bucket whose leader is being elected as the
+// services start) is asked for again; each ask runs on ctx itself, which
+// the watch lives as long as, bounded by the client's own timeout.
 func (v *Views) Watch(ctx context.Context) error {
 	w, err := untilAnswered(ctx, func(context.Context) (jetstream.KeyWatcher, error) {
-		return v.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+		return v.kv.WatchAll(ctx, jetstream.IgnoreDeletes(), jetstream.UpdatesOnly())
 	})
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", v.kv.Bucket(), err)
 	}
-	for entry := range w.Updates() {
-		if entry == nil {
-			break // initial values loaded
-		}
-		v.remember(entry)
-	}
-	v.mu.Lock()
-	for key, c := range v.cache { // what the bucket held already is no change
-		v.shown[key] = c.record.Seq
-	}
-	v.mu.Unlock()
 	go func() {
 		for entry := range w.Updates() {
 			if entry != nil {
@@ -176,18 +185,16 @@ func (v *Views) remember(entry jetstream.KeyValueEntry) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	cur, ok := v.cache[entry.Key()]
+	cur, ok := v.cache.get(entry.Key())
 	if !ok || rec.Seq > cur.record.Seq || (rec.Seq == cur.record.Seq && entry.Revision() > cur.rev) {
-		v.cache[entry.Key()] = cachedView{rev: entry.Revision(), record: rec}
+		v.cache.put(entry.Key(), cachedView{rev: entry.Revision(), record: rec})
 	}
 }
 
 // Get decodes the view of key into out. It reports false when there is no
 // view or the entity was deleted.
 func (v *Views) Get(ctx context.Context, key string, out any) (bool, error) {
-	v.mu.RLock()
-	c, ok := v.cache[key]
-	v.mu.RUnlock()
+	c, ok := v.cached(key)
 	if !ok {
 		var err error
 		if c, ok, err = v.load(ctx, key); err != nil || !ok {
@@ -206,8 +213,8 @@ func (v *Views) load(ctx context.Context, key string) (cachedView, bool, error) 
 		// Gone from the bucket (purged, or the bucket was recreated): forget
 		// it, so the next write creates it afresh and is shown.
 		v.mu.Lock()
-		delete(v.cache, key)
-		delete(v.shown, key)
+		v.cache.remove(key)
+		v.shown.remove(key)
 		v.mu.Unlock()
 		return cachedView{}, false, nil
 	}
@@ -215,10 +222,14 @@ func (v *Views) load(ctx context.Context, key string) (cachedView, bool, error) 
 		return cachedView{}, false, fmt.Errorf("get %s/%s: %w", v.kv.Bucket(), key, err)
 	}
 	v.remember(entry)
+	c, ok := v.cached(key)
+	return c, ok, nil
+}
+
+func (v *Views) cached(key string) (cachedView, bool) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	c, ok := v.cache[key]
-	return c, ok, nil
+	return v.cache.get(key)
 }
 
 // put stores rec under key unless the bucket already holds a view of the same
@@ -230,10 +241,15 @@ func (v *Views) put(ctx context.Context, key string, rec viewRecord) (bool, erro
 	if err != nil {
 		return false, err
 	}
+	if _, known := v.cached(key); !known && rec.history {
+		// A view of history is most likely in the bucket already: read it
+		// rather than fail to create it first.
+		if _, _, err := v.load(ctx, key); err != nil {
+			return false, err
+		}
+	}
 	for range 10 {
-		v.mu.RLock()
-		cur, known := v.cache[key]
-		v.mu.RUnlock()
+		cur, known := v.cached(key)
 		if known && cur.record.Seq >= rec.Seq {
 			return false, nil
 		}
@@ -245,7 +261,7 @@ func (v *Views) put(ctx context.Context, key string, rec viewRecord) (bool, erro
 		}
 		if err == nil {
 			v.mu.Lock()
-			v.cache[key] = cachedView{rev: rev, record: rec}
+			v.cache.put(key, cachedView{rev: rev, record: rec})
 			v.mu.Unlock()
 			return true, nil
 		}
