@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# What a shop's history costs: starts `shopmesh run` on a fresh data
+# directory, places orders in chunks with `shopmesh load`, and after each
+# chunk prints the orders so far, that chunk's orders/s and p99, the shop's
+# resident memory (VmRSS) and the data directory's size. Then it stops the
+# shop, starts it again on the same data, and prints how long it took to be
+# ready and its memory once idle; then the same after kill -9.
+#
+#   bin/history.sh [BINARY] [CHUNKS] [ORDERS_PER_CHUNK]
+#
+# BINARY is a shopmesh binary (default: bin/shopmesh, built from this tree).
+# Everything listens on this machine only: the shop on 127.0.0.1:18080,
+# NATS on 127.0.0.1:14222 (monitoring 18222). Needs curl and jq.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-bin/shopmesh}
+CHUNKS=${2:-6}
+PER_CHUNK=${3:-10000}
+if [ "$BIN" = bin/shopmesh ]; then go build -trimpath -o bin/shopmesh ./cmd/shopmesh; fi
+BIN=$(realpath "$BIN")
+DATA=$(mktemp -d)
+TOKEN=history-admin-token
+HTTP=127.0.0.1:18080
+ARGS=(run --data "$DATA/data" --admin-token "$TOKEN" --log-format json --http-addr "$HTTP"
+  --nats-addr 127.0.0.1:14222 --nats-monitor-addr 127.0.0.1:18222)
+PID=
+cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$DATA"; }
+trap cleanup EXIT
+
+start() {
+  local t0=$(date +%s.%N)
+  "$BIN" "${ARGS[@]}" >>"$DATA/shop.log" 2>&1 &
+  PID=$!
+  until curl -sf "http://$HTTP/readyz" >/dev/null 2>&1; do
+    kill -0 "$PID" 2>/dev/null || { echo "the shop stopped; see its log:"; tail -20 "$DATA/shop.log"; exit 1; }
+    sleep 0.05
+  done
+  READY=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+}
+rss_mb() { awk '/VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$PID/status"; }
+disk_mb() { du -sm "$DATA/data" | cut -f1; }
+
+start
+printf '| orders so far | orders/s | p99 placed→ended | RSS | data directory |\n|---|---|---|---|---|\n'
+total=0
+for _ in $(seq "$CHUNKS"); do
+  out=$("$BIN" load --url "http://$HTTP" --admin-token "$TOKEN" --orders "$PER_CHUNK" --concurrency 32 \
+    --nats-monitor http://127.0.0.1:18222 --timeout 30m --json)
+  total=$((total + $(jq .ended <<<"$out")))
+  printf '| %d | %.0f | %.0f ms | %d MB | %d MB |\n' "$total" "$(jq .ordersPerSecond <<<"$out")" \
+    "$(jq .latencyMs.p99 <<<"$out")" "$(rss_mb)" "$(disk_mb)"
+done
+
+kill -INT "$PID"; wait "$PID" || true
+start
+sleep 5 # idle: what the shop holds once started, not while starting
+printf '\nrestart: ready after %.2f s, then %d MB resident when idle\n' "$READY" "$(rss_mb)"
+kill -9 "$PID"; wait "$PID" 2>/dev/null || true
+start
+sleep 5
+printf 'kill -9, then start: ready after %.2f s, then %d MB resident when idle\n' "$READY" "$(rss_mb)"
+kill -INT "$PID"; wait "$PID" || true
+PID=

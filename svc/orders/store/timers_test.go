@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/events"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+)
+
+// A cancelled deadline never fires; one left alone fires at its time.
+// Both timers are due in the same second, so once the one left alone has
+// fired, the server has passed the cancelled one's time too.
+func TestACancelledDeadlineDoesNotFire(t *testing.T) {
+	t.Parallel()
+	ctx, js, orders := timersOnNewServer(t)
+	timers := NewTimers(js)
+	at := time.Now().Add(2 * time.Second) // the cancel is stored well before
+	for _, id := range []string{"kept", "cancelled"} {
+		if err := timers.Schedule(ctx, id, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := timers.Cancel(ctx, "cancelled", at); err != nil {
+		t.Fatal(err)
+	}
+	c, err := orders.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"orders.deadline.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Next(jetstream.FetchMaxWait(20 * time.Second))
+	if err != nil {
+		t.Fatalf("the deadline left alone did not fire: %v", err)
+	}
+	if m.Subject() != events.DeadlineSubject("kept") {
+		t.Fatalf("fired %s; want only the deadline of the order left alone", m.Subject())
+	}
+	if _, err := orders.GetLastMsgForSubject(ctx, events.DeadlineSubject("cancelled")); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Fatalf("the cancelled deadline: %v; want it never fired", err)
+	}
+}
+
+// A timer is not history: its message, the cancel and the deadline it
+// fired are removed by the server once Retention has passed after the
+// deadline, and their subjects with them.
+func TestTimersLeaveNothingBehindAfterTheirRetention(t *testing.T) {
+	t.Parallel()
+	ctx, js, orders := timersOnNewServer(t)
+	timers := NewTimers(js)
+	timers.Retention = time.Second
+	at := time.Now().Add(2 * time.Second)
+	for _, id := range []string{"fires", "cancelled"} {
+		if err := timers.Schedule(ctx, id, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := timers.Cancel(ctx, "cancelled", at); err != nil {
+		t.Fatal(err)
+	}
+	c, err := orders.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"orders.deadline.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Next(jetstream.FetchMaxWait(20 * time.Second)); err != nil {
+		t.Fatalf("the deadline did not fire: %v", err)
+	}
+	meshtest.Eventually(t, 20*time.Second, func() error {
+		info, err := orders.Info(ctx, jetstream.WithSubjectFilter("orders.>"))
+		if err != nil {
+			return err
+		}
+		if n := len(info.State.Subjects); n != 0 {
+			return fmt.Errorf("the stream still holds %d subjects of timers: %v", n, info.State.Subjects)
+		}
+		return nil
+	})
+}
+
+func timersOnNewServer(t *testing.T) (context.Context, jetstream.JetStream, jetstream.Stream) {
+	t.Helper()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	ctx := meshtest.Context(t)
+	if err := mesh.ProvisionStream(ctx, js, mesh.Storage{}, mesh.StreamSpec(events.OrdersStreamSpec)); err != nil {
+		t.Fatal(err)
+	}
+	orders, err := js.Stream(ctx, events.OrdersStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, js, orders
+}
