@@ -91,6 +91,7 @@ func forbiddenFor(p mesh.Plan, plans []mesh.Plan) []string {
 				consumerAPI("DELETE", d), consumerAPI("CREATE", d), consumerAPI("CREATE", d)+".>",
 				consumerAPI("MSG.NEXT", d),
 				fmt.Sprintf("$JS.ACK.%s.%s.1.1.1.1700000000000000000.0", d.Stream, d.Name),
+				fmt.Sprintf("$JS.ACK.hub.ACCHASH.%s.%s.1.1.1.1700000000000000000.0.token", d.Stream, d.Name),
 			)
 		}
 	}
