@@ -4,7 +4,9 @@
 # chunk prints the orders so far, that chunk's orders/s and p99, the shop's
 # resident memory (VmRSS) and the data directory's size. Then it stops the
 # shop, starts it again on the same data, and prints how long it took to be
-# ready and its memory once idle; then the same after kill -9.
+# ready and its memory once idle; then the same after kill -9; then the
+# same after `shopmesh rebuild` of every service, with the rate at which
+# the projections replayed the four streams.
 #
 #   bin/history.sh [BINARY] [CHUNKS] [ORDERS_PER_CHUNK]
 #
@@ -59,5 +61,12 @@ kill -9 "$PID"; wait "$PID" 2>/dev/null || true
 start
 sleep 5
 printf 'kill -9, then start: ready after %.2f s, then %d MB resident when idle\n' "$READY" "$(rss_mb)"
+kill -INT "$PID"; wait "$PID" || true
+"$BIN" rebuild --data "$DATA/data" products inventory orders payments >/dev/null
+start
+events=$(curl -s 'http://127.0.0.1:18222/jsz?streams=true' | jq '[.account_details[].stream_detail[]
+  | select(.name | test("^(PRODUCTS|INVENTORY|ORDERS|PAYMENTS)$")) | .state.messages] | add')
+printf 'rebuild of every service, then start: ready after %.2f s, %d events in the streams, %.0f events/s\n' \
+  "$READY" "$events" "$(awk -v e="$events" -v s="$READY" 'BEGIN { print e / s }')"
 kill -INT "$PID"; wait "$PID" || true
 PID=

@@ -36,6 +36,7 @@ type config struct {
 	Demo               bool
 	SlowGateway        time.Duration
 	Services           []string
+	PprofAddr          string
 	// tokenGenerated is set when the admin token was made up at start,
 	// so the banner must show it.
 	tokenGenerated bool
@@ -75,6 +76,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TraceURL, "trace-url", c.TraceURL, "a trace's page in the UI of the --otlp-endpoint's backend, with {traceId} to replace, e.g. http://localhost:16686/trace/{traceId}: the console links each order's trace")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "the demo shop: a catalog of a dozen products with stock (added once per --data), and anyone may sign up as a new customer and watch the mesh on the console")
 	fs.Var((*duration)(&c.SlowGateway), "slow-gateway", "how long the gateway takes to charge the token tok_slow, which the console then offers (0: tok_slow is unknown)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve Go's runtime profiles (heap, CPU) at /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (empty: off)")
 	fs.Float64Var(&c.GatewayFailureRate, "gateway-failure-rate", c.GatewayFailureRate, "share of gateway calls that fail transiently (0-1)")
 }
 

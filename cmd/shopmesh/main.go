@@ -127,6 +127,12 @@ func runCommand(args []string, stdout io.Writer) error {
 		return err
 	}
 	announce(stdout, log, s)
+	if cfg.PprofAddr != "" {
+		if _, err := serveProfiles(ctx, cfg.PprofAddr, log); err != nil {
+			s.close()
+			return err
+		}
+	}
 	<-ctx.Done()
 	stop() // a second Ctrl-C ends the process at once
 	log.Info().Msg("shutting down")
