@@ -2,7 +2,8 @@
 # What a shop's history costs: starts `shopmesh run` on a fresh data
 # directory, places orders in chunks with `shopmesh load`, and after each
 # chunk prints the orders so far, that chunk's orders/s and p99, the shop's
-# resident memory (VmRSS) and the data directory's size. Then it stops the
+# resident memory (VmRSS), and the size on disk of its streams and of the
+# services' local state. Then it stops the
 # shop, starts it again on the same data, and prints how long it took to be
 # ready and its memory once idle; then the same after kill -9; then the
 # same after `shopmesh rebuild` of every service, with the rate at which
@@ -40,16 +41,16 @@ start() {
   READY=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
 }
 rss_mb() { awk '/VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$PID/status"; }
-disk_mb() { du -sm "$DATA/data" | cut -f1; }
+disk_mb() { echo "$(du -sm "$DATA/data/jetstream" | cut -f1) MB + $(du -sm "$DATA/data/state" | cut -f1)"; }
 
 start
-printf '| orders so far | orders/s | p99 placed→ended | RSS | data directory |\n|---|---|---|---|---|\n'
+printf '| orders so far | orders/s | p99 placed→ended | RSS | streams + local state on disk |\n|---|---|---|---|---|\n'
 total=0
 for _ in $(seq "$CHUNKS"); do
   out=$("$BIN" load --url "http://$HTTP" --admin-token "$TOKEN" --orders "$PER_CHUNK" --concurrency 32 \
     --nats-monitor http://127.0.0.1:18222 --timeout 30m --json)
   total=$((total + $(jq .ended <<<"$out")))
-  printf '| %d | %.0f | %.0f ms | %d MB | %d MB |\n' "$total" "$(jq .ordersPerSecond <<<"$out")" \
+  printf '| %d | %.0f | %.0f ms | %d MB | %s MB |\n' "$total" "$(jq .ordersPerSecond <<<"$out")" \
     "$(jq .latencyMs.p99 <<<"$out")" "$(rss_mb)" "$(disk_mb)"
 done
 
