@@ -121,7 +121,7 @@ func startHarness(t testing.TB, js jetstream.JetStream, path string) *harness {
 func watchingHarness(t testing.TB, js jetstream.JetStream, path string) *harness {
 	t.Helper()
 	ctx := meshtest.Context(t)
-	kv, err := mesh.ProvisionBucket(ctx, js, mesh.Storage{}, "counters")
+	kv, err := mesh.ProvisionBucket(ctx, js, mesh.Storage{}, "counters", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,7 +104,12 @@ func (n *Node) Bucket(ctx context.Context, service, name string) (*Views, error)
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s (is the mesh provisioned?): %w", name, err)
 	}
+	status, err := kv.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", name, err)
+	}
 	v := NewViews(kv)
+	v.TTL = status.TTL()
 	if err := v.Watch(ctx); err != nil {
 		return nil, err
 	}

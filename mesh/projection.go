@@ -474,7 +474,7 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 				if followed && c.seq != 0 {
 					c.earlier = append(c.earlier, c.viewStep)
 				}
-				c.viewStep = viewStep{seq: env.Sequence, value: v.Value, history: env.Sequence <= p.targets[env.Stream]}
+				c.viewStep = viewStep{seq: env.Sequence, value: v.Value, history: env.Sequence <= p.targets[env.Stream], at: env.Stored}
 				changed[v.Key] = c
 			}
 		}
@@ -505,13 +505,14 @@ type changedView struct {
 	earlier []viewStep
 }
 
-// viewStep is a view and the sequence of the event that made it, and
-// whether that event is history: the stream held it when the projection
-// started.
+// viewStep is a view and the sequence of the event that made it, whether
+// that event is history (the stream held it when the projection started),
+// and when the stream stored it.
 type viewStep struct {
 	seq     uint64
 	value   any
 	history bool
+	at      time.Time
 }
 
 // toOutbox encodes each changed view once, however many events of the
@@ -548,13 +549,13 @@ func toOutbox(tx *bolt.Tx, changed map[string]changedView) (map[string]viewRecor
 
 func newViewRecord(s viewStep) (viewRecord, error) {
 	if s.value == nil {
-		return viewRecord{Seq: s.seq, Deleted: true, history: s.history}, nil
+		return viewRecord{Seq: s.seq, Deleted: true, history: s.history, at: s.at}, nil
 	}
 	data, err := json.Marshal(s.value)
 	if err != nil {
 		return viewRecord{}, fmt.Errorf("encode view: %w", err)
 	}
-	return viewRecord{Seq: s.seq, View: data, history: s.history}, nil
+	return viewRecord{Seq: s.seq, View: data, history: s.history, at: s.at}, nil
 }
 
 // publishViews writes the changed views to KV, several keys at once: each

@@ -285,7 +285,7 @@ func TestViewsRefusedByKVArePublishedLater(t *testing.T) {
 	if _, err := h.increment(ctx, "two", "k"); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := mesh.ProvisionBucket(ctx, js, mesh.Storage{}, "counters")
+	kv, err := mesh.ProvisionBucket(ctx, js, mesh.Storage{}, "counters", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

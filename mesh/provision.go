@@ -88,11 +88,18 @@ func ProvisionDeadLetters(ctx context.Context, js jetstream.JetStream, st Storag
 	return ProvisionStream(ctx, js, st, StreamSpec{Name: DeadLetterStream, Subjects: []string{"deadletter.>"}})
 }
 
-// ProvisionBucket creates or updates a KV bucket for a read model.
-func ProvisionBucket(ctx context.Context, js jetstream.JetStream, st Storage, name string) (jetstream.KeyValue, error) {
+// RecentViews is the BucketTTL of a service whose views are one per order:
+// a day after an order last changed, its view is read from the service's
+// local state instead of the bucket.
+const RecentViews = 24 * time.Hour
+
+// ProvisionBucket creates or updates a KV bucket for a read model, whose
+// views stay for ttl after they last changed (0: for good).
+func ProvisionBucket(ctx context.Context, js jetstream.JetStream, st Storage, name string, ttl time.Duration) (jetstream.KeyValue, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      name,
 		History:     1,
+		TTL:         ttl,
 		Storage:     st.kind(),
 		Replicas:    st.replicas(),
 		Compression: !st.Memory,
@@ -124,6 +131,12 @@ type Plan struct {
 	Reads []StreamSpec
 	// Bucket is the KV bucket of its read model; empty for none.
 	Bucket string
+	// BucketTTL is how long a view stays in the bucket after it last
+	// changed; 0 keeps it for good. A service that reads an older view
+	// from its local state sets it, so that the bucket, and the server's
+	// index of its keys, holds what is recent, not every entity it ever
+	// had (ADR 21).
+	BucketTTL time.Duration
 	// Durables are the consumers of its reactions.
 	Durables []Durable
 }
@@ -152,7 +165,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, st Storage, reaction
 			}
 		}
 		if p.Bucket != "" {
-			if _, err := ProvisionBucket(ctx, js, st, p.Bucket); err != nil {
+			if _, err := ProvisionBucket(ctx, js, st, p.Bucket, p.BucketTTL); err != nil {
 				return err
 			}
 		}

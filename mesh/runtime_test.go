@@ -3,6 +3,7 @@ package mesh_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
@@ -42,5 +43,33 @@ func TestARuntimeStopsOnce(t *testing.T) {
 	// ends with the service, not with the caller's context.
 	if rt.Context().Err() == nil {
 		t.Fatal("the runtime's context outlived Stop")
+	}
+}
+
+// A plan's BucketTTL is the bucket's, and the views the runtime gives the
+// store know it.
+func TestABucketKeepsViewsForThePlansTTL(t *testing.T) {
+	t.Parallel()
+	n := meshtest.Node(t)
+	plan := mesh.Plan{
+		Service: "tally", Bucket: "tally", BucketTTL: 3 * time.Hour,
+		Writes: mesh.StreamSpec{Name: "TALLY", Subjects: []string{"tally.>"}},
+	}
+	rt := meshtest.Open(t, n, plan)
+	ctx := meshtest.Context(t)
+	var views *mesh.Views
+	if _, _, err := mesh.Project(ctx, rt, func(_ *bolt.DB, v *mesh.Views) (ignoring, error) { views = v; return ignoring{}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := n.JS.KeyValue(ctx, "tally")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status.TTL() != 3*time.Hour || views.TTL != 3*time.Hour {
+		t.Fatalf("bucket TTL %v, views TTL %v; want the plan's, 3h", status.TTL(), views.TTL)
 	}
 }

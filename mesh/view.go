@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -31,6 +32,9 @@ type viewRecord struct {
 	// the projection started: it is written to the bucket if the bucket
 	// lacks it, but it is no change to send.
 	history bool
+	// at is when the stream stored the event that made the view; zero when
+	// not known (a view from the outbox).
+	at time.Time
 }
 
 type cachedView struct {
@@ -42,6 +46,9 @@ type cachedView struct {
 // kept current by a watch; the bucket has the rest. Writes never move an
 // entry backwards: an older sequence is ignored.
 type Views struct {
+	// TTL is how long the bucket keeps a view after it last changed (0:
+	// for good).
+	TTL   time.Duration
 	kv    jetstream.KeyValue
 	mu    sync.RWMutex
 	cache *recent[string, cachedView]
@@ -237,6 +244,9 @@ func (v *Views) cached(key string) (cachedView, bool) {
 // with several replicas writing the same key. It reports whether it wrote.
 func (v *Views) put(ctx context.Context, key string, rec viewRecord) (bool, error) {
 	rec.earlier = nil // for readers of Changes only: the cache keeps the view alone
+	if v.letGo(rec) {
+		return false, nil
+	}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return false, err
@@ -275,6 +285,14 @@ func (v *Views) put(ctx context.Context, key string, rec viewRecord) (bool, erro
 	return false, fmt.Errorf("put %s/%s: %w", v.kv.Bucket(), key, ErrConflict)
 }
 
+// letGo reports whether the bucket would have let go of rec already: a view
+// of history older than the bucket's TTL is not written again, or a
+// replica that replays its streams would put back every view the bucket
+// has let go.
+func (v *Views) letGo(rec viewRecord) bool {
+	return rec.history && v.TTL > 0 && !rec.at.IsZero() && time.Since(rec.at) > v.TTL
+}
+
 func isRevisionConflict(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
 }
@@ -284,6 +302,21 @@ func isRevisionConflict(err error) bool {
 func Lookup[T any](ctx context.Context, v *Views, key string, notFound error) (T, error) {
 	var out T
 	found, err := v.Get(ctx, key, &out)
+	if err == nil && !found {
+		err = notFound
+	}
+	return out, err
+}
+
+// LookupOr is Lookup for a bucket that lets views go (Plan.BucketTTL): a
+// key it no longer holds is read by local, from the service's local state,
+// which reports whether it found the entity.
+func LookupOr[T any](ctx context.Context, v *Views, key string, notFound error, local func() (T, bool, error)) (T, error) {
+	out, err := Lookup[T](ctx, v, key, notFound)
+	if !errors.Is(err, notFound) {
+		return out, err
+	}
+	out, found, err := local()
 	if err == nil && !found {
 		err = notFound
 	}

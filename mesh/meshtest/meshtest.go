@@ -5,6 +5,8 @@ package meshtest
 
 import (
 	"context"
+	"encoding/json"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/mesh/ops"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Server starts an embedded JetStream server that is shut down when the
@@ -208,5 +211,44 @@ func Publish(t testing.TB, js jetstream.JetStream, service string, evs ...mesh.E
 		if _, err := pub.Publish(Context(t), cause, mesh.Outgoing{Event: e}); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// LocalState opens a service's local state as its store sees it, without
+// a projection: a bbolt file under the test's directory, and the views of
+// bucket, provisioned on n's server with ttl. For a test of a store alone.
+func LocalState(t testing.TB, n *mesh.Node, bucket string, ttl time.Duration) (*bolt.DB, *mesh.Views) {
+	t.Helper()
+	kv, err := mesh.ProvisionBucket(Context(t), n.JS, n.Storage, bucket, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _, err := mesh.OpenDB(filepath.Join(t.TempDir(), bucket+".db"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mesh.CloseDB(db) })
+	return db, mesh.NewViews(kv)
+}
+
+// Apply applies events to db through p, as a projection would, without
+// publishing the views they make: a bucket that has let them go.
+func Apply(t testing.TB, db *bolt.DB, p mesh.Projector, evs ...mesh.Event) {
+	t.Helper()
+	err := db.Update(func(tx *bolt.Tx) error {
+		for _, e := range evs {
+			data, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			env := mesh.Envelope{Type: e.EventType(), Subject: e.EventSubject(), Data: data, Time: time.Now()}
+			if _, err := p.Apply(tx, env); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -54,7 +54,7 @@ const bucket = "orders"
 func (s *Service) Plan() mesh.Plan {
 	return mesh.Plan{
 		Service: Name, Writes: mesh.StreamSpec(events.OrdersStreamSpec), Reads: othersStreams(),
-		Bucket: bucket, Durables: []mesh.Durable{onInventory, onPayments, onDeadlines},
+		Bucket: bucket, BucketTTL: mesh.RecentViews, Durables: []mesh.Durable{onInventory, onPayments, onDeadlines},
 	}
 }
 

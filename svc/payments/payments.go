@@ -40,7 +40,7 @@ func (s *Service) Plan() mesh.Plan {
 	return mesh.Plan{
 		Service: Name, Writes: mesh.StreamSpec(events.PaymentsStreamSpec),
 		Reads:  []mesh.StreamSpec{mesh.StreamSpec(events.OrdersStreamSpec)},
-		Bucket: bucket, Durables: []mesh.Durable{onOrders},
+		Bucket: bucket, BucketTTL: mesh.RecentViews, Durables: []mesh.Durable{onOrders},
 	}
 }
 

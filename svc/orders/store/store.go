@@ -176,9 +176,14 @@ func (s *Store) Read(orderID string, productIDs ...string) (app.Snapshot, error)
 	return snap, err
 }
 
-// Get implements app.ReadModel: it reads the KV read model.
+// Get implements app.ReadModel: it reads the KV read model, and the local
+// state for an order whose view the bucket has let go (a day after it last
+// changed, ADR 21): the local state holds every order.
 func (s *Store) Get(ctx context.Context, id string) (app.View, error) {
-	return mesh.Lookup[app.View](ctx, s.views, id, domain.ErrNotFound)
+	return mesh.LookupOr(ctx, s.views, id, domain.ErrNotFound, func() (app.View, bool, error) {
+		snap, err := s.Read(id)
+		return app.ToView(snap.Order), snap.Order.Exists(), err
+	})
 }
 
 // Changes implements app.ReadModel, from now until ctx ends or the reader

@@ -78,9 +78,14 @@ func (s *Store) Read(orderID string) (app.Snapshot, error) {
 	return snap, err
 }
 
-// Get implements app.ReadModel, from the KV read model.
+// Get implements app.ReadModel, from the KV read model, and from the local
+// state for a payment whose view the bucket has let go (a day after it
+// last changed, ADR 21): the local state holds every payment.
 func (s *Store) Get(ctx context.Context, id string) (app.Payment, error) {
-	r, err := mesh.Lookup[paymentRecord](ctx, s.views, id, domain.ErrNotFound)
+	r, err := mesh.LookupOr(ctx, s.views, id, domain.ErrNotFound, func() (paymentRecord, bool, error) {
+		snap, err := s.Read(id)
+		return toRecord(snap.Payment), snap.Payment.Exists(), err
+	})
 	return r.app(), err
 }
 
