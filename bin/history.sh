@@ -4,7 +4,8 @@
 # chunk prints the orders so far, that chunk's orders/s and p99, the shop's
 # resident memory (VmRSS), and the size on disk of its streams and of the
 # services' local state. Then it stops the
-# shop, starts it again on the same data, and prints how long it took to be
+# shop, reads the first order placed and its timeline 200 times each (p99),
+# starts it again on the same data, and prints how long it took to be
 # ready and its memory once idle; then the same after kill -9; then the
 # same after `shopmesh rebuild` of every service, with the rate at which
 # the projections replayed the four streams.
@@ -43,7 +44,18 @@ start() {
 rss_mb() { awk '/VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$PID/status"; }
 disk_mb() { echo "$(du -sm "$DATA/data/jetstream" | cut -f1) MB + $(du -sm "$DATA/data/state" | cut -f1)"; }
 
+# p99 of n GETs of path, in ms
+p99_ms() {
+  local path=$1 n=$2
+  for _ in $(seq "$n"); do curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $TOKEN" "http://$HTTP$path"; done |
+    sort -n | awk '{ t[NR] = $1 } END { printf "%.1f", t[int(NR * 0.99)] * 1000 }'
+}
+
 start
+# The first order of the history: read again at the end, when it is the oldest.
+"$BIN" load --url "http://$HTTP" --admin-token "$TOKEN" --orders 1 --concurrency 1 --nats-monitor "" --json >/dev/null
+FIRST=$(curl -s -H "Authorization: Bearer $TOKEN" "http://$HTTP/orders?limit=1" | jq -r '.items[0].id')
+curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "http://$HTTP/orders/$FIRST" || { echo "no first order ($FIRST)"; exit 1; }
 printf '| orders so far | orders/s | p99 placed→ended | RSS | streams + local state on disk |\n|---|---|---|---|---|\n'
 total=0
 for _ in $(seq "$CHUNKS"); do
@@ -54,10 +66,13 @@ for _ in $(seq "$CHUNKS"); do
     "$(jq .latencyMs.p99 <<<"$out")" "$(rss_mb)" "$(disk_mb)"
 done
 
+printf '\nthe first order, now the oldest: GET p99 %s ms, its timeline p99 %s ms (200 requests each)\n' \
+  "$(p99_ms "/orders/$FIRST" 200)" "$(p99_ms "/orders/$FIRST/timeline" 200)"
+
 kill -INT "$PID"; wait "$PID" || true
 start
 sleep 5 # idle: what the shop holds once started, not while starting
-printf '\nrestart: ready after %.2f s, then %d MB resident when idle\n' "$READY" "$(rss_mb)"
+printf 'restart: ready after %.2f s, then %d MB resident when idle\n' "$READY" "$(rss_mb)"
 kill -9 "$PID"; wait "$PID" 2>/dev/null || true
 start
 sleep 5

@@ -19,21 +19,8 @@ import (
 func TestACancelledDeadlineDoesNotFire(t *testing.T) {
 	t.Parallel()
 	ctx, js, orders := timersOnNewServer(t)
-	timers := NewTimers(js)
-	at := time.Now().Add(2 * time.Second) // the cancel is stored well before
-	for _, id := range []string{"kept", "cancelled"} {
-		if err := timers.Schedule(ctx, id, at); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := timers.Cancel(ctx, "cancelled", at); err != nil {
-		t.Fatal(err)
-	}
-	c, err := orders.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"orders.deadline.>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := c.Next(jetstream.FetchMaxWait(20 * time.Second))
+	deadlines := scheduleTwoCancelOne(ctx, t, NewTimers(js), orders, "kept", "cancelled")
+	m, err := deadlines.Next(jetstream.FetchMaxWait(20 * time.Second))
 	if err != nil {
 		t.Fatalf("the deadline left alone did not fire: %v", err)
 	}
@@ -53,20 +40,8 @@ func TestTimersLeaveNothingBehindAfterTheirRetention(t *testing.T) {
 	ctx, js, orders := timersOnNewServer(t)
 	timers := NewTimers(js)
 	timers.Retention = time.Second
-	at := time.Now().Add(2 * time.Second)
-	for _, id := range []string{"fires", "cancelled"} {
-		if err := timers.Schedule(ctx, id, at); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := timers.Cancel(ctx, "cancelled", at); err != nil {
-		t.Fatal(err)
-	}
-	c, err := orders.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"orders.deadline.>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Next(jetstream.FetchMaxWait(20 * time.Second)); err != nil {
+	deadlines := scheduleTwoCancelOne(ctx, t, timers, orders, "fires", "cancelled")
+	if _, err := deadlines.Next(jetstream.FetchMaxWait(20 * time.Second)); err != nil {
 		t.Fatalf("the deadline did not fire: %v", err)
 	}
 	meshtest.Eventually(t, 20*time.Second, func() error {
@@ -79,6 +54,27 @@ func TestTimersLeaveNothingBehindAfterTheirRetention(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// scheduleTwoCancelOne schedules the deadlines of two orders for the same
+// second, two seconds ahead (the cancel is stored well before), cancels the
+// second's, and follows the deadlines that fire.
+func scheduleTwoCancelOne(ctx context.Context, t *testing.T, timers *Timers, orders jetstream.Stream, kept, cancelled string) jetstream.Consumer {
+	t.Helper()
+	at := time.Now().Add(2 * time.Second)
+	for _, id := range []string{kept, cancelled} {
+		if err := timers.Schedule(ctx, id, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := timers.Cancel(ctx, cancelled, at); err != nil {
+		t.Fatal(err)
+	}
+	c, err := orders.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"orders.deadline.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func timersOnNewServer(t *testing.T) (context.Context, jetstream.JetStream, jetstream.Stream) {
