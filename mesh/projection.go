@@ -466,6 +466,9 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 		}
 		if !skip[msgKey{env.Stream, env.Sequence}] {
 			views, err := p.projector.Apply(tx, env)
+			if err == nil {
+				err = checkViewKeys(views)
+			}
 			if err != nil {
 				return nil, unappliable{msg: m, env: env, err: err}
 			}
@@ -496,6 +499,19 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 		}
 	}
 	return toOutbox(tx, changed)
+}
+
+// checkViewKeys refuses views that could never be stored: an event whose
+// view has no key, or one the bucket cannot take (an entity id missing
+// from its body, say), is set aside like any event that cannot be applied.
+// Found in the outbox's commit instead, it failed every batch for good.
+func checkViewKeys(views []View) error {
+	for _, v := range views {
+		if !validViewKey(v.Key) {
+			return fmt.Errorf("its view's key %q is not a valid key", v.Key)
+		}
+	}
+	return nil
 }
 
 // changedView is the latest view of a key in a batch, and the views it

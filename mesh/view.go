@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -291,6 +292,20 @@ func (v *Views) put(ctx context.Context, key string, rec viewRecord) (bool, erro
 // has let go.
 func (v *Views) letGo(rec viewRecord) bool {
 	return rec.history && v.TTL > 0 && !rec.at.IsZero() && time.Since(rec.at) > v.TTL
+}
+
+// validViewKey is nats.go's rule for a KV key: letters, digits and
+// "-/_=.", neither starting nor ending with a dot, nor two dots in a row.
+func validViewKey(key string) bool {
+	if key == "" || key[0] == '.' || key[len(key)-1] == '.' || strings.Contains(key, "..") {
+		return false
+	}
+	for _, r := range key {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-/_=.", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 func isRevisionConflict(err error) bool {

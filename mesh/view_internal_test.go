@@ -33,3 +33,16 @@ func TestViewsLetGoOnlyHistoryOlderThanTheirTTL(t *testing.T) {
 		})
 	}
 }
+
+func TestViewKeysAreWhatTheBucketTakes(t *testing.T) {
+	t.Parallel()
+	tests := map[string]bool{
+		"pay_o1": true, "01JX-9/a=b.c": true,
+		"": false, ".a": false, "a.": false, "a..b": false, "a b": false, "a*": false, "a>": false, "é": false,
+	}
+	for key, valid := range tests {
+		if got := validViewKey(key); got != valid {
+			t.Errorf("validViewKey(%q) = %v, want %v", key, got, valid)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/shopmesh/shopmesh/mesh"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	"github.com/shopmesh/shopmesh/mesh/ops"
 	"github.com/shopmesh/shopmesh/schemas"
 	"github.com/shopmesh/shopmesh/svc/payments"
 	"github.com/shopmesh/shopmesh/svc/payments/gateway"
@@ -185,4 +186,32 @@ func TestPaymentsAreTheAdminsOnly(t *testing.T) {
 		who.Do(http.MethodGet, "/payments?orderId=alices-order", nil, nil).Problem(http.StatusUnauthorized)
 		who.Do(http.MethodGet, "/payments/any", nil, nil).Problem(http.StatusUnauthorized)
 	}
+}
+
+// A capture that names its order but no payment (issue 19, the first
+// finding) cannot make a view: it used to fail every commit of the
+// projection, which then stopped for good, restart or not. It is set
+// aside with its reason, and the payments after it are projected.
+func TestACaptureWithoutAPaymentIdIsSetAside(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	meshtest.Publish(t, s.js, events.PaymentsService, events.PaymentCaptured{OrderID: "o1", Amount: events.Money{Amount: 100, Currency: "EUR"}})
+	meshtest.Publish(t, s.js, events.PaymentsService, events.PaymentCaptured{PaymentID: "pay_o2", OrderID: "o2", Amount: events.Money{Amount: 100, Currency: "EUR"}})
+	var p payment
+	meshtest.Eventually(t, 20*time.Second, func() error {
+		r := s.http.Do(http.MethodGet, "/payments/pay_o2", nil, nil)
+		if r.Status != http.StatusOK {
+			return fmt.Errorf("the payment after the broken capture: %d", r.Status)
+		}
+		r.Decode(&p)
+		return nil
+	})
+	if p.Status != "captured" {
+		t.Fatalf("the payment after the broken capture: %+v", p)
+	}
+	dead, err := ops.DeadLetters(meshtest.Context(t), s.js)
+	if err != nil || len(dead) != 1 || dead[0].Subject != "payments.payment.o1.captured" || !strings.Contains(dead[0].Error, "key") {
+		t.Fatalf("dead letters %+v, %v; want the capture without a payment id, with its reason", dead, err)
+	}
+	s.http.Do(http.MethodGet, "/readyz", nil, nil).Expect(http.StatusOK)
 }

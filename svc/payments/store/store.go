@@ -83,8 +83,12 @@ func (s *Store) Read(orderID string) (app.Snapshot, error) {
 // last changed, ADR 21): the local state holds every payment.
 func (s *Store) Get(ctx context.Context, id string) (app.Payment, error) {
 	r, err := mesh.LookupOr(ctx, s.views, id, domain.ErrNotFound, func() (paymentRecord, bool, error) {
-		snap, err := s.Read(id)
-		return toRecord(snap.Payment), snap.Payment.Exists(), err
+		orderID, ok := domain.OrderOf(id) // the local state keeps payments by order
+		if !ok {
+			return paymentRecord{}, false, nil
+		}
+		snap, err := s.Read(orderID)
+		return toRecord(snap.Payment), snap.Payment.ID == id, err
 	})
 	return r.app(), err
 }

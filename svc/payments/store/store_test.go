@@ -22,11 +22,13 @@ func TestAPaymentTheBucketLetGoIsReadFromTheLocalState(t *testing.T) {
 	}
 	meshtest.Apply(t, db, st, events.PaymentCaptured{PaymentID: "pay_old", OrderID: "old", Amount: events.Money{Amount: 900, Currency: "EUR"}})
 	ctx := meshtest.Context(t)
-	p, err := st.Get(ctx, "old")
+	p, err := st.Get(ctx, "pay_old")
 	if err != nil || p.ID != "pay_old" || p.OrderID != "old" || p.Amount.Amount != 900 {
 		t.Fatalf("a payment the bucket does not hold: %+v, %v; want it from the local state", p, err)
 	}
-	if _, err := st.Get(ctx, "never"); !errors.Is(err, domain.ErrNotFound) {
-		t.Fatalf("a payment never made: %v; want not found", err)
+	for _, id := range []string{"pay_never", "old", "never"} { // not a payment id, or no such payment
+		if _, err := st.Get(ctx, id); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("payment %s: %v; want not found", id, err)
+		}
 	}
 }
