@@ -51,7 +51,7 @@ func (t *Timers) Schedule(ctx context.Context, orderID string, at time.Time) err
 		jetstream.WithScheduleAt(at),
 		jetstream.WithScheduleTarget(events.DeadlineSubject(orderID)),
 		jetstream.WithScheduleTTL(t.Retention),
-		jetstream.WithMsgTTL(t.keep(at)),
+		jetstream.WithMsgTTL(t.keep(at, time.Now())),
 		// The id names the order and the time: the same placement scheduled
 		// again is a duplicate, another attempt's deadline is a timer of
 		// its own.
@@ -70,14 +70,17 @@ func (t *Timers) Schedule(ctx context.Context, orderID string, at time.Time) err
 // lost only lets the deadline fire and find the order ended.
 func (t *Timers) Cancel(_ context.Context, orderID string, at time.Time) error {
 	m := nats.NewMsg(events.TimerSubject(orderID))
-	m.Header.Set(jetstream.MsgTTLHeader, t.keep(ceilSecond(at)).String())
+	m.Header.Set(jetstream.MsgTTLHeader, t.keep(ceilSecond(at), time.Now()).String())
 	if err := t.js.Conn().PublishMsg(m); err != nil {
 		return fmt.Errorf("cancel deadline of %s: %w", orderID, err)
 	}
 	return nil
 }
 
-// keep is how long a message about the deadline at is kept from now.
-func (t *Timers) keep(at time.Time) time.Duration {
-	return time.Until(at).Truncate(time.Second) + t.Retention
+// keep is how long a message about the deadline at is kept from now: a
+// second at least, for a deadline more than Retention past (an order
+// expired after a long stop), which a TTL of zero or less would keep for
+// good or have refused.
+func (t *Timers) keep(at, now time.Time) time.Duration {
+	return max(at.Sub(now).Truncate(time.Second)+t.Retention, time.Second)
 }

@@ -90,3 +90,23 @@ func timersOnNewServer(t *testing.T) (context.Context, jetstream.JetStream, jets
 	}
 	return ctx, js, orders
 }
+
+func TestTimersAreKeptADayAfterTheirDeadlineAndNeverForGood(t *testing.T) {
+	t.Parallel()
+	timers := &Timers{Retention: 24 * time.Hour}
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	tests := map[string]struct {
+		at   time.Time
+		want time.Duration
+	}{
+		"due in an hour":        {at: now.Add(time.Hour), want: 25 * time.Hour},
+		"due an hour ago":       {at: now.Add(-time.Hour), want: 23 * time.Hour},
+		"due exactly a day ago": {at: now.Add(-24 * time.Hour), want: time.Second},
+		"due two days ago":      {at: now.Add(-48 * time.Hour), want: time.Second},
+	}
+	for name, tt := range tests {
+		if got := timers.keep(tt.at, now); got != tt.want {
+			t.Errorf("%s: kept %v, want %v", name, got, tt.want)
+		}
+	}
+}
