@@ -88,6 +88,13 @@ func (e OrderRejected) EventSubject() string      { return orderSubject(e.OrderI
 func (e OrderCancelled) EventSubject() string     { return orderSubject(e.OrderID, "cancelled") }
 func (e OrderExpired) EventSubject() string       { return orderSubject(e.OrderID, "expired") }
 
+// An order that ends takes its payment deadline with it (mesh.Unscheduler):
+// the timer is removed as the event is stored, and never fires.
+func (e OrderConfirmed) Unschedules() string { return TimerSubject(e.OrderID) }
+func (e OrderRejected) Unschedules() string  { return TimerSubject(e.OrderID) }
+func (e OrderCancelled) Unschedules() string { return TimerSubject(e.OrderID) }
+func (e OrderExpired) Unschedules() string   { return TimerSubject(e.OrderID) }
+
 // The versioned CloudEvents type of each event.
 func (OrderPlaced) EventType() string        { return orderType("placed") }
 func (OrderStockReserved) EventType() string { return orderType("stock_reserved") }

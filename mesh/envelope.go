@@ -34,6 +34,17 @@ type Event interface {
 	EventType() string
 }
 
+// Unscheduler is an event that ends what a scheduled message waits for (an
+// order that ends, for its payment deadline). It is stored with
+// Nats-Schedule-Next: purge and Nats-Scheduler naming the schedule's
+// subject, and the server removes the schedule, message and subject, in the
+// same write: nothing is left to fire, and no message more is written (ADR
+// 21). The stream must allow schedules, which lets it purge.
+type Unscheduler interface {
+	// Unschedules is the subject of the schedule the event ends.
+	Unschedules() string
+}
+
 // Envelope is an event as read back from a stream: its body and metadata.
 type Envelope struct {
 	ID            string
@@ -140,6 +151,10 @@ func newMsg(source string, cause Cause, id string, e Event) (*nats.Msg, error) {
 	m.Header.Set(HeaderCausationID, cause.ID)
 	if cause.TraceParent != "" {
 		m.Header.Set(HeaderTraceParent, cause.TraceParent)
+	}
+	if u, ok := e.(Unscheduler); ok {
+		m.Header.Set(jetstream.ScheduleNextHeader, "purge")
+		m.Header.Set(jetstream.SchedulerHeader, u.Unschedules())
 	}
 	return m, nil
 }

@@ -477,7 +477,7 @@ func (p *Projection) applyAll(tx *bolt.Tx, batch []jetstream.Msg, positions map[
 				if followed && c.seq != 0 {
 					c.earlier = append(c.earlier, c.viewStep)
 				}
-				c.viewStep = viewStep{seq: env.Sequence, value: v.Value, history: env.Sequence <= p.targets[env.Stream], at: env.Stored}
+				c.viewStep = viewStep{seq: env.Sequence, value: v.Value, history: env.Sequence <= p.targets[env.Stream], at: unixNano(env.Stored)}
 				changed[v.Key] = c
 			}
 		}
@@ -528,7 +528,15 @@ type viewStep struct {
 	seq     uint64
 	value   any
 	history bool
-	at      time.Time
+	at      int64
+}
+
+// unixNano is t in Unix nanoseconds, 0 for a time not known.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // toOutbox encodes each changed view once, however many events of the
@@ -565,13 +573,13 @@ func toOutbox(tx *bolt.Tx, changed map[string]changedView) (map[string]viewRecor
 
 func newViewRecord(s viewStep) (viewRecord, error) {
 	if s.value == nil {
-		return viewRecord{Seq: s.seq, Deleted: true, history: s.history, at: s.at}, nil
+		return viewRecord{Seq: s.seq, Deleted: true, history: s.history, At: s.at}, nil
 	}
 	data, err := json.Marshal(s.value)
 	if err != nil {
 		return viewRecord{}, fmt.Errorf("encode view: %w", err)
 	}
-	return viewRecord{Seq: s.seq, View: data, history: s.history, at: s.at}, nil
+	return viewRecord{Seq: s.seq, View: data, history: s.history, At: s.at}, nil
 }
 
 // publishViews writes the changed views to KV, several keys at once: each
@@ -599,14 +607,18 @@ func (p *Projection) publishViews(ctx context.Context, views map[string]viewReco
 const viewWriters = 32
 
 func (p *Projection) publishView(ctx context.Context, key string, rec viewRecord) {
+	var wrote bool
 	err := retry(ctx, 5, func() error {
-		wrote, err := p.views.put(ctx, key, rec)
-		if wrote {
+		var err error
+		if wrote, err = p.views.put(ctx, key, rec); wrote {
 			p.metrics.ObserveViewWrite(p.views.kv.Bucket())
 		}
 		return err
 	})
-	if err == nil { // in the bucket, by this replica or another
+	// In the bucket, by this replica or another. A view published again
+	// after KV refused it is sent only if this write stored it: a later
+	// view of its key may have been sent meanwhile, and forgotten since.
+	if err == nil && (wrote || !rec.retried) {
 		for _, e := range rec.earlier {
 			p.views.show(key, e)
 		}
@@ -631,6 +643,10 @@ func (p *Projection) takeUnpublished() map[string]viewRecord {
 	defer p.mu.Unlock()
 	out := p.unpublished
 	p.unpublished = make(map[string]viewRecord)
+	for key, rec := range out {
+		rec.retried = true
+		out[key] = rec
+	}
 	return out
 }
 
@@ -649,6 +665,17 @@ func (p *Projection) clearFlushed(tx *bolt.Tx) {
 }
 
 func (p *Projection) flushOutbox(ctx context.Context) error {
+	views, err := p.readOutbox()
+	if err != nil {
+		return fmt.Errorf("read view outbox: %w", err)
+	}
+	p.publishViews(ctx, views)
+	return nil
+}
+
+// readOutbox returns the views left in the outbox: made before this start,
+// so history.
+func (p *Projection) readOutbox() (map[string]viewRecord, error) {
 	views := make(map[string]viewRecord)
 	err := p.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
@@ -659,16 +686,12 @@ func (p *Projection) flushOutbox(ctx context.Context) error {
 			if err := json.Unmarshal(v[8:], &rec); err != nil {
 				return err
 			}
-			rec.history = true // made before this start
+			rec.history = true
 			views[string(k)] = rec
 			return nil
 		})
 	})
-	if err != nil {
-		return fmt.Errorf("read view outbox: %w", err)
-	}
-	p.publishViews(ctx, views)
-	return nil
+	return views, err
 }
 
 // advance moves a watermark (applied or visible) and wakes every waiter.

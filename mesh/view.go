@@ -25,6 +25,10 @@ type viewRecord struct {
 	Seq     uint64          `json:"seq"`
 	Deleted bool            `json:"deleted,omitempty"`
 	View    json.RawMessage `json:"view,omitempty"`
+	// At is when the stream stored the event that made the view, in Unix
+	// nanoseconds: kept in the outbox, so that a view published again at
+	// start is let go as it would have been (letGo); never in the bucket.
+	At int64 `json:"at,omitempty"`
 	// earlier are the views of the key that events of the same batch made
 	// before this one, in order: never stored, only sent to readers of
 	// Changes.
@@ -33,9 +37,8 @@ type viewRecord struct {
 	// the projection started: it is written to the bucket if the bucket
 	// lacks it, but it is no change to send.
 	history bool
-	// at is when the stream stored the event that made the view; zero when
-	// not known (a view from the outbox).
-	at time.Time
+	// retried marks a view KV refused at first, published again.
+	retried bool
 }
 
 type cachedView struct {
@@ -244,10 +247,11 @@ func (v *Views) cached(key string) (cachedView, bool) {
 // or a later sequence. Compare-and-set on the KV revision makes this safe
 // with several replicas writing the same key. It reports whether it wrote.
 func (v *Views) put(ctx context.Context, key string, rec viewRecord) (bool, error) {
-	rec.earlier = nil // for readers of Changes only: the cache keeps the view alone
 	if v.letGo(rec) {
 		return false, nil
 	}
+	rec.earlier = nil // for readers of Changes only: the cache keeps the view alone
+	rec.At = 0        // for the outbox only
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return false, err
@@ -291,7 +295,7 @@ func (v *Views) put(ctx context.Context, key string, rec viewRecord) (bool, erro
 // replica that replays its streams would put back every view the bucket
 // has let go.
 func (v *Views) letGo(rec viewRecord) bool {
-	return rec.history && v.TTL > 0 && !rec.at.IsZero() && time.Since(rec.at) > v.TTL
+	return rec.history && v.TTL > 0 && rec.At != 0 && time.Since(time.Unix(0, rec.At)) > v.TTL
 }
 
 // validViewKey is nats.go's rule for a KV key: letters, digits and

@@ -26,11 +26,21 @@ func TestProfilesAreServedOnTheirOwnAddressUntilTheEnd(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "heap profile") {
 		t.Fatalf("heap profile: %d %.100s", resp.StatusCode, body)
 	}
+	if resp, err := http.Get("http://" + addr.String() + "/debug/pprof/cmdline"); err != nil || resp.StatusCode == http.StatusOK {
+		t.Fatalf("the command line, which may hold the admin token, is served: %v", err)
+	}
 	cancel()
 	client := http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	for { // the listener closes once ctx has ended
 		if _, err := client.Get("http://" + addr.String() + "/debug/pprof/"); err != nil {
 			break
 		}
+	}
+}
+
+func TestProfilesAreServedOnThisMachineOnly(t *testing.T) {
+	t.Parallel()
+	if _, err := serveProfiles(context.Background(), ":0", zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "this machine only") {
+		t.Fatalf("profiles on every interface: %v; want refused", err)
 	}
 }

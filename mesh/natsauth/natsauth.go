@@ -7,7 +7,11 @@
 // its own KV bucket. It may not create, change, purge or delete a stream,
 // touch another service's consumer or bucket, or publish another service's
 // events: a compromised or buggy service cannot forge facts, wedge a
-// reaction or destroy history.
+// reaction or destroy history. One exception, which permissions cannot
+// close: nats-server allows roll-ups on a stream that allows schedules
+// (ORDERS, for the payment deadlines), so the orders service's user could
+// purge its own stream with a Nats-Rollup header. Timers in a stream of
+// their own would close it (ADR 21).
 //
 // The same permissions serve the embedded server (Users, with generated
 // passwords) and a standalone nats-server (Config, with passwords from the

@@ -84,31 +84,9 @@ func (h handlers) order(orderID string, productIDs ...string) func() (Snapshot, 
 	return func() (Snapshot, error) { return h.Orders.Read(orderID, productIDs...) }
 }
 
-// transition decides one change of an order from its current state. A
-// change that ends the order cancels its deadline, so that the deadline
-// never fires and the server keeps no schedule for an order that is over.
+// transition decides one change of an order from its current state.
 func (h handlers) transition(ctx context.Context, cause mesh.Cause, orderID string, decide func(domain.Order) ([]events.Event, error)) error {
-	var before domain.Order
-	var written []events.Event
-	err := mesh.Decide(ctx, h.Writer, cause.CorrelatedWith(orderID), h.order(orderID), func(s Snapshot) ([]events.Event, error) {
-		evs, err := decide(s.Order)
-		before, written = s.Order, evs // the last attempt is the one written
-		return evs, err
+	return mesh.Decide(ctx, h.Writer, cause.CorrelatedWith(orderID), h.order(orderID), func(s Snapshot) ([]events.Event, error) {
+		return decide(s.Order)
 	})
-	if err == nil && ends(before, written) {
-		// Lost, it only lets the deadline fire and find the order ended.
-		_ = h.Timers.Cancel(ctx, orderID, before.ExpiresAt)
-	}
-	return err
-}
-
-// ends reports whether evs end the open order o.
-func ends(o domain.Order, evs []events.Event) bool {
-	if o.Terminal() {
-		return false
-	}
-	for _, e := range evs {
-		o = domain.Evolve(o, e, time.Time{})
-	}
-	return o.Terminal()
 }

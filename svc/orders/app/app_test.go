@@ -62,17 +62,10 @@ func (b *book) record(e events.Event) {
 	b.written = append(b.written, e)
 }
 
-// timers notes the deadlines scheduled and cancelled; fail makes Schedule
-// fail.
+// timers notes the deadlines scheduled; fail makes Schedule fail.
 type timers struct {
-	at        map[string]time.Time
-	cancelled map[string]time.Time
-	fail      error
-}
-
-func (t *timers) Cancel(_ context.Context, orderID string, at time.Time) error {
-	t.cancelled[orderID] = at
-	return nil
+	at   map[string]time.Time
+	fail error
 }
 
 func (t *timers) Schedule(_ context.Context, orderID string, at time.Time) error {
@@ -110,7 +103,7 @@ func newFixture() *fixture {
 			"mug": {Name: "Mug", Price: events.Money{Amount: 450, Currency: "EUR"}},
 			"old": {Name: "Old", Price: events.Money{Amount: 100, Currency: "EUR"}, Deleted: true},
 		}},
-		timers: &timers{at: map[string]time.Time{}, cancelled: map[string]time.Time{}}, admission: &admission{},
+		timers: &timers{at: map[string]time.Time{}}, admission: &admission{},
 		now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
 	}
 	f.app = app.New(app.Deps{
@@ -306,57 +299,6 @@ func TestCancelRules(t *testing.T) {
 			t.Fatalf("cancelling an unknown order: %v", err)
 		}
 	})
-}
-
-// An order that ends has its deadline cancelled, with the deadline it was
-// scheduled at; a step that leaves it open, or finds it ended already,
-// cancels nothing.
-func TestAnOrderThatEndsHasItsDeadlineCancelled(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	tests := map[string]struct {
-		before  []events.Event
-		act     func(a app.Application) error
-		cancels bool
-	}{
-		"confirmed": {before: []events.Event{events.OrderStockReserved{OrderID: "o1", Total: total}}, cancels: true,
-			act: func(a app.Application) error {
-				return a.OnPayment(ctx, envelope(t, events.PaymentCaptured{PaymentID: "pay", OrderID: "o1", Amount: total}))
-			}},
-		"rejected": {cancels: true, act: func(a app.Application) error {
-			return a.OnInventory(ctx, envelope(t, events.ReservationRejected{OrderID: "o1", Reason: "out of stock"}))
-		}},
-		"cancelled by the customer": {cancels: true, act: func(a app.Application) error {
-			return a.Commands.Cancel.Handle(ctx, app.CancelOrder{RequestID: "r", OrderID: "o1", Reason: "no"})
-		}},
-		"reserved, still open": {act: func(a app.Application) error {
-			return a.OnInventory(ctx, envelope(t, events.ReservationAccepted{OrderID: "o1"}))
-		}},
-		"a capture again, once confirmed": {
-			before: []events.Event{events.OrderStockReserved{OrderID: "o1", Total: total}, events.OrderConfirmed{OrderID: "o1", PaymentID: "pay"}},
-			act: func(a app.Application) error {
-				return a.OnPayment(ctx, envelope(t, events.PaymentCaptured{PaymentID: "pay", OrderID: "o1", Amount: total}))
-			}},
-	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := newFixture()
-			f.placed("o1")
-			for _, e := range tt.before {
-				f.book.record(e)
-			}
-			if err := tt.act(f.app); err != nil {
-				t.Fatal(err)
-			}
-			at, cancelled := f.timers.cancelled["o1"]
-			if cancelled != tt.cancels {
-				t.Fatalf("deadline cancelled: %v, want %v (status %s)", cancelled, tt.cancels, f.status("o1"))
-			}
-			if cancelled && !at.Equal(f.now.Add(ttl)) {
-				t.Fatalf("cancelled the deadline at %v, want the order's, %v", at, f.now.Add(ttl))
-			}
-		})
-	}
 }
 
 func TestInventorysAnswers(t *testing.T) {

@@ -55,9 +55,6 @@ type Timers interface {
 	// Schedule arranges for the order's deadline to fire at at; the same
 	// order and time scheduled again is one timer.
 	Schedule(ctx context.Context, orderID string, at time.Time) error
-	// Cancel drops the deadline at at of an order that has ended. It may
-	// be lost: the deadline then fires and finds the order ended.
-	Cancel(ctx context.Context, orderID string, at time.Time) error
 }
 
 // Timeline reads every event of every service that concerns an order.
