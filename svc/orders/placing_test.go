@@ -153,3 +153,44 @@ func TestOrderQueries(t *testing.T) {
 	s.http.Do(http.MethodGet, "/orders/NOPE/timeline", nil, nil).Problem(http.StatusNotFound)
 	s.checkInvariants()
 }
+
+// Twenty clients race one Idempotency-Key with twenty different bodies
+// (issue 19, the second finding): exactly one body wins, and every other
+// client is told its order was not taken (422, or 409 while the first is
+// in flight), never given the winner's order as its own.
+func TestOneKeyRacedByDifferentBodiesTakesExactlyOne(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	mug := s.product("MUG", 100)
+	for round := range 5 {
+		key := fmt.Sprint("raced-", round)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		accepted := map[int64]order{}
+		for quantity := int64(1); quantity <= 20; quantity++ {
+			wg.Go(func() {
+				r := s.http.Do(http.MethodPost, "/orders", orderBody("alice", "tok_visa", line{mug, quantity}), http.Header{"Idempotency-Key": {key}})
+				switch r.Status {
+				case http.StatusAccepted:
+					var o order
+					r.Decode(&o)
+					mu.Lock()
+					accepted[quantity] = o
+					mu.Unlock()
+				case http.StatusUnprocessableEntity, http.StatusConflict:
+				default:
+					t.Errorf("quantity %d: %d %s", quantity, r.Status, r.Body)
+				}
+			})
+		}
+		wg.Wait()
+		if len(accepted) != 1 {
+			t.Fatalf("round %d: %d bodies accepted, want exactly one", round, len(accepted))
+		}
+		for quantity, o := range accepted {
+			if o.Total.Amount != 100*quantity {
+				t.Fatalf("round %d: the client of quantity %d was given an order of %d", round, quantity, o.Total.Amount)
+			}
+		}
+	}
+}

@@ -210,9 +210,16 @@ func (h handlers) place(ctx context.Context, in *placeInput) (*orderOutput, erro
 	for i, it := range in.Body.Items {
 		lines[i] = app.Line{ProductID: it.ProductID, Quantity: it.Quantity}
 	}
+	hash := requestHash(in.Body)
 	cmd := app.PlaceOrder{
-		RequestID: "place/" + id, OrderID: id, CustomerID: in.Body.CustomerID, Lines: lines,
-		PaymentToken: in.Body.PaymentToken, RequestHash: requestHash(in.Body),
+		// The cause names the body as well as the key: the same request
+		// again makes the same event, which JetStream drops as a duplicate;
+		// another body under the same key makes another event, which the
+		// order's position refuses, and decided again it is a 422. With the
+		// key alone, racing bodies made one event id, and every client was
+		// told the winner's order was its own.
+		RequestID: "place/" + id + "/" + hash[:16], OrderID: id, CustomerID: in.Body.CustomerID, Lines: lines,
+		PaymentToken: in.Body.PaymentToken, RequestHash: hash,
 	}
 	if err := h.app.Commands.Place.Handle(ctx, cmd); err != nil {
 		return nil, h.problem(ctx, err)
