@@ -1,8 +1,11 @@
 package events
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // PlainText reports whether s may stand in a free-text field of an event
@@ -24,4 +27,19 @@ func PlainText(s string, multiline bool) bool {
 		}
 	}
 	return true
+}
+
+// Tidy is free text as a catalog keeps it: in Unicode's composed form
+// (NFC), so that a name typed with a combining accent is the same name as
+// one typed with the accented letter, and without the spaces and the
+// characters that draw nothing (zero-width spaces and joiners, byte-order
+// marks) around it. Control characters are left for PlainText to refuse.
+func Tidy(s string) string {
+	return strings.TrimFunc(norm.NFC.String(s), func(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) })
+}
+
+// Visible reports whether s shows at least one character: a name of
+// spaces or zero-width characters names nothing.
+func Visible(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsGraphic(r) && !unicode.IsSpace(r) }) >= 0
 }

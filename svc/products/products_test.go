@@ -158,6 +158,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"missing price", with(func(m map[string]any) { delete(m, "price") }), meshtest.Admin(), 422, "body.price"},
 		{"empty name", with(func(m map[string]any) { m["name"] = "" }), meshtest.Admin(), 422, "body.name"},
 		{"blank name", with(func(m map[string]any) { m["name"] = "  " }), meshtest.Admin(), 422, "body.name"},
+		{"invisible name", with(func(m map[string]any) { m["name"] = "\u200b\u200b\u200b" }), meshtest.Admin(), 422, "body.name"},
+		{"name of joiners and a byte-order mark", with(func(m map[string]any) { m["name"] = " \u200d\ufeff " }), meshtest.Admin(), 422, "body.name"},
 		{"negative price", with(func(m map[string]any) { m["price"] = map[string]any{"amount": -5, "currency": "EUR"} }), meshtest.Admin(), 422, "body.price.amount"},
 		{"fractional price", with(func(m map[string]any) { m["price"] = map[string]any{"amount": 12.5, "currency": "EUR"} }), meshtest.Admin(), 422, "body.price.amount"},
 		{"bad currency", with(func(m map[string]any) { m["price"] = map[string]any{"amount": 5, "currency": "euro"} }), meshtest.Admin(), 422, "body.price.currency"},
@@ -183,6 +185,23 @@ func TestBadInputChangesNothing(t *testing.T) {
 	c.Do(http.MethodGet, "/nowhere", nil, nil).Problem(http.StatusNotFound)
 	if n := count(); n != 1 {
 		t.Fatalf("%d events after bad input, want only the first product's", n)
+	}
+}
+
+// A name is kept as a catalog keeps it: composed (NFC), so that "Café"
+// typed with a combining accent is the name typed with "é", and without
+// the spaces and zero-width characters around it (issue 19, the fourth
+// finding).
+func TestNamesAreKeptTidy(t *testing.T) {
+	t.Parallel()
+	c, _ := start(t)
+	body := mug("CAFE-1")
+	body["name"] = " \u200bCafe\u0301 au lait\u200b "
+	body["description"] = "\u200bstrong\n"
+	var p api.Product
+	c.Do(http.MethodPost, "/products", body, meshtest.Admin()).Expect(http.StatusCreated).Decode(&p)
+	if p.Name != "Caf\u00e9 au lait" || p.Description != "strong" {
+		t.Fatalf("kept name %q, description %q; want %q and %q", p.Name, p.Description, "Caf\u00e9 au lait", "strong")
 	}
 }
 

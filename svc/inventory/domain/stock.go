@@ -16,7 +16,7 @@ var (
 	ErrBelowReserved  = errors.New("on hand would fall below what is reserved")
 	ErrNoChange       = errors.New("adjustment changes nothing")
 	ErrTooMuch        = errors.New("count out of range")
-	ErrBadReason      = errors.New("the reason must be text on one line, without control characters")
+	ErrBadReason      = errors.New("the reason must be text on one line, with a visible character and without control characters")
 	// ErrNotYet is an order event that arrived ahead of the reservation it
 	// follows: an order is confirmed only once inventory accepted it. The
 	// state that decided lags; it is decided again once it has caught up.
@@ -52,8 +52,9 @@ func Adjust(s Stock, p Product, delta int64, reason string) (events.StockAdjuste
 		return events.StockAdjusted{}, ErrUnknownProduct
 	}
 	onHand := s.OnHand + delta
+	reason = events.Tidy(reason)
 	switch {
-	case !events.PlainText(reason, false):
+	case !events.Visible(reason) || !events.PlainText(reason, false):
 		return events.StockAdjusted{}, ErrBadReason
 	case delta == 0:
 		return events.StockAdjusted{}, ErrNoChange

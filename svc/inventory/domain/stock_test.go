@@ -28,10 +28,13 @@ func TestAdjust(t *testing.T) {
 		{"unknown product", Product{}, 1, 0, ErrUnknownProduct},
 		{"deleted product", Product{Known: true, Deleted: true}, 1, 0, ErrUnknownProduct},
 	}
-	for _, reason := range []string{"a\x00b", "\x1b[31mred", "two\r\nlines", "bad \xff byte", "lone \ufffd surrogate"} {
+	for _, reason := range []string{"a\x00b", "\x1b[31mred", "two\r\nlines", "bad \xff byte", "lone \ufffd surrogate", "", " ", "\u200b\u200b"} {
 		if _, err := Adjust(s, known, 1, reason); !errors.Is(err, ErrBadReason) {
 			t.Errorf("reason %q accepted: %v", reason, err)
 		}
+	}
+	if e, err := Adjust(s, known, 1, " \u200brestock\u200b "); err != nil || e.Reason != "restock" {
+		t.Errorf("a reason with spaces and zero-width spaces around: %q, %v; want it kept as %q", e.Reason, err, "restock")
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -48,6 +48,7 @@ func Create(id string, current Product, d Draft, c Catalog) (events.ProductCreat
 	if current.ID != "" {
 		return events.ProductCreated{}, ErrAlreadyExists
 	}
+	d = Tidy(d)
 	if err := Validate(d); err != nil {
 		return events.ProductCreated{}, err
 	}
@@ -63,6 +64,7 @@ func Update(p Product, d Draft, c Catalog, ifVersion int64) (events.ProductUpdat
 	if err := checkWritable(p, ifVersion); err != nil {
 		return events.ProductUpdated{}, err
 	}
+	d = Tidy(d)
 	if err := Validate(d); err != nil {
 		return events.ProductUpdated{}, err
 	}

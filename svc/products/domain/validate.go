@@ -29,13 +29,21 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 var skuPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
+// Tidy is the draft as the catalog keeps it: its name and description in
+// composed form (NFC), without the spaces and invisible characters around
+// them (events.Tidy). The sku is checked as given: it may hold no space.
+func Tidy(d Draft) Draft {
+	d.Name, d.Description = events.Tidy(d.Name), events.Tidy(d.Description)
+	return d
+}
+
 // Validate checks a draft against the catalog's rules.
 func Validate(d Draft) error {
 	switch {
 	case d.SKU == "" || len(d.SKU) > MaxSKU || !skuPattern.MatchString(d.SKU):
 		return &FieldError{"sku", fmt.Sprintf("must be 1-%d letters, digits, '.', '_' or '-'", MaxSKU)}
-	case strings.TrimSpace(d.Name) == "" || utf8.RuneCountInString(d.Name) > MaxName:
-		return &FieldError{"name", fmt.Sprintf("must be 1-%d characters, not only spaces", MaxName)}
+	case !events.Visible(d.Name) || utf8.RuneCountInString(d.Name) > MaxName:
+		return &FieldError{"name", fmt.Sprintf("must be 1-%d characters, at least one of them visible", MaxName)}
 	case !events.PlainText(d.Name, false):
 		return &FieldError{"name", "must be valid UTF-8 text on one line, without control characters"}
 	case utf8.RuneCountInString(d.Description) > MaxDescription:
