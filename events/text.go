@@ -39,7 +39,13 @@ func Tidy(s string) string {
 }
 
 // Visible reports whether s shows at least one character: a name of
-// spaces or zero-width characters names nothing.
+// spaces, zero-width characters or blank letters names nothing.
 func Visible(s string) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsGraphic(r) && !unicode.IsSpace(r) }) >= 0
+	return strings.IndexFunc(s, func(r rune) bool {
+		return unicode.IsGraphic(r) && !unicode.IsSpace(r) && !strings.ContainsRune(blankLetters, r)
+	}) >= 0
 }
+
+// blankLetters are letters and symbols that draw nothing: the Hangul
+// fillers and the blank braille pattern.
+const blankLetters = "\u115f\u1160\u3164\uffa0\u2800"

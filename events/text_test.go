@@ -15,6 +15,8 @@ func TestTidyAndVisible(t *testing.T) {
 		"only zero-width spaces":      {"\u200b\u200b\u200b", "", false},
 		"joiners and a BOM":           {"\u200d\ufeff", "", false},
 		"only spaces":                 {"   ", "", false},
+		"Hangul fillers":              {"\u3164\u3164\u3164", "\u3164\u3164\u3164", false},
+		"blank braille":               {"\u2800", "\u2800", false},
 		"a control character stays":   {"\x1b[31mred", "\x1b[31mred", true},
 		"empty":                       {"", "", false},
 	}

@@ -616,9 +616,9 @@ func (p *Projection) publishView(ctx context.Context, key string, rec viewRecord
 		return err
 	})
 	// In the bucket, by this replica or another. A view published again
-	// after KV refused it is sent only if this write stored it: a later
-	// view of its key may have been sent meanwhile, and forgotten since.
-	if err == nil && (wrote || !rec.retried) {
+	// after KV refused it is not sent if the bucket has a later one of its
+	// key: that one may have been sent meanwhile, and forgotten since.
+	if err == nil && (wrote || !rec.retried || !p.views.hasLater(key, rec.Seq)) {
 		for _, e := range rec.earlier {
 			p.views.show(key, e)
 		}

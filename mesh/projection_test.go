@@ -278,6 +278,7 @@ func TestViewsRefusedByKVArePublishedLater(t *testing.T) {
 	if _, err := h.increment(ctx, "one", "k"); err != nil {
 		t.Fatal(err)
 	}
+	changes := h.views.Changes(ctx)
 	if err := js.DeleteKeyValue(ctx, "counters"); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +301,8 @@ func TestViewsRefusedByKVArePublishedLater(t *testing.T) {
 		}
 		var rec struct{ View counterState }
 		if err := json.Unmarshal(e.Value(), &rec); err == nil && rec.View.Value == 2 {
-			return // published by the projection's retry
+			expectValues(t, changes, "k", 2) // and sent to readers of Changes, once stored
+			return                           // published by the projection's retry
 		}
 	}
 	t.Fatal("watch ended before the view was published")

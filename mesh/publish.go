@@ -133,6 +133,15 @@ func (p *Publisher) publishOne(ctx context.Context, stream string, cause Cause, 
 		return 0, err
 	}
 	ack, err := p.publishTrying(ctx, m)
+	if refusedUnschedule(err) {
+		// The schedule's subject holds a message that is not a schedule
+		// (one forged there, say), so the server will not purge it: the
+		// event is stored without the purge, and the schedule, if any,
+		// fires and finds its work done. An event is never refused for
+		// what it would have tidied.
+		unschedule(m, "")
+		ack, err = p.publishTrying(ctx, m)
+	}
 	if err != nil {
 		err = publishError(err)
 		if seq, ok := p.storedAlready(ctx, stream, m, err); ok {
@@ -253,6 +262,16 @@ func eventID(cause Cause, o Outgoing) string {
 // stored: the command was applied before, which is success for a retry, but
 // the batch's sequence is not known. Writer treats it as success.
 var ErrAlreadyStored = errors.New("batch already stored")
+
+// refusedUnschedule reports JetStream's refusal of an Unscheduler's purge.
+func refusedUnschedule(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == errSchedulerInvalid
+}
+
+// errSchedulerInvalid is JetStream's answer to a purge of a subject whose
+// last message is not a schedule; nats.go does not name it.
+const errSchedulerInvalid = jetstream.ErrorCode(server.JSMessageSchedulesSchedulerInvalidErr)
 
 // errAtomicDuplicate is JetStream's answer to an atomic batch whose
 // message ids it has stored already; nats.go does not name it, the

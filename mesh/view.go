@@ -237,6 +237,13 @@ func (v *Views) load(ctx context.Context, key string) (cachedView, bool, error) 
 	return c, ok, nil
 }
 
+// hasLater reports whether the view of key in memory, which put has just
+// brought up to date, is later than seq.
+func (v *Views) hasLater(key string, seq uint64) bool {
+	c, ok := v.cached(key)
+	return ok && c.record.Seq > seq
+}
+
 func (v *Views) cached(key string) (cachedView, bool) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()

@@ -81,3 +81,23 @@ func awaitDeadline(ctx context.Context, t *testing.T, orders jetstream.Stream) s
 	}
 	return m.Subject()
 }
+
+// A message that is not a schedule on an order's timer subject (forged
+// there) makes the server refuse to purge it; the event that ends the
+// order is stored all the same, without the purge: an order can always end.
+func TestAnOrderEndsThoughItsTimerSubjectHoldsAStranger(t *testing.T) {
+	t.Parallel()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	ctx := meshtest.Context(t)
+	if err := mesh.ProvisionStream(ctx, js, mesh.Storage{}, mesh.StreamSpec(events.OrdersStreamSpec)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, events.TimerSubject("o1"), []byte("not a schedule")); err != nil {
+		t.Fatal(err)
+	}
+	pub := mesh.NewPublisher(js, "shopmesh/orders", nil)
+	confirmed := events.OrderConfirmed{OrderID: "o1", PaymentID: "pay_o1"}
+	if _, err := pub.Publish(ctx, mesh.Cause{ID: "c1"}, mesh.Outgoing{Event: confirmed}); err != nil {
+		t.Fatalf("the order could not end: %v", err)
+	}
+}
