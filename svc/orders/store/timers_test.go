@@ -21,11 +21,7 @@ import (
 // that fired: no timer, and no subject of one.
 func TestTheEventThatEndsAnOrderTakesItsDeadlineWithIt(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	ctx := meshtest.Context(t)
-	if err := mesh.ProvisionStream(ctx, js, mesh.Storage{}, mesh.StreamSpec(events.OrdersStreamSpec)); err != nil {
-		t.Fatal(err)
-	}
+	ctx, js := ordersOnNewServer(t)
 	orders, err := js.Stream(ctx, events.OrdersStream)
 	if err != nil {
 		t.Fatal(err)
@@ -87,11 +83,7 @@ func awaitDeadline(ctx context.Context, t *testing.T, orders jetstream.Stream) s
 // order is stored all the same, without the purge: an order can always end.
 func TestAnOrderEndsThoughItsTimerSubjectHoldsAStranger(t *testing.T) {
 	t.Parallel()
-	js := meshtest.JetStream(t, meshtest.Server(t))
-	ctx := meshtest.Context(t)
-	if err := mesh.ProvisionStream(ctx, js, mesh.Storage{}, mesh.StreamSpec(events.OrdersStreamSpec)); err != nil {
-		t.Fatal(err)
-	}
+	ctx, js := ordersOnNewServer(t)
 	if _, err := js.Publish(ctx, events.TimerSubject("o1"), []byte("not a schedule")); err != nil {
 		t.Fatal(err)
 	}
@@ -100,4 +92,15 @@ func TestAnOrderEndsThoughItsTimerSubjectHoldsAStranger(t *testing.T) {
 	if _, err := pub.Publish(ctx, mesh.Cause{ID: "c1"}, mesh.Outgoing{Event: confirmed}); err != nil {
 		t.Fatalf("the order could not end: %v", err)
 	}
+}
+
+// ordersOnNewServer provisions the ORDERS stream on a server of its own.
+func ordersOnNewServer(t *testing.T) (context.Context, jetstream.JetStream) {
+	t.Helper()
+	js := meshtest.JetStream(t, meshtest.Server(t))
+	ctx := meshtest.Context(t)
+	if err := mesh.ProvisionStream(ctx, js, mesh.Storage{}, mesh.StreamSpec(events.OrdersStreamSpec)); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, js
 }
