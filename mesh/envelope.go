@@ -153,19 +153,8 @@ func newMsg(source string, cause Cause, id string, e Event) (*nats.Msg, error) {
 		m.Header.Set(HeaderTraceParent, cause.TraceParent)
 	}
 	if u, ok := e.(Unscheduler); ok {
-		unschedule(m, u.Unschedules())
+		m.Header.Set(jetstream.ScheduleNextHeader, "purge")
+		m.Header.Set(jetstream.SchedulerHeader, u.Unschedules())
 	}
 	return m, nil
-}
-
-// unschedule asks the server to purge the schedule on subject as it stores
-// m; "" asks for nothing.
-func unschedule(m *nats.Msg, subject string) {
-	if subject == "" {
-		m.Header.Del(jetstream.ScheduleNextHeader)
-		m.Header.Del(jetstream.SchedulerHeader)
-		return
-	}
-	m.Header.Set(jetstream.ScheduleNextHeader, "purge")
-	m.Header.Set(jetstream.SchedulerHeader, subject)
 }

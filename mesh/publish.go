@@ -139,7 +139,8 @@ func (p *Publisher) publishOne(ctx context.Context, stream string, cause Cause, 
 		// event is stored without the purge, and the schedule, if any,
 		// fires and finds its work done. An event is never refused for
 		// what it would have tidied.
-		unschedule(m, "")
+		m.Header.Del(jetstream.ScheduleNextHeader)
+		m.Header.Del(jetstream.SchedulerHeader)
 		ack, err = p.publishTrying(ctx, m)
 	}
 	if err != nil {
