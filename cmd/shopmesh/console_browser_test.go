@@ -284,8 +284,13 @@ func adminInAnotherTab(t *testing.T, ctx context.Context, url, sku string, onHan
 		until(`document.querySelector('#stock-status').textContent.startsWith('Desk lamp: 5 on hand')`))
 	do(t, admin, "refund the order", chromedp.SendKeys(chromedp.CSS("#refund-order"), refund),
 		click(`#refund-form button[type="submit"]`), until(`document.querySelector('#refund-status').textContent.includes('refunded')`))
-	do(t, admin, "redrive a dead letter", click(`a[data-nav="mesh"]`), visible("#dead-letters li button"),
+	err := chromedp.Do(admin, click(`a[data-nav="mesh"]`), visible("#dead-letters li button"),
 		click("#dead-letters li button"), until(`/^Dead letter \d+: /.test(document.querySelector('#dead-status').textContent)`))
+	if err != nil { // seen once in CI, under the race detector: say what the page showed
+		t.Fatalf("redrive a dead letter: %v; the status said %q, the dead letters were %q", err,
+			eval[string](t, admin, `document.querySelector('#dead-status').textContent`),
+			eval[string](t, admin, `document.querySelector('#dead-letters').textContent`))
+	}
 	if n := eval[string](t, admin, `document.querySelector('#dead-count').textContent`); n == "0" {
 		t.Errorf("the mesh page counts %s dead letters", n)
 	}
