@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -29,6 +32,9 @@ type Node struct {
 	Storage   Storage
 	DataDir   string
 	Reactions ReactionOptions
+	// SnapshotMin is the fewest events a projection applies between two
+	// snapshots of its file; 0 is DefaultSnapshotMin.
+	SnapshotMin uint64
 	// Around, when set, wraps the handler of every reaction started on the
 	// node: tests deliver each event twice with it, to prove that every
 	// handler is idempotent (meshtest.DeliverTwice).
@@ -66,16 +72,60 @@ func (n *Node) DBPath(service string) string {
 	return filepath.Join(n.DataDir, service+".db")
 }
 
-// OpenDB opens service's bbolt file, flushing every commit only when the
-// node's storage is durable.
-func (n *Node) OpenDB(service string) (*bolt.DB, error) {
-	db, dropped, err := OpenDB(n.DBPath(service), n.Storage.Sync)
+// OpenDB opens the bbolt file name of service, flushing every commit only
+// when the node's storage is durable. Where there is no file (a new
+// replica, or a lost file), it first restores the latest snapshot of it,
+// if there is one that fits the streams; otherwise the file is built from
+// the streams.
+func (n *Node) OpenDB(ctx context.Context, service, name string) (*bolt.DB, error) {
+	path := n.DBPath(name)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		n.restore(ctx, service, path)
+	}
+	db, dropped, err := OpenDB(path, n.Storage.Sync)
 	if dropped {
 		log := n.Logger(service)
-		log.Warn().Str("path", n.DBPath(service)).
+		log.Warn().Str("path", path).
 			Msg("local state was left open by a machine that stopped; rebuilding it from the streams")
 	}
 	return db, err
+}
+
+// restore writes the latest snapshot of the file at path there. A
+// snapshot that cannot be had, or is refused, is logged: the file is then
+// built from the streams, which is slower but the same.
+func (n *Node) restore(ctx context.Context, service, path string) {
+	obs := n.snapshots(ctx, service)
+	if obs == nil {
+		return
+	}
+	log := n.Logger(service).With().Str("snapshot", snapshotName(path)).Logger()
+	start := time.Now()
+	restored, err := RestoreSnapshot(ctx, n.JetStream(service), obs, snapshotName(path), path)
+	switch {
+	case err != nil:
+		log.Warn().Err(err).Msg("snapshot not restored; building the local state from the streams")
+	case restored:
+		n.Metrics.ObserveSnapshot(service, "restored")
+		log.Info().Float64("took_ms", observe.Millis(time.Since(start))).
+			Msg("local state restored from its snapshot; replaying only what came after it")
+	}
+}
+
+// snapshots is service's snapshot bucket, or nil: a shop in memory has
+// none, and a bucket not provisioned yet (a mesh provisioned by an older
+// version) only means no snapshots.
+func (n *Node) snapshots(ctx context.Context, service string) jetstream.ObjectStore {
+	if n.Storage.Memory {
+		return nil
+	}
+	obs, err := n.JetStream(service).ObjectStore(ctx, SnapshotBucket(service))
+	if err != nil {
+		log := n.Logger(service)
+		log.Warn().Err(err).Msg("no snapshot bucket; local state is built from the streams only")
+		return nil
+	}
+	return obs
 }
 
 // React starts a reaction of service with the node's delivery options; a
@@ -160,6 +210,8 @@ func (n *Node) ProjectIndex(ctx context.Context, service, name string, db *bolt.
 
 func (n *Node) project(ctx context.Context, service, name string, proj *Projection) (*Projection, error) {
 	proj.service, proj.metrics = service, n.Metrics
+	proj.snapshots = n.snapshots(ctx, service)
+	proj.SnapshotMin = n.SnapshotMin
 	if err := proj.Start(ctx); err != nil {
 		return nil, err
 	}

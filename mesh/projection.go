@@ -9,6 +9,7 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -59,6 +60,17 @@ type Projection struct {
 	// sets them.
 	service string
 	metrics *observe.Metrics
+	// snapshots, when set, is where the projection keeps a snapshot of its
+	// file, taken when it has applied enough since the last one
+	// (snapshotDue); Node.Project sets it. SnapshotMin is the fewest
+	// events between two snapshots (0: DefaultSnapshotMin).
+	snapshots   jetstream.ObjectStore
+	SnapshotMin uint64
+	// covered is how many events the last snapshot covered (or the file
+	// at start); only run touches it. busy is set while one is taken.
+	covered      uint64
+	snapshotting sync.WaitGroup
+	busy         atomic.Bool
 
 	in chan jetstream.Msg
 	mu sync.Mutex
@@ -270,6 +282,8 @@ func (p *Projection) run(ctx context.Context) {
 	views.Go(func() { p.runViews(ctx, published) })
 	defer views.Wait()
 	defer close(published)
+	defer p.snapshotting.Wait()
+	p.covered = total(p.positions())
 	for {
 		select {
 		case <-ctx.Done():
@@ -282,6 +296,7 @@ func (p *Projection) run(ctx context.Context) {
 				return
 			}
 			published <- applied
+			p.maybeSnapshot(ctx, applied.positions)
 		}
 	}
 }

@@ -169,6 +169,9 @@ func Provision(ctx context.Context, js jetstream.JetStream, st Storage, reaction
 				return err
 			}
 		}
+		if err := ProvisionSnapshots(ctx, js, st, p.Service); err != nil {
+			return err
+		}
 		for _, d := range p.Durables {
 			if err := ProvisionDurable(ctx, js, d, reactions); err != nil {
 				return err

@@ -44,7 +44,7 @@ func (n *Node) Open(ctx context.Context, plan Plan) (*Runtime, error) {
 		}
 		rt.views = views
 	}
-	db, err := n.OpenDB(plan.Service)
+	db, err := n.OpenDB(rt.ctx, plan.Service, plan.Service)
 	if err != nil {
 		rt.cancel()
 		return nil, err
@@ -85,7 +85,7 @@ func Project[P Projector](ctx context.Context, rt *Runtime, newStore func(*bolt.
 // OpenDB opens another bbolt file of the service, beside its own, for an
 // index kept apart from the state its decisions wait on; Stop closes it.
 func (rt *Runtime) OpenDB(name string) (*bolt.DB, error) {
-	db, err := rt.n.OpenDB(name)
+	db, err := rt.n.OpenDB(rt.ctx, rt.plan.Service, name)
 	if err == nil {
 		rt.dbs = append(rt.dbs, db)
 	}

@@ -26,3 +26,9 @@ func deliverTwice(t *tuning) { t.around = meshtest.DeliverTwice }
 func spansTo(sp sdktrace.SpanProcessor) option {
 	return func(t *tuning) { t.spans = sp }
 }
+
+// snapshotsEvery has every projection take a snapshot of its file after n
+// events, instead of tens of thousands.
+func snapshotsEvery(n uint64) option {
+	return func(t *tuning) { t.snapshotMin = n }
+}

@@ -47,6 +47,9 @@ type tuning struct {
 	reactions mesh.ReactionOptions
 	around    func(mesh.Handler) mesh.Handler
 	spans     sdktrace.SpanProcessor
+	// snapshotMin is the node's SnapshotMin: tests take snapshots after a
+	// few events.
+	snapshotMin uint64
 }
 
 // An option tunes a shop; tests have them (options_test.go).
@@ -217,6 +220,7 @@ func (s *shop) connect(ctx context.Context) error {
 	s.node = &mesh.Node{
 		Conns: conns, HTTP: httpapi.NewHTTP(obs, s.cfg.AdminToken), Metrics: obs.Metrics, Tracing: obs.Tracing,
 		Log: s.log, Storage: s.storage(), DataDir: dir, Reactions: s.tuning.reactions, Around: s.tuning.around,
+		SnapshotMin: s.tuning.snapshotMin,
 	}
 	doc, err := asyncAPI(s.cfg)
 	if err != nil {

@@ -73,8 +73,9 @@ func redrive(ctx context.Context, js jetstream.JetStream, seqs []string, stdout 
 	return nil
 }
 
-// rebuildCommand deletes services' bbolt files so that their next start
-// rebuilds them from the streams. The services must be stopped: a file in
+// rebuildCommand empties services' bbolt files so that their next start
+// rebuilds them from the streams, from the first event (not from a
+// snapshot). The services must be stopped: a file in
 // use is locked and left alone.
 func rebuildCommand(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("shopmesh rebuild", flag.ContinueOnError)
@@ -92,7 +93,7 @@ func rebuildCommand(args []string, stdout io.Writer) error {
 		}
 		removed := false
 		for _, file := range stateFiles(name) {
-			gone, err := removeUnlocked(filepath.Join(*data, "state", file+".db"))
+			gone, err := emptyUnlocked(filepath.Join(*data, "state", file+".db"))
 			if err != nil {
 				return err
 			}
@@ -116,11 +117,11 @@ func stateFiles(service string) []string {
 	return []string{service}
 }
 
-// removeUnlocked removes a bbolt file that no process holds, and says
+// emptyUnlocked empties a bbolt file that no process holds, and says
 // whether there was one.
-func removeUnlocked(path string) (bool, error) {
-	if _, err := os.Stat(path); os.IsNotExist(err) {
-		return false, nil
+func emptyUnlocked(path string) (bool, error) {
+	if fi, err := os.Stat(path); os.IsNotExist(err) || (err == nil && fi.Size() == 0) {
+		return false, nil // nothing to rebuild
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
@@ -131,7 +132,9 @@ func removeUnlocked(path string) (bool, error) {
 	if err := os.Remove(path + ".open"); err != nil && !os.IsNotExist(err) {
 		return false, err
 	}
-	return true, os.Remove(path)
+	// An empty file is left in its place: a missing one is restored from
+	// its latest snapshot at start, and a rebuild is from the streams.
+	return true, os.WriteFile(path, nil, 0o600)
 }
 
 // tokenCommand prints a token for a customer. It needs no running shop:

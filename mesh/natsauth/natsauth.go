@@ -4,7 +4,7 @@
 //
 // A service user may publish only its own events and dead letters, read
 // the streams it reads, pull and ack its own durable consumers, and write
-// its own KV bucket. It may not create, change, purge or delete a stream,
+// its own KV bucket and its own snapshot bucket. It may not create, change, purge or delete a stream,
 // touch another service's consumer or bucket, or publish another service's
 // events: a compromised or buggy service cannot forge facts, wedge a
 // reaction or destroy history. One exception, which permissions cannot
@@ -68,6 +68,11 @@ func publishAllowed(p mesh.Plan) []string {
 		allow = append(allow, reading(kv)...)
 		allow = append(allow, "$KV."+p.Bucket+".>")
 	}
+	// Its snapshots: written, read and replaced in its own object store
+	// bucket (replacing one purges the chunks of the one before).
+	obs := "OBJ_" + mesh.SnapshotBucket(p.Service)
+	allow = append(allow, reading(obs)...)
+	allow = append(allow, "$O."+mesh.SnapshotBucket(p.Service)+".>", "$JS.API.STREAM.PURGE."+obs)
 	// Redrives read the dead letter they are asked to handle.
 	allow = append(allow, "$JS.API.STREAM.INFO."+mesh.DeadLetterStream, "$JS.API.STREAM.MSG.GET."+mesh.DeadLetterStream,
 		"$JS.API.DIRECT.GET."+mesh.DeadLetterStream)

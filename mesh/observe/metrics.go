@@ -33,6 +33,7 @@ type Metrics struct {
 	open       *prometheus.GaugeVec
 	openLimit  *prometheus.GaugeVec
 	refused    *prometheus.CounterVec
+	snapshots  *prometheus.CounterVec
 }
 
 // NewMetrics registers the mesh's series with the Go runtime collectors.
@@ -80,12 +81,15 @@ func NewMetrics() *Metrics {
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shopmesh_admission_refused_total", Help: "New work refused (503 with Retry-After) because the backlog could not finish in time.",
 	}, []string{"admission"})
+	m.snapshots = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shopmesh_snapshots_total", Help: "Snapshots of local state, by service and what happened: taken (stored in the service's snapshot bucket) or restored (by a replica without its file).",
+	}, []string{"service", "event"})
 	m.lag = &lagCollector{
 		pending:  prometheus.NewDesc("shopmesh_consumer_pending", "Events not yet delivered to a reaction.", []string{"consumer"}, nil),
 		inFlight: prometheus.NewDesc("shopmesh_consumer_in_flight", "Events delivered to a reaction and not yet acked.", []string{"consumer"}, nil),
 		stuck:    prometheus.NewDesc("shopmesh_consumer_stuck", "Events a reaction of this process keeps failing on; they are still retried.", []string{"consumer"}, nil),
 	}
-	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag, m.viewWrites, m.commits, m.applied, m.conflicts, m.setAside, m.open, m.openLimit, m.refused,
+	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag, m.viewWrites, m.commits, m.applied, m.conflicts, m.setAside, m.open, m.openLimit, m.refused, m.snapshots,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -151,6 +155,14 @@ func (m *Metrics) ObserveCommit(service string, events int, flushed bool) {
 func (m *Metrics) ObserveSetAside(service string) {
 	if m != nil {
 		m.setAside.WithLabelValues(service).Inc()
+	}
+}
+
+// ObserveSnapshot counts a snapshot of a service's local state taken or
+// restored (event).
+func (m *Metrics) ObserveSnapshot(service, event string) {
+	if m != nil {
+		m.snapshots.WithLabelValues(service, event).Inc()
 	}
 }
 

@@ -1,0 +1,335 @@
+package mesh_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopmesh/shopmesh/mesh"
+	"github.com/shopmesh/shopmesh/mesh/meshtest"
+	bolt "go.etcd.io/bbolt"
+)
+
+// counterPlan is the counters as a service of a node: its stream, and
+// (provisioned with it) its snapshot bucket.
+var counterPlan = mesh.Plan{Service: "test", Writes: mesh.StreamSpec{Name: testStream, Subjects: []string{"test.>"}}}
+
+// counterService is the counters projected by a node's runtime: the path
+// a service takes, snapshots included.
+type counterService struct {
+	rt *mesh.Runtime
+	h  harness
+	// openedAt is where the file stood when the runtime opened it, before
+	// its projection applied anything.
+	openedAt uint64
+}
+
+func openCounters(t *testing.T, n *mesh.Node) *counterService {
+	t.Helper()
+	c := &counterService{rt: meshtest.Open(t, n, counterPlan)}
+	_, w, err := mesh.Project(meshtest.Context(t), c.rt, func(db *bolt.DB, _ *mesh.Views) (counters, error) {
+		c.h.db = db
+		return counters{}, db.View(func(tx *bolt.Tx) error {
+			c.openedAt = mesh.Position(tx, testStream)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.h.w = w
+	return c
+}
+
+// incrementAll adds one to each of the first n counters, and returns the
+// last event's sequence.
+func (c *counterService) incrementAll(t *testing.T, n int) uint64 {
+	t.Helper()
+	var last uint64
+	for i := range n {
+		var err error
+		if last, err = c.h.increment(meshtest.Context(t), "", cause(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return last
+}
+
+// snapshotMarks reads where the snapshot of the counters stands.
+func snapshotMarks(ctx context.Context, obs jetstream.ObjectStore) (uint64, string, error) {
+	info, err := obs.GetInfo(ctx, "test")
+	if err != nil {
+		return 0, "", err
+	}
+	var marks []struct {
+		Seq     uint64
+		Created string
+	}
+	if err := json.Unmarshal([]byte(info.Metadata["streams"]), &marks); err != nil || len(marks) != 1 {
+		return 0, "", errors.New("no marks")
+	}
+	return marks[0].Seq, marks[0].Created, nil
+}
+
+func snapshots(t *testing.T, js jetstream.JetStream) jetstream.ObjectStore {
+	t.Helper()
+	obs, err := js.ObjectStore(meshtest.Context(t), mesh.SnapshotBucket("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obs
+}
+
+// snapshotAt waits for the node's snapshot of the counters to stand at
+// seq or beyond, and returns where it stands.
+func snapshotAt(t *testing.T, js jetstream.JetStream, seq uint64) uint64 {
+	t.Helper()
+	obs := snapshots(t, js)
+	var at uint64
+	meshtest.Eventually(t, 10*time.Second, func() error {
+		var err error
+		if at, _, err = snapshotMarks(meshtest.Context(t), obs); err == nil && at < seq {
+			err = fmt.Errorf("the snapshot stands at %d, before %d", at, seq)
+		}
+		return err
+	})
+	return at
+}
+
+// A projection takes a snapshot of its file once it has applied enough;
+// a replica that starts without its file restores it and replays only
+// what came after.
+func TestAReplicaWithoutItsFileRestoresTheSnapshotAndReplaysTheTail(t *testing.T) {
+	t.Parallel()
+	n := meshtest.Node(t)
+	n.SnapshotMin = 10
+	c := openCounters(t, n)
+	c.incrementAll(t, 12)
+	snapped := snapshotAt(t, n.JS, 10) // taken after the tenth, as SnapshotMin says
+	last := c.incrementAll(t, 3)       // the tail, after the snapshot
+	c.rt.Stop()
+	// The replica loses its file: a new machine, a new volume.
+	if err := os.Remove(n.DBPath("test")); err != nil {
+		t.Fatal(err)
+	}
+
+	again := openCounters(t, n)
+	if again.openedAt != snapped {
+		t.Fatalf("the file opened at %d, want the snapshot's %d", again.openedAt, snapped)
+	}
+	if err := again.h.w.CatchUp(meshtest.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	if at := position(again.h.db); at != last {
+		t.Fatalf("caught up to %d, want %d", at, last)
+	}
+	for i := range 12 {
+		want := 1
+		if i < 3 {
+			want = 2
+		}
+		if st := readCounter(again.h.db, cause(i)); st.Value != want {
+			t.Fatalf("counter %d is %+v after the restore and the tail, want %d", i, st, want)
+		}
+	}
+}
+
+func position(db *bolt.DB) uint64 {
+	var at uint64
+	_ = db.View(func(tx *bolt.Tx) error {
+		at = mesh.Position(tx, testStream)
+		return nil
+	})
+	return at
+}
+
+// snapshotted is a node whose counters have a snapshot, stopped, with
+// their file gone, so that the next start restores it; and the last
+// event written.
+func snapshotted(t *testing.T) (*mesh.Node, uint64) {
+	t.Helper()
+	n := meshtest.Node(t)
+	n.SnapshotMin = 5
+	c := openCounters(t, n)
+	last := c.incrementAll(t, 6)
+	snapshotAt(t, n.JS, 5)
+	c.rt.Stop()
+	if err := os.Remove(n.DBPath("test")); err != nil {
+		t.Fatal(err)
+	}
+	return n, last
+}
+
+// A snapshot of a stream that was deleted and created again since is
+// refused: the new stream's sequences mean other events. The file is
+// built from the stream as it is.
+func TestASnapshotOfAnotherStreamIsRefused(t *testing.T) {
+	t.Parallel()
+	n, _ := snapshotted(t)
+	ctx := meshtest.Context(t)
+	if err := n.JS.DeleteStream(ctx, testStream); err != nil {
+		t.Fatal(err)
+	}
+	newStream(t, n.JS)
+	path := filepath.Join(t.TempDir(), "test.db")
+	restored, err := mesh.RestoreSnapshot(ctx, n.JS, snapshots(t, n.JS), "test", path)
+	if restored || !errors.Is(err, mesh.ErrForeignSnapshot) {
+		t.Fatalf("restored %v, %v; want the snapshot refused as foreign", restored, err)
+	}
+	noFile(t, path)
+	c := openCounters(t, n) // built from the new, empty stream
+	if c.openedAt != 0 || readCounter(c.h.db, cause(0)).Value != 0 {
+		t.Fatalf("a foreign snapshot was applied: opened at %d", c.openedAt)
+	}
+}
+
+// A snapshot whose content does not match its digest (altered or torn in
+// the bucket) is refused, and leaves no file behind, half written or whole.
+func TestACorruptSnapshotIsRefused(t *testing.T) {
+	t.Parallel()
+	n, last := snapshotted(t)
+	ctx := meshtest.Context(t)
+	rewriteMeta(t, n.JS, func(info *jetstream.ObjectInfo) {
+		sum := sha256.Sum256([]byte("something else"))
+		info.Digest = "SHA-256=" + base64.URLEncoding.EncodeToString(sum[:])
+	})
+	path := n.DBPath("test")
+	restored, err := mesh.RestoreSnapshot(ctx, n.JS, snapshots(t, n.JS), "test", path)
+	if restored || !errors.Is(err, jetstream.ErrDigestMismatch) {
+		t.Fatalf("restored %v, %v; want a digest mismatch", restored, err)
+	}
+	noFile(t, path)
+	noFile(t, path+".restoring")
+	c := openCounters(t, n) // built from the stream instead
+	if c.openedAt != 0 {
+		t.Fatalf("opened at %d, want a file built from the stream", c.openedAt)
+	}
+	if err := c.h.w.CatchUp(ctx); err != nil || position(c.h.db) != last {
+		t.Fatalf("built to %d (%v), want %d", position(c.h.db), err, last)
+	}
+}
+
+// Marks that say a file stands elsewhere than it does (written apart from
+// it) are refused: a file is restored only where it really stands.
+func TestASnapshotWhoseMarksLieIsRefused(t *testing.T) {
+	t.Parallel()
+	n, _ := snapshotted(t)
+	ctx := meshtest.Context(t)
+	obs := snapshots(t, n.JS)
+	seq, created, err := snapshotMarks(ctx, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marks := fmt.Sprintf(`[{"stream":%q,"created":%q,"seq":%d}]`, testStream, created, seq-1)
+	if err := obs.UpdateMeta(ctx, "test", jetstream.ObjectMeta{Name: "test", Metadata: map[string]string{"streams": marks}}); err != nil {
+		t.Fatal(err)
+	}
+	path := n.DBPath("test")
+	if restored, err := mesh.RestoreSnapshot(ctx, n.JS, obs, "test", path); restored || err == nil {
+		t.Fatalf("restored %v, %v; want marks that disagree with the file refused", restored, err)
+	}
+	noFile(t, path)
+}
+
+// A restore that stopped half way (the process killed while it downloaded)
+// left a partial file beside the state's: the next one starts again, and
+// the state's own path never held a partial file.
+func TestARestoreThatStoppedHalfWayIsDoneAgain(t *testing.T) {
+	t.Parallel()
+	n, last := snapshotted(t)
+	path := n.DBPath("test")
+	if err := os.WriteFile(path+".restoring", []byte("half a file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := openCounters(t, n)
+	if c.openedAt == 0 {
+		t.Fatal("the snapshot was not restored")
+	}
+	noFile(t, path+".restoring")
+	if err := c.h.w.CatchUp(meshtest.Context(t)); err != nil || position(c.h.db) != last {
+		t.Fatalf("caught up to %d (%v), want %d", position(c.h.db), err, last)
+	}
+}
+
+// A replica writes no snapshot behind the one kept (another replica's,
+// say): the bucket only moves forward.
+func TestASnapshotBehindTheOneKeptIsNotWritten(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	ctx := meshtest.Context(t)
+	if err := mesh.ProvisionSnapshots(ctx, js, mesh.Storage{}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	obs := snapshots(t, js)
+	ahead := startHarness(t, js, filepath.Join(t.TempDir(), "test.db"))
+	behind := startHarness(t, js, filepath.Join(t.TempDir(), "test.db"))
+	if _, err := behind.increment(ctx, "one", "c"); err != nil {
+		t.Fatal(err)
+	}
+	behind.stop() // stands at 1: it sees nothing after
+	if _, err := ahead.increment(ctx, "two", "c"); err != nil {
+		t.Fatal(err)
+	}
+	if written, _, err := mesh.WriteSnapshot(ctx, ahead.db, obs, "test", []string{testStream}); !written || err != nil {
+		t.Fatalf("written %v, %v", written, err)
+	}
+	db, _, err := mesh.OpenDB(behind.path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mesh.CloseDB(db)
+	if written, _, err := mesh.WriteSnapshot(ctx, db, obs, "test", []string{testStream}); written || err != nil {
+		t.Fatalf("a snapshot behind the one kept: written %v, %v", written, err)
+	}
+	if seq, _, _ := snapshotMarks(ctx, obs); seq != 2 {
+		t.Fatalf("the snapshot kept stands at %d, want 2", seq)
+	}
+}
+
+func noFile(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("%s is there (%v)", path, err)
+	}
+}
+
+// rewriteMeta changes the counters' snapshot's metadata in the bucket
+// behind the object store's back, as a fault or a forger would.
+func rewriteMeta(t *testing.T, js jetstream.JetStream, change func(*jetstream.ObjectInfo)) {
+	t.Helper()
+	ctx := meshtest.Context(t)
+	stream := "OBJ_" + mesh.SnapshotBucket("test")
+	subject := "$O." + mesh.SnapshotBucket("test") + ".M." + base64.URLEncoding.EncodeToString([]byte("test"))
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.GetLastMsgForSubject(ctx, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info jetstream.ObjectInfo
+	if err := json.Unmarshal(m.Data, &info); err != nil {
+		t.Fatal(err)
+	}
+	change(&info)
+	data, err := json.Marshal(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := nats.NewMsg(subject)
+	msg.Data = data
+	msg.Header.Set("Nats-Rollup", "sub")
+	if _, err := js.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+}
