@@ -8,25 +8,33 @@
 # starts it again on the same data, and prints how long it took to be
 # ready and its memory once idle; then the same after kill -9; then the
 # same after `shopmesh rebuild` of every service, with the rate at which
-# the projections replayed the four streams.
+# the projections replayed the four streams; then, once the rebuilt
+# projections have taken their snapshots, it removes the local state and
+# times a start from the snapshots, as a new replica's.
 #
 #   bin/history.sh [BINARY] [CHUNKS] [ORDERS_PER_CHUNK]
 #
 # BINARY is a shopmesh binary (default: bin/shopmesh, built from this tree).
 # Everything listens on this machine only: the shop on 127.0.0.1:18080,
-# NATS on 127.0.0.1:14222 (monitoring 18222). Needs curl and jq.
+# NATS on 127.0.0.1:18022 (monitoring 18222), or on PORT + 80, + 22 and
+# + 222 if PORT is set (say PORT=28000). Needs curl and jq.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-bin/shopmesh}
 CHUNKS=${2:-6}
 PER_CHUNK=${3:-10000}
+# The snapshots a new replica can restore: every file's, once each
+# projection has applied 50,000 events (ADR 22); fewer on a short history.
+SNAPSHOTS=${SNAPSHOTS:-5}
 if [ "$BIN" = bin/shopmesh ]; then go build -trimpath -o bin/shopmesh ./cmd/shopmesh; fi
 BIN=$(realpath "$BIN")
 DATA=$(mktemp -d)
 TOKEN=history-admin-token
-HTTP=127.0.0.1:18080
+PORT=${PORT:-18000}
+HTTP=127.0.0.1:$((PORT + 80))
+MONITOR=127.0.0.1:$((PORT + 222))
 ARGS=(run --data "$DATA/data" --admin-token "$TOKEN" --log-format json --http-addr "$HTTP"
-  --nats-addr 127.0.0.1:14222 --nats-monitor-addr 127.0.0.1:18222)
+  --nats-addr 127.0.0.1:$((PORT + 22)) --nats-monitor-addr $MONITOR)
 PID=
 cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$DATA"; }
 trap cleanup EXIT
@@ -60,7 +68,7 @@ printf '| orders so far | orders/s | p99 placed→ended | RSS | streams + local 
 total=0
 for _ in $(seq "$CHUNKS"); do
   out=$("$BIN" load --url "http://$HTTP" --admin-token "$TOKEN" --orders "$PER_CHUNK" --concurrency 32 \
-    --nats-monitor http://127.0.0.1:18222 --timeout 30m --json)
+    --nats-monitor http://$MONITOR --timeout 30m --json)
   total=$((total + $(jq .ended <<<"$out")))
   printf '| %d | %.0f | %.0f ms | %d MB | %s MB |\n' "$total" "$(jq .ordersPerSecond <<<"$out")" \
     "$(jq .latencyMs.p99 <<<"$out")" "$(rss_mb)" "$(disk_mb)"
@@ -80,9 +88,23 @@ printf 'kill -9, then start: ready after %.2f s, then %d MB resident when idle\n
 kill -INT "$PID"; wait "$PID" || true
 "$BIN" rebuild --data "$DATA/data" products inventory orders payments >/dev/null
 start
-events=$(curl -s 'http://127.0.0.1:18222/jsz?streams=true' | jq '[.account_details[].stream_detail[]
+events=$(curl -s "http://$MONITOR/jsz?streams=true" | jq '[.account_details[].stream_detail[]
   | select(.name | test("^(PRODUCTS|INVENTORY|ORDERS|PAYMENTS)$")) | .state.messages] | add')
 printf 'rebuild of every service, then start: ready after %.2f s, %d events in the streams, %.0f events/s\n' \
   "$READY" "$events" "$(awk -v e="$events" -v s="$READY" 'BEGIN { print e / s }')"
+
+# A new replica: the local state is gone, and each file is restored from
+# the snapshot the rebuilt projections took once caught up (ADR 22). A
+# projection that applied fewer than 50,000 events takes none, and is
+# replayed from the streams.
+for _ in $(seq 600); do
+  taken=$(curl -s "http://$HTTP/metrics" | awk '/^shopmesh_snapshots_total\{event="taken"/ { n += $2 } END { print n + 0 }')
+  [ "$taken" -ge "$SNAPSHOTS" ] && break
+  sleep 0.5
+done
+kill -INT "$PID"; wait "$PID" || true
+rm -rf "$DATA/data/state"
+start
+printf 'a new replica (no local state, %d snapshots): ready after %.2f s\n' "$taken" "$READY"
 kill -INT "$PID"; wait "$PID" || true
 PID=
