@@ -74,20 +74,31 @@ func (n *Node) DBPath(service string) string {
 
 // OpenDB opens the bbolt file name of service, flushing every commit only
 // when the node's storage is durable. Where there is no file (a new
-// replica, or a lost file), it first restores the latest snapshot of it,
-// if there is one that fits the streams; otherwise the file is built from
-// the streams.
+// replica, or a lost file), or only one torn by a machine that stopped
+// (OpenDB), it restores the latest snapshot of it, if there is one that
+// fits the streams; otherwise the file is built from the streams.
 func (n *Node) OpenDB(ctx context.Context, service, name string) (*bolt.DB, error) {
 	path := n.DBPath(name)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		n.restore(ctx, service, path)
 	}
 	db, dropped, err := OpenDB(path, n.Storage.Sync)
-	if dropped {
-		log := n.Logger(service)
-		log.Warn().Str("path", path).
-			Msg("local state was left open by a machine that stopped; rebuilding it from the streams")
+	if !dropped || err != nil {
+		return db, err
 	}
+	log := n.Logger(service)
+	log.Warn().Str("path", path).
+		Msg("local state was left open by a machine that stopped; restoring its snapshot, or rebuilding it from the streams")
+	// OpenDB made a new, empty file in place of the torn one: the latest
+	// snapshot is worth more than it.
+	if err := CloseDB(db); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(path); err != nil {
+		return nil, err
+	}
+	n.restore(ctx, service, path)
+	db, _, err = OpenDB(path, n.Storage.Sync)
 	return db, err
 }
 

@@ -333,3 +333,29 @@ func rewriteMeta(t *testing.T, js jetstream.JetStream, change func(*jetstream.Ob
 		t.Fatal(err)
 	}
 }
+
+// A file left open by a machine that stopped, with commits never flushed,
+// cannot be trusted (OpenDB): it is replaced by the latest snapshot rather
+// than by an empty file, so that the replica replays only the tail.
+func TestATornFileIsReplacedByTheSnapshot(t *testing.T) {
+	t.Parallel()
+	n := meshtest.Node(t)
+	n.SnapshotMin = 5
+	c := openCounters(t, n)
+	last := c.incrementAll(t, 6)
+	snapped := snapshotAt(t, n.JS, 5)
+	c.rt.Stop()
+	// The machine stopped with the file open: its marker names an earlier
+	// boot, and its commits were not flushed.
+	path := n.DBPath("test")
+	if err := os.WriteFile(path+".open", []byte(`{"boot":"an-earlier-boot"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again := openCounters(t, n)
+	if again.openedAt != snapped {
+		t.Fatalf("the torn file was replaced by one at %d, want the snapshot's %d", again.openedAt, snapped)
+	}
+	if err := again.h.w.CatchUp(meshtest.Context(t)); err != nil || position(again.h.db) != last {
+		t.Fatalf("caught up to %d (%v), want %d", position(again.h.db), err, last)
+	}
+}
