@@ -106,13 +106,18 @@ func (n *Node) OpenDB(ctx context.Context, service, name string) (*bolt.DB, erro
 // snapshot that cannot be had, or is refused, is logged: the file is then
 // built from the streams, which is slower but the same.
 func (n *Node) restore(ctx context.Context, service, path string) {
-	obs := n.snapshots(ctx, service)
-	if obs == nil {
+	snaps := n.snapshots(service)
+	if snaps == nil {
+		return
+	}
+	// A marker left without its file would have the restored file taken
+	// for a torn one (OpenDB).
+	if err := os.Remove(markerPath(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return
 	}
 	log := n.Logger(service).With().Str("snapshot", snapshotName(path)).Logger()
 	start := time.Now()
-	restored, err := RestoreSnapshot(ctx, n.JetStream(service), obs, snapshotName(path), path)
+	restored, err := snaps.Restore(ctx, snapshotName(path), path)
 	switch {
 	case err != nil:
 		log.Warn().Err(err).Msg("snapshot not restored; building the local state from the streams")
@@ -124,19 +129,12 @@ func (n *Node) restore(ctx context.Context, service, path string) {
 }
 
 // snapshots is service's snapshot bucket, or nil: a shop in memory has
-// none, and a bucket not provisioned yet (a mesh provisioned by an older
-// version) only means no snapshots.
-func (n *Node) snapshots(ctx context.Context, service string) jetstream.ObjectStore {
+// none.
+func (n *Node) snapshots(service string) *Snapshots {
 	if n.Storage.Memory {
 		return nil
 	}
-	obs, err := n.JetStream(service).ObjectStore(ctx, SnapshotBucket(service))
-	if err != nil {
-		log := n.Logger(service)
-		log.Warn().Err(err).Msg("no snapshot bucket; local state is built from the streams only")
-		return nil
-	}
-	return obs
+	return &Snapshots{JS: n.JetStream(service), Bucket: SnapshotBucket(service)}
 }
 
 // React starts a reaction of service with the node's delivery options; a
@@ -221,7 +219,7 @@ func (n *Node) ProjectIndex(ctx context.Context, service, name string, db *bolt.
 
 func (n *Node) project(ctx context.Context, service, name string, proj *Projection) (*Projection, error) {
 	proj.service, proj.metrics = service, n.Metrics
-	proj.snapshots = n.snapshots(ctx, service)
+	proj.snapshots = n.snapshots(service)
 	proj.SnapshotMin = n.SnapshotMin
 	if err := proj.Start(ctx); err != nil {
 		return nil, err

@@ -64,11 +64,12 @@ type Projection struct {
 	// file, taken when it has applied enough since the last one
 	// (snapshotDue); Node.Project sets it. SnapshotMin is the fewest
 	// events between two snapshots (0: DefaultSnapshotMin).
-	snapshots   jetstream.ObjectStore
+	snapshots   *Snapshots
 	SnapshotMin uint64
-	// covered is how many events the last snapshot covered (or the file
-	// at start); only run touches it. busy is set while one is taken.
-	covered      uint64
+	// covered is how many events the last snapshot covered; busy is set
+	// while one is taken; retryAt is when to try again after one failed.
+	covered      atomic.Uint64
+	retryAt      atomic.Int64
 	snapshotting sync.WaitGroup
 	busy         atomic.Bool
 
@@ -238,6 +239,9 @@ func (p *Projection) loadPositions() error {
 			p.applied[s] = decodeUint(b.Get([]byte(s)))
 			p.visible[s] = p.applied[s] // flushOutbox publishes what was not
 		}
+		if total(p.applied) == 0 { // built from the first event (ADR 22)
+			return newGeneration(tx)
+		}
 		return nil
 	})
 }
@@ -283,7 +287,14 @@ func (p *Projection) run(ctx context.Context) {
 	defer views.Wait()
 	defer close(published)
 	defer p.snapshotting.Wait()
-	p.covered = total(p.positions())
+	// Where the kept snapshot stands is learnt in the background: the
+	// bucket may be slow to answer, and applying must not wait for it.
+	p.busy.Store(true)
+	p.snapshotting.Go(func() {
+		p.startSnapshots(ctx)
+		p.busy.Store(false)
+		p.maybeSnapshot(ctx, p.positions()) // what was applied meanwhile
+	})
 	for {
 		select {
 		case <-ctx.Done():

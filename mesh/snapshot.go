@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,8 +22,8 @@ import (
 // A snapshot is a copy of one local-state file, with where it stood in
 // each stream it projects, kept in the service's object store bucket. A
 // replica that starts without its file (a new one, or one whose file was
-// lost) restores the latest snapshot and replays only the streams' tail,
-// instead of the whole history (ADR 22).
+// lost or torn) restores the latest snapshot and replays only the
+// streams' tail, instead of the whole history (ADR 22).
 
 // SnapshotBucket is the object store bucket of service's snapshots.
 func SnapshotBucket(service string) string { return service + "-snapshots" }
@@ -46,6 +47,18 @@ func ProvisionSnapshots(ctx context.Context, js jetstream.JetStream, st Storage,
 	return nil
 }
 
+// Snapshots is a service's snapshot bucket, looked up at each use: a
+// bucket that could not be reached once is tried again the next time.
+type Snapshots struct {
+	JS     jetstream.JetStream
+	Bucket string
+	// OrphanAge is how old chunks that no snapshot names must be before
+	// they are purged: an upload cut short (a stop, a crash) leaves them,
+	// and so does the loser of two replicas uploading at once, while an
+	// upload under way has chunks no snapshot names yet. 0 is an hour.
+	OrphanAge time.Duration
+}
+
 // streamMark is where a snapshot stands in one stream: the stream's
 // identity (its name and when it was created) and the last sequence
 // applied.
@@ -55,68 +68,158 @@ type streamMark struct {
 	Seq     uint64 `json:"seq"`
 }
 
-// snapshotStreams is the metadata key of a snapshot's stream marks.
-const snapshotStreams = "streams"
+// marks are where a file stands, and its generation: when it was last
+// built from the first event. A snapshot of a later generation replaces
+// one of an earlier generation, wherever they stand: a rebuild is done
+// when the projection's code changed, and the earlier state must not come
+// back with a restore.
+type marks struct {
+	streams    []streamMark
+	generation int64
+}
 
-// marksOf reads, in tx, where the file stands in each of streams, and the
-// identity of each stream it was projected from.
-func marksOf(tx *bolt.Tx, streams []string) ([]streamMark, error) {
+// Metadata keys of a snapshot.
+const (
+	metaStreams    = "streams"
+	metaGeneration = "generation"
+)
+
+var (
+	bucketGeneration = []byte("_generation")
+	keyGeneration    = []byte("at")
+)
+
+// ErrForeignSnapshot is a snapshot that was not taken from these streams:
+// a stream was created again since, or stands before the snapshot.
+var ErrForeignSnapshot = errors.New("the snapshot is not from these streams")
+
+// ErrCorruptSnapshot is a snapshot whose file is not what its metadata
+// says.
+var ErrCorruptSnapshot = errors.New("the snapshot's file does not match its metadata")
+
+// marksOf reads, in tx, where the file stands in each of streams, the
+// identity of each stream it was projected from, and its generation.
+func marksOf(tx *bolt.Tx, streams []string) (marks, error) {
 	origins := tx.Bucket(bucketOrigins)
-	marks := make([]streamMark, 0, len(streams))
+	m := marks{generation: generationOf(tx)}
 	for _, s := range streams {
 		var created []byte
 		if origins != nil {
 			created = origins.Get([]byte(s))
 		}
 		if created == nil {
-			return nil, fmt.Errorf("no origin recorded for stream %s", s)
+			return marks{}, fmt.Errorf("no origin recorded for stream %s", s)
 		}
-		marks = append(marks, streamMark{Stream: s, Created: string(created), Seq: Position(tx, s)})
+		m.streams = append(m.streams, streamMark{Stream: s, Created: string(created), Seq: Position(tx, s)})
 	}
-	return marks, nil
+	return m, nil
+}
+
+func generationOf(tx *bolt.Tx) int64 {
+	if b := tx.Bucket(bucketGeneration); b != nil {
+		return int64(decodeUint(b.Get(keyGeneration)))
+	}
+	return 0
+}
+
+// newGeneration records, in a file that has applied nothing, that it is
+// built from the first event now.
+func newGeneration(tx *bolt.Tx) error {
+	b, err := tx.CreateBucketIfNotExists(bucketGeneration)
+	if err != nil {
+		return err
+	}
+	return b.Put(keyGeneration, encodeUint(uint64(time.Now().UnixNano())))
 }
 
 // covers is how many events the marks cover in all.
-func covers(marks []streamMark) uint64 {
+func (m marks) covers() uint64 {
 	var n uint64
-	for _, m := range marks {
-		n += m.Seq
+	for _, s := range m.streams {
+		n += s.Seq
 	}
 	return n
 }
 
-// behind reports whether marks stand nowhere past have, stream by stream:
-// a snapshot that is not ahead of the one kept is not worth writing.
-func behind(marks, have []streamMark) bool {
-	for _, m := range marks {
-		i := slices.IndexFunc(have, func(h streamMark) bool { return h.Stream == m.Stream })
-		if i < 0 || have[i].Created != m.Created || have[i].Seq < m.Seq {
-			return false
+// replaces says whether a snapshot at m should replace the one kept: one
+// of a later generation does, one of an earlier generation never does,
+// and one of the same generation does when it stands ahead in some stream.
+func (m marks) replaces(kept marks) bool {
+	if m.generation != kept.generation {
+		return m.generation > kept.generation
+	}
+	for _, s := range m.streams {
+		i := slices.IndexFunc(kept.streams, func(k streamMark) bool { return k.Stream == s.Stream })
+		if i < 0 || kept.streams[i].Created != s.Created || kept.streams[i].Seq < s.Seq {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
-func readMarks(info *jetstream.ObjectInfo) ([]streamMark, error) {
-	var marks []streamMark
-	if err := json.Unmarshal([]byte(info.Metadata[snapshotStreams]), &marks); err != nil || len(marks) == 0 {
-		return nil, fmt.Errorf("snapshot %s has no stream marks", info.Name)
+func (m marks) metadata() (map[string]string, error) {
+	data, err := json.Marshal(m.streams)
+	if err != nil {
+		return nil, err
 	}
-	return marks, nil
+	return map[string]string{metaStreams: string(data), metaGeneration: strconv.FormatInt(m.generation, 10)}, nil
 }
 
-// WriteSnapshot copies db, as one read transaction sees it, into obs under
+func readMarks(info *jetstream.ObjectInfo) (marks, error) {
+	var m marks
+	if err := json.Unmarshal([]byte(info.Metadata[metaStreams]), &m.streams); err != nil || len(m.streams) == 0 {
+		return marks{}, fmt.Errorf("%w: snapshot %s has no stream marks", ErrCorruptSnapshot, info.Name)
+	}
+	m.generation, _ = strconv.ParseInt(info.Metadata[metaGeneration], 10, 64)
+	return m, nil
+}
+
+// transferTimeout bounds an upload or a download of size bytes: a
+// minute, and a second for every 4 MB. The client's own default, which
+// applies to a context without a deadline, is 5 seconds for the whole
+// transfer: a few hundred MB.
+func transferTimeout(size uint64) time.Duration {
+	return time.Minute + time.Duration(size/(4<<20))*time.Second
+}
+
+// callTimeout bounds each call about a snapshot that is not a transfer:
+// with no deadline of its own, a call would get the client's default.
+const callTimeout = 30 * time.Second
+
+// kept is where the snapshot kept under name stands, if there is one.
+func (s *Snapshots) kept(ctx context.Context, obs jetstream.ObjectStore, name string) (marks, *jetstream.ObjectInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	info, err := obs.GetInfo(ctx, name)
+	if err != nil {
+		return marks{}, nil, err
+	}
+	m, err := readMarks(info)
+	return m, info, err
+}
+
+func (s *Snapshots) store(ctx context.Context) (jetstream.ObjectStore, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	return s.JS.ObjectStore(ctx, s.Bucket)
+}
+
+// Write copies db, as one read transaction sees it, into the bucket under
 // name, with where it stands in streams. It copies the file to disk first
 // and uploads the copy, so the read transaction, which keeps bbolt from
 // growing its map, is as short as a local copy. It writes nothing, and
-// says so, when obs already holds a snapshot at least as far along (one
-// another replica wrote).
-func WriteSnapshot(ctx context.Context, db *bolt.DB, obs jetstream.ObjectStore, name string, streams []string) (written bool, size uint64, err error) {
+// says so, when the bucket holds a snapshot it should not replace
+// (marks.replaces), one another replica wrote, say.
+func (s *Snapshots) Write(ctx context.Context, db *bolt.DB, name string, streams []string) (written bool, size uint64, err error) {
+	obs, err := s.store(ctx)
+	if err != nil {
+		return false, 0, fmt.Errorf("snapshot %s: %w", name, err)
+	}
 	tmp := db.Path() + ".snapshot"
 	defer os.Remove(tmp)
-	var marks []streamMark
+	var mine marks
 	err = db.View(func(tx *bolt.Tx) error {
-		if marks, err = marksOf(tx, streams); err != nil {
+		if mine, err = marksOf(tx, streams); err != nil {
 			return err
 		}
 		return tx.CopyFile(tmp, 0o600)
@@ -124,75 +227,152 @@ func WriteSnapshot(ctx context.Context, db *bolt.DB, obs jetstream.ObjectStore, 
 	if err != nil {
 		return false, 0, fmt.Errorf("snapshot %s: %w", name, err)
 	}
-	if have, err := obs.GetInfo(ctx, name); err == nil {
-		if kept, err := readMarks(have); err == nil && behind(marks, kept) {
-			return false, 0, nil
-		}
+	if kept, _, err := s.kept(ctx, obs, name); err == nil && !mine.replaces(kept) {
+		return false, 0, nil
 	}
-	data, err := json.Marshal(marks)
-	if err != nil {
-		return false, 0, err
-	}
-	f, err := os.Open(tmp)
+	info, err := s.upload(ctx, obs, name, tmp, mine)
 	if err != nil {
 		return false, 0, fmt.Errorf("snapshot %s: %w", name, err)
 	}
-	defer f.Close()
-	info, err := obs.Put(ctx, jetstream.ObjectMeta{
-		Name:        name,
-		Description: fmt.Sprintf("local state %s, %d events applied", name, covers(marks)),
-		Metadata:    map[string]string{snapshotStreams: string(data)},
-	}, f)
-	if err != nil {
-		return false, 0, fmt.Errorf("snapshot %s: %w", name, err)
+	tidy, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if err := s.purgeOrphans(tidy, obs); err != nil {
+		return true, info.Size, fmt.Errorf("snapshot %s taken; its bucket not tidied: %w", name, err)
 	}
 	return true, info.Size, nil
 }
 
-// ErrForeignSnapshot is a snapshot that was not taken from these streams:
-// a stream was created again since, or stands before the snapshot.
-var ErrForeignSnapshot = errors.New("the snapshot is not from these streams")
+func (s *Snapshots) upload(ctx context.Context, obs jetstream.ObjectStore, name, path string, m marks) (*jetstream.ObjectInfo, error) {
+	meta, err := m.metadata()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, transferTimeout(uint64(fi.Size())))
+	defer cancel()
+	return obs.Put(ctx, jetstream.ObjectMeta{
+		Name:        name,
+		Description: fmt.Sprintf("local state %s, %d events applied", name, m.covers()),
+		Metadata:    meta,
+	}, f)
+}
 
-// RestoreSnapshot writes the snapshot name of obs to path, where no file
-// is, and reports whether it did. It restores nothing (false, nil) when
-// there is no snapshot. It refuses one taken from other streams than the
+// purgeOrphans removes chunks that no snapshot names and that are older
+// than OrphanAge. Replacing a snapshot purges the chunks of the one it
+// replaced, but not those of an upload cut short, nor of an upload that
+// another replica's replaced while it ran.
+func (s *Snapshots) purgeOrphans(ctx context.Context, obs jetstream.ObjectStore) error {
+	age := s.OrphanAge
+	if age == 0 {
+		age = time.Hour
+	}
+	named := map[string]bool{}
+	objects, err := obs.List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return err
+	}
+	for _, o := range objects {
+		named[chunkSubject(s.Bucket, o.NUID)] = true
+	}
+	stream, err := s.JS.Stream(ctx, "OBJ_"+s.Bucket)
+	if err != nil {
+		return err
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(chunkSubject(s.Bucket, ">")))
+	if err != nil {
+		return err
+	}
+	for subject := range info.State.Subjects {
+		if named[subject] {
+			continue
+		}
+		last, err := stream.GetLastMsgForSubject(ctx, subject)
+		if err != nil || time.Since(last.Time) < age {
+			continue // gone meanwhile, or perhaps an upload under way
+		}
+		if err := stream.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func chunkSubject(bucket, nuid string) string { return "$O." + bucket + ".C." + nuid }
+
+// Restore writes the snapshot name to path, where no file is, and reports
+// whether it did. It restores nothing (false, nil) when there is no
+// snapshot, or when a file appeared at path meanwhile (another process on
+// the same directory). It refuses one taken from other streams than the
 // server's (ErrForeignSnapshot), one whose content does not match its
-// digest, or one whose file disagrees with its own marks; the caller then
-// builds the file from the streams. The file appears at path whole, or
-// not at all: it is written beside it, flushed and renamed.
-func RestoreSnapshot(ctx context.Context, js jetstream.JetStream, obs jetstream.ObjectStore, name, path string) (bool, error) {
-	info, err := obs.GetInfo(ctx, name)
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return false, nil
-	}
+// digest, or one whose file disagrees with its marks
+// (ErrCorruptSnapshot); the caller then builds the file from the streams.
+// The file appears at path whole, or not at all: it is written beside it,
+// flushed, and linked in place.
+func (s *Snapshots) Restore(ctx context.Context, name, path string) (bool, error) {
+	obs, err := s.store(ctx)
 	if err != nil {
-		return false, fmt.Errorf("restore %s: %w", name, err)
-	}
-	marks, err := readMarks(info)
-	if err != nil {
-		return false, err
-	}
-	if err := sameStreams(ctx, js, marks); err != nil {
 		return false, fmt.Errorf("restore %s: %w", name, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return false, fmt.Errorf("restore %s: %w", name, err)
 	}
 	tmp := path + ".restoring"
-	_ = os.Remove(tmp) // left by a restore that stopped half way
-	if err := download(ctx, obs, name, tmp); err != nil {
+	// A replica that snapshots meanwhile replaces the object, and purges
+	// the chunks being read: read the new one.
+	for attempt := 1; ; attempt++ {
+		nuid, err := s.restoreTo(ctx, obs, name, tmp)
+		if err == nil {
+			break
+		}
 		_ = os.Remove(tmp)
-		return false, fmt.Errorf("restore %s: %w", name, err)
+		if nuid == "" || attempt == 3 || !s.replaced(ctx, obs, name, nuid) {
+			if errors.Is(err, jetstream.ErrObjectNotFound) {
+				return false, nil
+			}
+			return false, fmt.Errorf("restore %s: %w", name, err)
+		}
 	}
-	if err := matchesMarks(tmp, marks); err != nil {
-		_ = os.Remove(tmp)
-		return false, fmt.Errorf("restore %s: %w", name, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
+		return false, nil
+	} else if err != nil {
 		return false, fmt.Errorf("restore %s: %w", name, err)
 	}
 	return true, syncDir(filepath.Dir(path))
+}
+
+// restoreTo checks the snapshot and writes it to path, and returns the
+// NUID of the object it read.
+func (s *Snapshots) restoreTo(ctx context.Context, obs jetstream.ObjectStore, name, path string) (string, error) {
+	m, info, err := s.kept(ctx, obs, name)
+	if err != nil {
+		return "", err
+	}
+	check, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if err := sameStreams(check, s.JS, m.streams); err != nil {
+		return "", err
+	}
+	_ = os.Remove(path) // left by a restore that stopped half way
+	if err := download(ctx, obs, info, path); err != nil {
+		return info.NUID, err
+	}
+	return info.NUID, matchesMarks(path, m)
+}
+
+func (s *Snapshots) replaced(ctx context.Context, obs jetstream.ObjectStore, name, nuid string) bool {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	info, err := obs.GetInfo(ctx, name)
+	return err == nil && info.NUID != nuid
 }
 
 // sameStreams checks that every stream of marks is the one the snapshot
@@ -219,8 +399,10 @@ func sameStreams(ctx context.Context, js jetstream.JetStream, marks []streamMark
 // download writes the object to path and flushes it. The object store
 // checks the content against its digest as the last byte is read: a
 // snapshot altered or torn in the bucket fails here.
-func download(ctx context.Context, obs jetstream.ObjectStore, name, path string) error {
-	r, err := obs.Get(ctx, name)
+func download(ctx context.Context, obs jetstream.ObjectStore, info *jetstream.ObjectInfo, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, transferTimeout(info.Size))
+	defer cancel()
+	r, err := obs.Get(ctx, info.Name)
 	if err != nil {
 		return err
 	}
@@ -242,23 +424,23 @@ func download(ctx context.Context, obs jetstream.ObjectStore, name, path string)
 // matchesMarks opens the restored file and checks that it stands where its
 // metadata says: marks written apart from the file cannot pass off one
 // file as another.
-func matchesMarks(path string, marks []streamMark) error {
+func matchesMarks(path string, want marks) error {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
-		return fmt.Errorf("the snapshot is no bbolt file: %w", err)
+		return fmt.Errorf("%w: no bbolt file: %v", ErrCorruptSnapshot, err)
 	}
 	defer db.Close()
 	return db.View(func(tx *bolt.Tx) error {
-		streams := make([]string, len(marks))
-		for i, m := range marks {
+		streams := make([]string, len(want.streams))
+		for i, m := range want.streams {
 			streams[i] = m.Stream
 		}
 		have, err := marksOf(tx, streams)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %v", ErrCorruptSnapshot, err)
 		}
-		if !slices.Equal(have, marks) {
-			return fmt.Errorf("the file stands at %v, its metadata says %v", have, marks)
+		if !slices.Equal(have.streams, want.streams) || have.generation != want.generation {
+			return fmt.Errorf("%w: the file stands at %v, its metadata says %v", ErrCorruptSnapshot, have, want)
 		}
 		return nil
 	})
@@ -289,9 +471,8 @@ const DefaultSnapshotMin = 50_000
 // snapshotDue says whether a projection that has applied since events
 // after a snapshot that covered covered should take another. It takes one
 // when what came after has grown to a quarter of what the snapshot holds,
-// so the work of copying the file stays a fixed share of the work of
-// applying, however long the history; and at least every 20 times min
-// events, so a replica that restores replays at most that many.
+// and at least every 20 times min events, so a replica that restores
+// replays at most that many.
 func snapshotDue(since, covered, min uint64) bool {
 	if min == 0 {
 		min = DefaultSnapshotMin
@@ -299,27 +480,60 @@ func snapshotDue(since, covered, min uint64) bool {
 	return since >= min && (since >= covered/4 || since >= 20*min)
 }
 
+// snapshotRetry is how long a projection waits after a snapshot failed
+// before it tries again: each try copies the whole file.
+const snapshotRetry = time.Minute
+
+// startSnapshots learns where the snapshot kept in the bucket stands, so
+// that the next one is due after what it covers, not after what this
+// start found: a replica restarted often would otherwise never take one.
+// One of another generation, or none, covers nothing.
+func (p *Projection) startSnapshots(ctx context.Context) {
+	if p.snapshots == nil {
+		return
+	}
+	var mine marks
+	if err := p.db.View(func(tx *bolt.Tx) (err error) {
+		mine, err = marksOf(tx, p.streams)
+		return err
+	}); err != nil {
+		return
+	}
+	obs, err := p.snapshots.store(ctx)
+	if err != nil {
+		return
+	}
+	kept, _, err := p.snapshots.kept(ctx, obs, snapshotName(p.db.Path()))
+	if err == nil && kept.generation == mine.generation {
+		p.covered.Store(kept.covers())
+	}
+}
+
 // maybeSnapshot takes a snapshot of the projection's file, in the
 // background, when one is due and the projection has caught up with its
 // streams (one taken while replaying history would soon be stale).
 func (p *Projection) maybeSnapshot(ctx context.Context, positions map[string]uint64) {
-	now := total(positions)
-	if p.snapshots == nil || p.busy.Load() || !snapshotDue(now-p.covered, p.covered, p.SnapshotMin) || !p.Ready() {
+	now, covered := total(positions), p.covered.Load()
+	if p.snapshots == nil || p.busy.Load() || now < covered || !snapshotDue(now-covered, covered, p.SnapshotMin) ||
+		time.Now().UnixNano() < p.retryAt.Load() || !p.Ready() {
 		return
 	}
 	p.busy.Store(true)
-	p.covered = now
 	p.snapshotting.Go(func() {
 		defer p.busy.Store(false)
 		start := time.Now()
-		written, size, err := WriteSnapshot(ctx, p.db, p.snapshots, snapshotName(p.db.Path()), p.streams)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			p.log.Warn().Err(err).Msg("snapshot not taken; the next one is tried later")
-		case written:
+		written, size, err := p.snapshots.Write(ctx, p.db, snapshotName(p.db.Path()), p.streams)
+		if err == nil { // taken, or one as good is kept already
+			p.covered.Store(now)
+		}
+		if written {
 			p.log.Info().Uint64("bytes", size).Uint64("events", now).Float64("took_ms", observe.Millis(time.Since(start))).
 				Msg("snapshot of the local state taken")
 			p.metrics.ObserveSnapshot(p.service, "taken")
+		}
+		if err != nil && ctx.Err() == nil {
+			p.retryAt.Store(time.Now().Add(snapshotRetry).UnixNano())
+			p.log.Warn().Err(err).Msg("snapshot not taken; tried again in a minute")
 		}
 	})
 }

@@ -80,6 +80,11 @@ func snapshotMarks(ctx context.Context, obs jetstream.ObjectStore) (uint64, stri
 	return marks[0].Seq, marks[0].Created, nil
 }
 
+// bucketOf is the counters' snapshot bucket, as the runtime uses it.
+func bucketOf(js jetstream.JetStream) *mesh.Snapshots {
+	return &mesh.Snapshots{JS: js, Bucket: mesh.SnapshotBucket("test")}
+}
+
 func snapshots(t *testing.T, js jetstream.JetStream) jetstream.ObjectStore {
 	t.Helper()
 	obs, err := js.ObjectStore(meshtest.Context(t), mesh.SnapshotBucket("test"))
@@ -181,7 +186,7 @@ func TestASnapshotOfAnotherStreamIsRefused(t *testing.T) {
 	}
 	newStream(t, n.JS)
 	path := filepath.Join(t.TempDir(), "test.db")
-	restored, err := mesh.RestoreSnapshot(ctx, n.JS, snapshots(t, n.JS), "test", path)
+	restored, err := bucketOf(n.JS).Restore(ctx, "test", path)
 	if restored || !errors.Is(err, mesh.ErrForeignSnapshot) {
 		t.Fatalf("restored %v, %v; want the snapshot refused as foreign", restored, err)
 	}
@@ -203,7 +208,7 @@ func TestACorruptSnapshotIsRefused(t *testing.T) {
 		info.Digest = "SHA-256=" + base64.URLEncoding.EncodeToString(sum[:])
 	})
 	path := n.DBPath("test")
-	restored, err := mesh.RestoreSnapshot(ctx, n.JS, snapshots(t, n.JS), "test", path)
+	restored, err := bucketOf(n.JS).Restore(ctx, "test", path)
 	if restored || !errors.Is(err, jetstream.ErrDigestMismatch) {
 		t.Fatalf("restored %v, %v; want a digest mismatch", restored, err)
 	}
@@ -234,7 +239,7 @@ func TestASnapshotWhoseMarksLieIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := n.DBPath("test")
-	if restored, err := mesh.RestoreSnapshot(ctx, n.JS, obs, "test", path); restored || err == nil {
+	if restored, err := bucketOf(n.JS).Restore(ctx, "test", path); restored || !errors.Is(err, mesh.ErrCorruptSnapshot) {
 		t.Fatalf("restored %v, %v; want marks that disagree with the file refused", restored, err)
 	}
 	noFile(t, path)
@@ -261,37 +266,150 @@ func TestARestoreThatStoppedHalfWayIsDoneAgain(t *testing.T) {
 }
 
 // A replica writes no snapshot behind the one kept (another replica's,
-// say): the bucket only moves forward.
-func TestASnapshotBehindTheOneKeptIsNotWritten(t *testing.T) {
+// say): the bucket only moves forward. A file built again from the first
+// event (shopmesh rebuild) replaces it though, wherever it stands: the
+// state before the rebuild must not come back with a restore.
+func TestOnlyASnapshotAheadOrOfALaterBuildReplacesTheOneKept(t *testing.T) {
 	t.Parallel()
 	js := streamOnNewServer(t)
 	ctx := meshtest.Context(t)
 	if err := mesh.ProvisionSnapshots(ctx, js, mesh.Storage{}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	obs := snapshots(t, js)
-	ahead := startHarness(t, js, filepath.Join(t.TempDir(), "test.db"))
-	behind := startHarness(t, js, filepath.Join(t.TempDir(), "test.db"))
-	if _, err := behind.increment(ctx, "one", "c"); err != nil {
+	dir := t.TempDir()
+	ahead := startHarness(t, js, filepath.Join(dir, "a", "test.db"))
+	if _, err := ahead.increment(ctx, "one", "c"); err != nil {
 		t.Fatal(err)
 	}
-	behind.stop() // stands at 1: it sees nothing after
+	// A second replica's file, of the same build, standing at 1.
+	behindPath := filepath.Join(dir, "b", "test.db")
+	if err := os.MkdirAll(filepath.Dir(behindPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := ahead.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(behindPath, 0o600) }); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ahead.increment(ctx, "two", "c"); err != nil {
 		t.Fatal(err)
 	}
-	if written, _, err := mesh.WriteSnapshot(ctx, ahead.db, obs, "test", []string{testStream}); !written || err != nil {
+	if written, _, err := bucketOf(js).Write(ctx, ahead.db, "test", []string{testStream}); !written || err != nil {
 		t.Fatalf("written %v, %v", written, err)
 	}
-	db, _, err := mesh.OpenDB(behind.path, false)
+	behind, _, err := mesh.OpenDB(behindPath, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer mesh.CloseDB(db)
-	if written, _, err := mesh.WriteSnapshot(ctx, db, obs, "test", []string{testStream}); written || err != nil {
+	defer mesh.CloseDB(behind)
+	if written, _, err := bucketOf(js).Write(ctx, behind, "test", []string{testStream}); written || err != nil {
 		t.Fatalf("a snapshot behind the one kept: written %v, %v", written, err)
+	}
+	if written, _, err := bucketOf(js).Write(ctx, ahead.db, "test", []string{testStream}); written || err != nil {
+		t.Fatalf("a snapshot no further than the one kept: written %v, %v", written, err)
+	}
+	obs := snapshots(t, js)
+	info, err := obs.GetInfo(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rebuilt := startHarness(t, js, filepath.Join(dir, "c", "test.db"))
+	if err := rebuilt.proj.CatchUpAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if written, _, err := bucketOf(js).Write(ctx, rebuilt.db, "test", []string{testStream}); !written || err != nil {
+		t.Fatalf("a snapshot of a file built again: written %v, %v", written, err)
+	}
+	again, err := obs.GetInfo(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Metadata["generation"] == info.Metadata["generation"] {
+		t.Fatal("the snapshot of the file built again did not replace the one before")
 	}
 	if seq, _, _ := snapshotMarks(ctx, obs); seq != 2 {
 		t.Fatalf("the snapshot kept stands at %d, want 2", seq)
+	}
+}
+
+// A restore takes as long as its download needs: the client's default
+// timeout (5 s), which covers a call made without a deadline, would cut a
+// large snapshot short. Here it is a millisecond.
+func TestARestoreHasTheTimeItsDownloadNeeds(t *testing.T) {
+	t.Parallel()
+	n, last := snapshotted(t)
+	nc := n.JS.Conn()
+	impatient, err := jetstream.New(nc, jetstream.WithDefaultTimeout(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := n.DBPath("test")
+	restored, err := bucketOf(impatient).Restore(context.Background(), "test", path)
+	if !restored || err != nil {
+		t.Fatalf("restored %v, %v", restored, err)
+	}
+	c := openCounters(t, n)
+	if err := c.h.w.CatchUp(meshtest.Context(t)); err != nil || position(c.h.db) != last {
+		t.Fatalf("caught up to %d (%v), want %d", position(c.h.db), err, last)
+	}
+}
+
+// A replica restarted more often than snapshots fall due still takes
+// them: the next is due after what the kept one covers, not after what
+// each start found.
+func TestSnapshotsFallDueAcrossRestarts(t *testing.T) {
+	t.Parallel()
+	n := meshtest.Node(t)
+	n.SnapshotMin = 10
+	c := openCounters(t, n)
+	c.incrementAll(t, 10)
+	first := snapshotAt(t, n.JS, 10)
+	var last uint64
+	for range 3 { // 6 events a start: none of them alone makes 10
+		c.rt.Stop()
+		c = openCounters(t, n)
+		last = c.incrementAll(t, 6)
+	}
+	if at := snapshotAt(t, n.JS, first+10); at > last {
+		t.Fatalf("snapshot at %d, past the last event %d", at, last)
+	}
+}
+
+// Chunks no snapshot names (an upload cut short, or the loser of two
+// replicas uploading at once) are purged once old enough; those of the
+// snapshot kept stay.
+func TestChunksNoSnapshotNamesArePurged(t *testing.T) {
+	t.Parallel()
+	js := streamOnNewServer(t)
+	ctx := meshtest.Context(t)
+	if err := mesh.ProvisionSnapshots(ctx, js, mesh.Storage{}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	h := startHarness(t, js, filepath.Join(t.TempDir(), "test.db"))
+	if _, err := h.increment(ctx, "one", "c"); err != nil {
+		t.Fatal(err)
+	}
+	// An upload cut short: chunks under a NUID that no object names.
+	orphan := "$O." + mesh.SnapshotBucket("test") + ".C.an-upload-cut-short"
+	if _, err := js.Publish(ctx, orphan, []byte("half a snapshot")); err != nil {
+		t.Fatal(err)
+	}
+	tidy := &mesh.Snapshots{JS: js, Bucket: mesh.SnapshotBucket("test"), OrphanAge: time.Nanosecond}
+	if written, _, err := tidy.Write(ctx, h.db, "test", []string{testStream}); !written || err != nil {
+		t.Fatalf("written %v, %v", written, err)
+	}
+	s, err := js.Stream(ctx, "OBJ_"+mesh.SnapshotBucket("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter("$O."+mesh.SnapshotBucket("test")+".C.>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := info.State.Subjects[orphan]; ok || len(info.State.Subjects) != 1 {
+		t.Fatalf("chunk subjects after the snapshot: %v; want only the snapshot's", info.State.Subjects)
+	}
+	if restored, err := tidy.Restore(ctx, "test", filepath.Join(t.TempDir(), "test.db")); !restored || err != nil {
+		t.Fatalf("the snapshot kept does not restore: %v, %v", restored, err)
 	}
 }
 

@@ -344,7 +344,7 @@ func TestRebuildRefusesAFileInUse(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if err := rebuildCommand([]string{"--data", cfg.Data, "orders"}, &out); err != nil || !strings.Contains(out.String(), "no local state to remove") {
+	if err := rebuildCommand([]string{"--data", cfg.Data, "orders"}, &out); err != nil || !strings.Contains(out.String(), "no local state to empty") {
 		t.Fatalf("rebuild of nothing said %q, %v", out.String(), err)
 	}
 	s = startTestShop(t, cfg)

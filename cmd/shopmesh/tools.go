@@ -100,10 +100,10 @@ func rebuildCommand(args []string, stdout io.Writer) error {
 			removed = removed || gone
 		}
 		if !removed {
-			fmt.Fprintf(stdout, "%s: no local state to remove\n", name)
+			fmt.Fprintf(stdout, "%s: no local state to empty\n", name)
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: local state removed; it is rebuilt from the streams at the next start\n", name)
+		fmt.Fprintf(stdout, "%s: local state emptied; it is rebuilt from the first event at the next start\n", name)
 	}
 	return nil
 }

@@ -116,5 +116,5 @@ func startTimeline(ctx context.Context, rt *mesh.Runtime) (*store.Timeline, erro
 }
 
 // TimelineFile names the timeline index's bbolt file, beside the service's
-// own (shopmesh rebuild orders removes both).
+// own (shopmesh rebuild orders empties both).
 const TimelineFile = "orders-timeline"
