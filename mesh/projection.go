@@ -41,8 +41,12 @@ var (
 )
 
 // maxBatch bounds how many events share one bbolt transaction: one fsync
-// then covers many events, which is most of the write path's speed.
-const maxBatch = 512
+// then covers many events, which is most of the write path's speed. A
+// batch takes only what has arrived, so under a steady load batches are
+// small; a replay (a rebuild, a replica catching up) fills them. There,
+// 4,096 rather than 512 took about a tenth less CPU: fewer commits, and
+// more of each page's keys written at once (docs/performance.md).
+const maxBatch = 4096
 
 // Projection keeps a bbolt file current with one or more streams.
 type Projection struct {
