@@ -4,6 +4,11 @@
 // checked in, so that services written in other languages can validate
 // what they read. Run `go generate ./...` after changing an event or a
 // plan; a test fails while the files are out of date.
+//
+// The schemas hold a producer to what it writes, no field more
+// (additionalProperties: false; Validator). A reader holds an event to
+// them but tolerates fields a newer producer adds (ADR 12): Contracts,
+// which the runtime checks every event against before it is applied.
 package schemas
 
 //go:generate go run ./gen
