@@ -66,5 +66,5 @@ func TestAPlacementThatBreaksItsContractRunsNoSaga(t *testing.T) {
 	if got := m.payments("X"); len(got) != 0 {
 		t.Errorf("payments charged the broken placement: %+v", got)
 	}
-	m.http.Do(http.MethodGet, "/readyz", nil, nil).Expect(http.StatusOK)
+	m.awaitReady()
 }
