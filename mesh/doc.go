@@ -30,6 +30,11 @@
 // (an answer ahead of the state it follows) once the event is
 // ReactionOptions.AheadFor old.
 //
+// Before any Projector or Handler sees an event, the runtime checks it
+// against the Contracts of the Node: one that breaks the contract of its
+// type is set aside by a projection, and given to the dead letters by a
+// reaction, with the reason (ErrBrokenContract). Nothing applies it.
+//
 // A Plan declares what a service does on NATS (its stream, what it reads,
 // its bucket and durable consumers), which Provision creates. A Node is
 // what a process gives its services: connections, where state lives, the

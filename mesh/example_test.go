@@ -2,6 +2,8 @@ package mesh_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -31,6 +33,24 @@ type voted struct {
 
 func (e voted) EventSubject() string { return "polls.poll." + e.Poll + ".voted" }
 func (voted) EventType() string      { return "example.polls.poll.voted.v1" }
+
+// pollContracts is what a reader may rely on in each event of the
+// service: the runtime checks every event against it before any
+// projector or handler sees it, and sets aside one that breaks it.
+// (ShopMesh's contracts are its JSON Schemas: schemas.NewContracts.)
+var pollContracts = mesh.ContractFunc(func(eventType string, body []byte) error {
+	if eventType != (voted{}).EventType() {
+		return nil // not the service's: skipped by its readers
+	}
+	var ev voted
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return err
+	}
+	if ev.Poll == "" || ev.Voter == "" {
+		return errors.New("a vote names its poll and its voter")
+	}
+	return nil
+})
 
 var bucketTotals = []byte("totals")
 
@@ -150,7 +170,10 @@ func Example_service() {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
-	n := &mesh.Node{JS: js, HTTP: httpapi.NewHTTP(observe.Observer{Log: zerolog.Nop()}, "admin"), Log: zerolog.Nop(), DataDir: dir}
+	n := &mesh.Node{
+		JS: js, HTTP: httpapi.NewHTTP(observe.Observer{Log: zerolog.Nop()}, "admin"), Log: zerolog.Nop(), DataDir: dir,
+		Contracts: pollContracts,
+	}
 
 	svc := &polls{}
 	if err := mesh.Provision(ctx, js, n.Storage, n.Reactions, svc.Plan()); err != nil { // the operator's step

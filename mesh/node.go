@@ -39,6 +39,10 @@ type Node struct {
 	// node: tests deliver each event twice with it, to prove that every
 	// handler is idempotent (meshtest.DeliverTwice).
 	Around func(Handler) Handler
+	// Contracts checks every event a projection or a reaction of the node
+	// reads before it is applied or handled; one that breaks its contract
+	// is set aside. A node without it starts no service.
+	Contracts Contracts
 }
 
 // JetStream is service's connection.
@@ -140,9 +144,13 @@ func (n *Node) snapshots(service string) *Snapshots {
 // React starts a reaction of service with the node's delivery options; a
 // message it keeps failing on shows in /readyz.
 func (n *Node) React(ctx context.Context, service string, r Reaction) (*Reactor, error) {
+	if n.Contracts == nil {
+		return nil, fmt.Errorf("reaction %s: %w", r.Name, errNoContracts)
+	}
 	if n.Around != nil {
 		r.Handle = n.Around(r.Handle)
 	}
+	r.Handle = checkedHandler(n.Contracts, r.Handle)
 	rc, err := StartReaction(ctx, n.JetStream(service), service, r, n.Reactions, n.Observer(service))
 	if err != nil {
 		return nil, err
@@ -205,12 +213,14 @@ func (n *Node) Start(ctx context.Context, svc Service) (*Runtime, error) {
 
 // Project starts a projection of streams into db through p, publishing
 // views (which may be nil), and adds it to the node's readiness checks.
+// An event that breaks its contract is set aside before p sees it.
 func (n *Node) Project(ctx context.Context, service string, db *bolt.DB, streams []string, p Projector, views *Views) (*Projection, error) {
 	return n.project(ctx, service, service+" projection", NewProjection(db, n.JetStream(service), streams, p, views, n.Logger(service)))
 }
 
 // ProjectIndex starts an index projection (Projection.Index) of service,
-// with no views, which /readyz names name.
+// with no views, which /readyz names name. An index is held to the
+// contracts too: it applies no event that breaks one.
 func (n *Node) ProjectIndex(ctx context.Context, service, name string, db *bolt.DB, streams []string, p Projector) (*Projection, error) {
 	proj := NewProjection(db, n.JetStream(service), streams, p, nil, n.Logger(service))
 	proj.Index = true
@@ -218,6 +228,10 @@ func (n *Node) ProjectIndex(ctx context.Context, service, name string, db *bolt.
 }
 
 func (n *Node) project(ctx context.Context, service, name string, proj *Projection) (*Projection, error) {
+	if n.Contracts == nil {
+		return nil, fmt.Errorf("%s: %w", name, errNoContracts)
+	}
+	proj.projector = checkedProjector{contracts: n.Contracts, p: proj.projector}
 	proj.service, proj.metrics = service, n.Metrics
 	proj.snapshots = n.snapshots(service)
 	proj.SnapshotMin = n.SnapshotMin

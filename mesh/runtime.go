@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -32,8 +33,12 @@ type Runtime struct {
 }
 
 // Open binds the service of plan to what provisioning made for it: its KV
-// read model (if the plan has a bucket) and its bbolt file.
+// read model (if the plan has a bucket) and its bbolt file. A node without
+// Contracts opens nothing: what the service read would go unchecked.
 func (n *Node) Open(ctx context.Context, plan Plan) (*Runtime, error) {
+	if n.Contracts == nil {
+		return nil, fmt.Errorf("open %s: %w", plan.Service, errNoContracts)
+	}
 	rt := &Runtime{n: n, plan: plan}
 	rt.ctx, rt.cancel = context.WithCancel(ctx)
 	if plan.Bucket != "" {

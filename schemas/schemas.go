@@ -4,6 +4,11 @@
 // checked in, so that services written in other languages can validate
 // what they read. Run `go generate ./...` after changing an event or a
 // plan; a test fails while the files are out of date.
+//
+// The schemas hold a producer to what it writes, no field more
+// (additionalProperties: false; Validator). A reader holds an event to
+// them but tolerates fields a newer producer adds (ADR 12): Contracts,
+// which the runtime checks every event against before it is applied.
 package schemas
 
 //go:generate go run ./gen
@@ -84,26 +89,70 @@ type Validator struct {
 }
 
 // NewValidator compiles every checked-in schema.
-func NewValidator() (*Validator, error) {
-	checked, err := Checked()
+func NewValidator() (*Validator, error) { return newValidator(false) }
+
+// newValidator compiles every checked-in schema; a tolerant one lets an
+// object have properties its schema does not name, as a reader must
+// (ADR 12).
+func newValidator(tolerant bool) (*Validator, error) {
+	docs, err := checkedDocs()
 	if err != nil {
 		return nil, err
 	}
 	c := validator.NewCompiler()
 	v := &Validator{byType: make(map[string]*validator.Schema)}
+	for eventType, doc := range docs {
+		if tolerant {
+			tolerate(doc)
+		}
+		name := FileName(eventType)
+		if err := c.AddResource(name, doc); err != nil {
+			return nil, err
+		}
+		if v.byType[eventType], err = c.Compile(name); err != nil {
+			return nil, fmt.Errorf("compile %s: %w", name, err)
+		}
+	}
+	return v, nil
+}
+
+// checkedDocs reads every checked-in event schema, by event type, as
+// the validator reads JSON (numbers kept as json.Number).
+func checkedDocs() (map[string]map[string]any, error) {
+	checked, err := Checked()
+	if err != nil {
+		return nil, err
+	}
+	docs := make(map[string]map[string]any, len(checked))
 	for name, data := range checked {
 		doc, err := validator.UnmarshalJSON(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("schema %s: %w", name, err)
 		}
-		if err := c.AddResource(name, doc); err != nil {
-			return nil, err
+		m, ok := doc.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("schema %s is not an object", name)
 		}
-		if v.byType[strings.TrimSuffix(name, ".json")], err = c.Compile(name); err != nil {
-			return nil, fmt.Errorf("compile %s: %w", name, err)
+		docs[strings.TrimSuffix(name, ".json")] = m
+	}
+	return docs, nil
+}
+
+// tolerate removes additionalProperties from a schema and the schemas of
+// its properties and items: the keywords through which the generator
+// nests them (the readers' shapes refuse any other).
+func tolerate(schema map[string]any) {
+	delete(schema, "additionalProperties")
+	if props, ok := schema["properties"].(map[string]any); ok {
+		for _, p := range props {
+			if p, ok := p.(map[string]any); ok {
+				tolerate(p)
+			}
 		}
 	}
-	return v, nil
+	if items, ok := schema["items"].(map[string]any); ok {
+		tolerate(items)
+	}
 }
 
 // Validate checks one event body against the schema of its type.

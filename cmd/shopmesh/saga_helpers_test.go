@@ -182,6 +182,19 @@ func (m *mall) awaitTerminal(id string) order {
 	return m.await(id, func(s string) bool { return terminal[s] })
 }
 
+// awaitReady waits until /readyz says every part of the shop is ready:
+// a projection that has just started, or set an event aside, catches up
+// first (the timeline's index gathers events before it commits them).
+func (m *mall) awaitReady() {
+	m.t.Helper()
+	meshtest.Eventually(m.t, 20*time.Second, func() error {
+		if r := m.http.Do(http.MethodGet, "/readyz", nil, nil); r.Status != http.StatusOK {
+			return fmt.Errorf("not ready: %s", r.Body)
+		}
+		return nil
+	})
+}
+
 func is(want string) func(string) bool { return func(s string) bool { return s == want } }
 
 type stock struct {

@@ -262,7 +262,7 @@ func TestPoisonMessagesWedgeNothing(t *testing.T) {
 		if o := m.awaitTerminal(id); o.Status != "confirmed" {
 			t.Fatalf("round %d: order %+v", round, o)
 		}
-		m.http.Do(http.MethodGet, "/readyz", nil, nil).Expect(http.StatusOK)
+		m.awaitReady()
 		m.restart(cfg)
 	}
 	dead, err := ops.DeadLetters(ctx, m.js)

@@ -21,6 +21,7 @@ import (
 	"github.com/shopmesh/shopmesh/mesh/natsauth"
 	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/mesh/ops"
+	"github.com/shopmesh/shopmesh/schemas"
 	"github.com/shopmesh/shopmesh/svc/inventory"
 	"github.com/shopmesh/shopmesh/svc/orders"
 	"github.com/shopmesh/shopmesh/svc/payments"
@@ -216,11 +217,16 @@ func (s *shop) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Every event the services read is held to its schema (ADR 12).
+	contracts, err := schemas.NewContracts()
+	if err != nil {
+		return err
+	}
 	obs := observe.Observer{Log: s.log, Metrics: observe.NewMetrics(), Tracing: s.tracing}
 	s.node = &mesh.Node{
 		Conns: conns, HTTP: httpapi.NewHTTP(obs, s.cfg.AdminToken), Metrics: obs.Metrics, Tracing: obs.Tracing,
 		Log: s.log, Storage: s.storage(), DataDir: dir, Reactions: s.tuning.reactions, Around: s.tuning.around,
-		SnapshotMin: s.tuning.snapshotMin,
+		SnapshotMin: s.tuning.snapshotMin, Contracts: contracts,
 	}
 	doc, err := asyncAPI(s.cfg)
 	if err != nil {

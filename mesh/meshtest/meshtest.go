@@ -22,6 +22,7 @@ import (
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/mesh/observe"
 	"github.com/shopmesh/shopmesh/mesh/ops"
+	"github.com/shopmesh/shopmesh/schemas"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -71,10 +72,25 @@ func Node(t testing.TB) *mesh.Node {
 	}
 	return &mesh.Node{
 		JS: js, HTTP: httpapi.NewHTTP(observe.Observer{Log: log}, AdminToken), Log: log, DataDir: t.TempDir(),
+		Contracts: Contracts(t),
 		// Fast retries; an event ahead of its state waits two seconds for
 		// it, long enough for a test to publish that state.
 		Reactions: mesh.ReactionOptions{Backoff: []time.Duration{10 * time.Millisecond, 50 * time.Millisecond}, AheadFor: 2 * time.Second},
 	}
+}
+
+// contracts are the shop's contracts, compiled once for every test.
+var contracts = sync.OnceValues(schemas.NewContracts)
+
+// Contracts are the contracts a shop's node checks events against (the
+// checked-in schemas), as a test's node does too.
+func Contracts(t testing.TB) *schemas.Contracts {
+	t.Helper()
+	c, err := contracts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // Logger writes warnings and errors to the test log.

@@ -42,7 +42,7 @@ func TestInventoryAPI(t *testing.T) {
 	t.Parallel()
 	s := start(t)
 	mug := "MUG"
-	s.publish(events.ProductsService, events.ProductCreated{ProductID: mug, ProductFields: events.ProductFields{SKU: mug, Name: "Product MUG"}})
+	s.publish(events.ProductsService, events.ProductCreated{ProductID: mug, ProductFields: events.ProductFields{SKU: mug, Name: "Product MUG", Price: price}})
 	if st := s.stock(mug); st.OnHand != 0 || st.Available != 0 {
 		t.Fatalf("new product's stock %+v", st)
 	}

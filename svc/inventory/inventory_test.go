@@ -35,19 +35,24 @@ func (s *shop) publish(service string, evs ...mesh.Event) {
 	meshtest.Publish(s.t, s.js, service, evs...)
 }
 
+// price is what the catalog gives every product here: inventory reads
+// none, but the catalog's events carry one.
+var price = events.Money{Amount: 100, Currency: "EUR"}
+
 // stocked creates products with onHand units each.
 func (s *shop) stocked(onHand int64, ids ...string) {
 	s.t.Helper()
 	for _, id := range ids {
-		s.publish(events.ProductsService, events.ProductCreated{ProductID: id, ProductFields: events.ProductFields{SKU: id, Name: id}})
+		s.publish(events.ProductsService, events.ProductCreated{ProductID: id, ProductFields: events.ProductFields{SKU: id, Name: id, Price: price}})
 		s.http.Do(http.MethodPut, "/inventory/"+id, map[string]any{"onHand": onHand}, meshtest.Admin()).Expect(http.StatusOK)
 	}
 }
 
 func placed(orderID string, lines map[string]int64) events.OrderPlaced {
-	e := events.OrderPlaced{OrderID: orderID, CustomerID: "alice", PaymentToken: "tok_visa", ExpiresAt: time.Now().Add(time.Hour)}
+	e := events.OrderPlaced{OrderID: orderID, CustomerID: "alice", PaymentToken: "tok_visa", ExpiresAt: time.Now().Add(time.Hour), Total: events.Money{Currency: price.Currency}}
 	for id, q := range lines {
-		e.Items = append(e.Items, events.OrderItem{ProductID: id, Name: id, Quantity: q})
+		e.Items = append(e.Items, events.OrderItem{ProductID: id, Name: id, Quantity: q, UnitPrice: price})
+		e.Total.Amount += price.Amount * q
 	}
 	return e
 }

@@ -39,12 +39,13 @@ func orderBody(customer, token string, lines ...line) map[string]any {
 
 // order is an order as GET /orders/{id} shows it.
 type order struct {
-	ID         string       `json:"id"`
-	CustomerID string       `json:"customerId"`
-	Total      events.Money `json:"total"`
-	Status     string       `json:"status"`
-	Reason     string       `json:"reason"`
-	PaymentID  string       `json:"paymentId"`
+	ID         string             `json:"id"`
+	CustomerID string             `json:"customerId"`
+	Items      []events.OrderItem `json:"items"`
+	Total      events.Money       `json:"total"`
+	Status     string             `json:"status"`
+	Reason     string             `json:"reason"`
+	PaymentID  string             `json:"paymentId"`
 }
 
 // place places an order for alice, under the Idempotency-Key if one is
@@ -74,17 +75,28 @@ func (s *shop) order(id string) order {
 // total, and waits until it is confirmed.
 func (s *shop) pay(id string) order {
 	s.t.Helper()
-	s.publish(events.InventoryService, events.ReservationAccepted{OrderID: id})
+	s.accept(id)
 	s.await(id, "awaiting_payment")
 	s.publish(events.PaymentsService, events.PaymentCaptured{PaymentID: "pay_" + id, OrderID: id, Amount: s.order(id).Total})
 	return s.await(id, "confirmed")
+}
+
+// accept plays inventory reserving every line of the order.
+func (s *shop) accept(id string) {
+	s.t.Helper()
+	items := s.order(id).Items
+	lines := make([]events.Line, len(items))
+	for i, it := range items {
+		lines[i] = events.Line{ProductID: it.ProductID, Quantity: it.Quantity}
+	}
+	s.publish(events.InventoryService, events.ReservationAccepted{OrderID: id, Lines: lines})
 }
 
 // decline plays inventory accepting the order and payments failing to
 // charge it, and waits until it is cancelled.
 func (s *shop) decline(id string) order {
 	s.t.Helper()
-	s.publish(events.InventoryService, events.ReservationAccepted{OrderID: id})
+	s.accept(id)
 	s.await(id, "awaiting_payment")
 	s.publish(events.PaymentsService, events.PaymentDeclined{PaymentID: "pay_" + id, OrderID: id, Reason: "card declined"})
 	return s.await(id, "cancelled")

@@ -45,10 +45,14 @@ func (f *fixture) cause() mesh.Cause {
 	return mesh.Cause{ID: "cmd-" + strconv.Itoa(f.causes)}
 }
 
+// price is what the catalog gives every product here: inventory reads
+// none, but the catalog's events carry one.
+var price = events.Money{Amount: 100, Currency: "EUR"}
+
 // product publishes the catalog's creation of id, as the catalog would.
 func (f *fixture) product(id string) {
 	f.t.Helper()
-	if _, err := f.pub.Publish(meshtest.Context(f.t), f.cause(), mesh.Outgoing{Event: events.ProductCreated{ProductID: id, ProductFields: events.ProductFields{SKU: id, Name: id}}}); err != nil {
+	if _, err := f.pub.Publish(meshtest.Context(f.t), f.cause(), mesh.Outgoing{Event: events.ProductCreated{ProductID: id, ProductFields: events.ProductFields{SKU: id, Name: id, Price: price}}}); err != nil {
 		f.t.Fatal(err)
 	}
 }
