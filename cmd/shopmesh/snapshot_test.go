@@ -67,7 +67,12 @@ func TestAShopThatLostItsLocalStateStartsFromItsSnapshots(t *testing.T) {
 	if o := m.awaitTerminal(m.place("snap-after", "tok_visa", line{mug, 1})); o.Status != "confirmed" {
 		t.Fatalf("an order placed after the restore ended %s", o.Status)
 	}
-	if s := m.stock(mug); s.OnHand != 93 {
-		t.Fatalf("stock after the restore %+v, want 93 on hand", s)
-	}
+	// The stock is committed after the order is confirmed, by a reaction
+	// to the confirmation: wait for it.
+	meshtest.Eventually(t, 20*time.Second, func() error {
+		if s := m.stock(mug); s.OnHand != 93 || s.Reserved != 0 {
+			return fmt.Errorf("stock after the restore %+v, want 93 on hand, none reserved", s)
+		}
+		return nil
+	})
 }
