@@ -250,7 +250,7 @@ func (p *Projection) follow(ctx context.Context, stream string) error {
 		case p.in <- m:
 		case <-ctx.Done():
 		}
-	})
+	}, jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		return fmt.Errorf("projection consume %s: %w", stream, err)
 	}
