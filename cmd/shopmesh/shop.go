@@ -146,8 +146,12 @@ func (s *shop) startNATS(ctx context.Context) error {
 
 // guardStorage starts JetStream again, in the embedded server, when a disk
 // that filled has room again (ops.StorageGuard); /readyz says why the shop
-// cannot write meanwhile.
+// cannot write meanwhile. An ephemeral shop keeps its streams in memory,
+// which a restart of JetStream would lose, and nothing on disk to guard.
 func (s *shop) guardStorage(ctx context.Context, opts ops.ServerOptions) error {
+	if s.cfg.Ephemeral {
+		return nil
+	}
 	var err error
 	if s.guard, err = ops.NewStorageGuard(s.server, opts, s.log); err != nil {
 		return err

@@ -24,7 +24,8 @@ import (
 // So the guard looks at the store every second, and when JetStream cannot
 // write and the disk has room again, it restarts JetStream inside the
 // server, as the server starts it: what restarting the process did,
-// without dropping a connection.
+// without dropping a connection. It is for a store on file: streams kept
+// in memory would not survive the restart.
 type StorageGuard struct {
 	srv *server.Server
 	// js is the configuration JetStream was started with.
