@@ -2,7 +2,6 @@ package mesh
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -238,11 +237,6 @@ func (n *Node) project(ctx context.Context, service, name string, proj *Projecti
 	if err := proj.Start(ctx); err != nil {
 		return nil, err
 	}
-	n.HTTP.ReadyCheck(name, func() error {
-		if !proj.Ready() {
-			return errors.New("catching up with its streams")
-		}
-		return nil
-	})
+	n.HTTP.ReadyCheck(name, proj.Problem)
 	return proj, nil
 }

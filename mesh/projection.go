@@ -270,7 +270,7 @@ func (p *Projection) follow(ctx context.Context, stream string) error {
 		case p.in <- m:
 		case <-ctx.Done():
 		}
-	})
+	}, jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		return fmt.Errorf("projection consume %s: %w", stream, err)
 	}
@@ -849,18 +849,26 @@ func (p *Projection) catchUpAll(ctx context.Context) (map[string]uint64, error) 
 
 // Ready reports whether the projection has applied what its streams held at
 // start, runs, and can commit.
-func (p *Projection) Ready() bool {
+func (p *Projection) Ready() bool { return p.Problem() == nil }
+
+// Problem says why the projection is not ready, nil when it is: it has
+// stopped, its last batch could not commit (a full disk says so here), or
+// it has not yet applied what its streams held at start.
+func (p *Projection) Problem() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.failure != nil || p.trouble != nil {
-		return false
+	switch {
+	case p.failure != nil:
+		return fmt.Errorf("stopped: %w", p.failure)
+	case p.trouble != nil:
+		return fmt.Errorf("cannot commit, trying again: %w", p.trouble)
 	}
 	for stream, target := range p.targets {
 		if p.applied[stream] < target {
-			return false
+			return errors.New("catching up with its streams")
 		}
 	}
-	return true
+	return nil
 }
 
 // retry calls f up to attempts times with a growing pause between tries.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -150,8 +151,8 @@ func TestWaitForReportsAStoppedProjection(t *testing.T) {
 	if err := h.proj.WaitFor(meshtest.Context(t), testStream, 1); !errors.Is(err, mesh.ErrProjectionStopped) {
 		t.Fatalf("WaitFor = %v, want ErrProjectionStopped", err)
 	}
-	if h.proj.Ready() {
-		t.Fatal("a stopped projection reports ready")
+	if err := h.proj.Problem(); err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Fatalf("a stopped projection says %v", err)
 	}
 }
 
@@ -214,6 +215,10 @@ func TestProjectionRecoversOnceItCanSetAside(t *testing.T) {
 	}
 	if readCounter(h.db, "r").Value != 0 {
 		t.Fatal("applied past a message it could not set aside")
+	}
+	// /readyz says why, not only that it is not ready.
+	if err := h.proj.Problem(); err == nil || !strings.Contains(err.Error(), "trying again") {
+		t.Fatalf("a projection that cannot set a message aside says %v", err)
 	}
 	if err := mesh.ProvisionDeadLetters(ctx, js, mesh.Storage{}); err != nil {
 		t.Fatal(err)

@@ -177,7 +177,7 @@ func StartReaction(ctx context.Context, js jetstream.JetStream, source string, r
 	rc := &Reactor{source: source, js: js, r: r, opts: opts, m: o.Metrics, tr: o.Tracing, consumer: c, log: o.Log.With().Str("consumer", r.Name).Logger(),
 		stuck: map[uint64]stuckMsg{}}
 	rc.startWorkers()
-	rc.stop, err = c.Consume(rc.dispatch, jetstream.PullMaxMessages(256))
+	rc.stop, err = c.Consume(rc.dispatch, jetstream.PullMaxMessages(256), jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		rc.closeWorkers(false)
 		return nil, fmt.Errorf("reaction %s consume: %w", r.Name, err)
@@ -284,6 +284,14 @@ func (rc *Reactor) Stop() {
 	rc.stop.Stop()
 	rc.closeWorkers(true)
 }
+
+// pullHeartbeat is how often the server tells a reaction or a projection
+// that the pull request it waits on is still there when nothing comes.
+// One that misses two asks again: a JetStream that started again (after a
+// full disk, ops.StorageGuard) or a server that restarted has forgotten
+// the request, and nats.go's default (15 s, 5 s for an ordered consumer)
+// left a reaction deaf for 30 s. Heartbeats are sent only while idle.
+const pullHeartbeat = 2 * time.Second
 
 // stopGrace is how long Stop lets a handler that is still running finish
 // (a charge at a slow gateway) before it cuts it short.

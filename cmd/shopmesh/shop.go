@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -63,6 +64,8 @@ type shop struct {
 	tuning   tuning
 	log      zerolog.Logger
 	server   *server.Server
+	guard    *ops.StorageGuard
+	guarding sync.WaitGroup
 	creds    natsauth.Credentials
 	conns    []*nats.Conn
 	node     *mesh.Node
@@ -111,7 +114,7 @@ func (s *shop) dataDir(sub string) (string, error) {
 // configuration file their passwords are made up now and the operator's
 // is left in a nats CLI context; with one, they come from the environment,
 // as for an external server.
-func (s *shop) startNATS(context.Context) error {
+func (s *shop) startNATS(ctx context.Context) error {
 	var err error
 	if s.cfg.NATSURL != "" {
 		s.natsURL = s.cfg.NATSURL
@@ -139,7 +142,26 @@ func (s *shop) startNATS(context.Context) error {
 		return err
 	}
 	s.natsURL = s.server.ClientURL()
+	if err := s.guardStorage(ctx, opts); err != nil {
+		return err
+	}
 	return s.writeNATSContext()
+}
+
+// guardStorage starts JetStream again, in the embedded server, when a disk
+// that filled has room again (ops.StorageGuard); /readyz says why the shop
+// cannot write meanwhile. An ephemeral shop keeps its streams in memory,
+// which a restart of JetStream would lose, and nothing on disk to guard.
+func (s *shop) guardStorage(ctx context.Context, opts ops.ServerOptions) error {
+	if s.cfg.Ephemeral {
+		return nil
+	}
+	var err error
+	if s.guard, err = ops.NewStorageGuard(s.server, opts, s.log); err != nil {
+		return err
+	}
+	s.guarding.Go(func() { s.guard.Run(ctx) })
+	return nil
 }
 
 // writeNATSContext leaves the operator's way in where the nats CLI and
@@ -233,6 +255,9 @@ func (s *shop) connect(ctx context.Context) error {
 		return err
 	}
 	s.node.HTTP.AsyncAPI(doc)
+	if s.guard != nil {
+		s.node.HTTP.ReadyCheck("jetstream storage", s.guard.Problem)
+	}
 	s.node.HTTP.ReadyCheck("nats", func() error {
 		for _, nc := range s.conns {
 			if st := nc.Status(); st != nats.CONNECTED {
@@ -362,6 +387,7 @@ func (s *shop) close() {
 		s.services[i].Stop()
 	}
 	s.cancel()
+	s.guarding.Wait() // no restart of JetStream while the server stops
 	for _, nc := range s.conns {
 		_ = nc.Drain()
 	}
