@@ -24,7 +24,7 @@ BIN=${1:-bin/shopmesh}
 CHUNKS=${2:-6}
 PER_CHUNK=${3:-10000}
 # The snapshots a new replica can restore: a file's, once its projection
-# has applied 50,000 events (ADR 22). From about 50,000 orders, that is
+# has applied 10,000 events (ADR 22). From about 10,000 orders, that is
 # every file's but the catalog's (a few products): 4. Fewer on a shorter
 # history, which then waits up to 5 minutes for them.
 SNAPSHOTS=${SNAPSHOTS:-4}
@@ -97,7 +97,7 @@ printf 'rebuild of every service, then start: ready after %.2f s, %d events in t
 
 # A new replica: the local state is gone, and each file is restored from
 # the snapshot the rebuilt projections took once caught up (ADR 22). A
-# projection that applied fewer than 50,000 events takes none, and is
+# projection that applied fewer than 10,000 events takes none, and is
 # replayed from the streams.
 for _ in $(seq 600); do
   taken=$(curl -s "http://$HTTP/metrics" | awk '/^shopmesh_snapshots_total\{event="taken"/ { n += $2 } END { print n + 0 }')

@@ -466,18 +466,23 @@ func snapshotName(path string) string {
 
 // DefaultSnapshotMin is the fewest events a projection applies between
 // two snapshots of its file.
-const DefaultSnapshotMin = 50_000
+const DefaultSnapshotMin = 10_000
+
+// snapshotMaxTail is the most events a projection applies between two
+// snapshots, however much the last one covers: what a restoring replica
+// replays at most.
+const snapshotMaxTail = 1_000_000
 
 // snapshotDue says whether a projection that has applied since events
 // after a snapshot that covered covered should take another. It takes one
 // when what came after has grown to a quarter of what the snapshot holds,
-// and at least every 20 times min events, so a replica that restores
-// replays at most that many.
+// so that copying the file is a fixed share of the work of applying, and
+// at least every snapshotMaxTail events.
 func snapshotDue(since, covered, min uint64) bool {
 	if min == 0 {
 		min = DefaultSnapshotMin
 	}
-	return since >= min && (since >= covered/4 || since >= 20*min)
+	return since >= min && (since >= covered/4 || since >= snapshotMaxTail)
 }
 
 // snapshotRetry is how long a projection waits after a snapshot failed
