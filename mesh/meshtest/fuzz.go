@@ -150,9 +150,10 @@ func (r *Response) ExpectHandled() *Response {
 }
 
 // Segment is s escaped as one segment of a URL's path, and whether it
-// stays one: "." and ".." would be cleaned away and redirected.
+// stays one: the router cleans an empty segment (the // it makes), "."
+// and ".." out of a path, and answers with a redirect to the clean one.
 func Segment(s string) (string, bool) {
-	return url.PathEscape(s), s != "." && s != ".."
+	return url.PathEscape(s), s != "" && s != "." && s != ".."
 }
 
 // HeaderValue reports whether v can be a header's value: no control

@@ -66,7 +66,6 @@ func FuzzSetStock(f *testing.F) {
 		f.Add(fuzzMug, []byte(b))
 	}
 	f.Add("NOPE", []byte(`{"onHand":1}`))
-	f.Add("", []byte(`{"onHand":1}`))
 	f.Fuzz(func(t *testing.T, id string, body []byte) {
 		fuzzStock(t, z, http.MethodPut, id, "", body)
 	})
