@@ -13,7 +13,7 @@ import (
 
 // SignUp is a new customer's name.
 type SignUp struct {
-	Name string `json:"name" minLength:"1" maxLength:"40" example:"Alice" doc:"What to call the customer; letters, digits, spaces, '.', '_' or '-'."`
+	Name string `json:"name" minLength:"1" maxLength:"40" example:"Alice" doc:"What to call the customer: a letter or digit, then letters, digits, spaces, '.', '_' or '-'."`
 }
 
 // NewCustomer is a customer made at sign-up, and their token.
@@ -37,7 +37,7 @@ func (c *Console) registerCustomers(api huma.API, tags []string) {
 		RequestBody: httpapi.Example("Alice signs up", SignUp{Name: "Alice"}),
 		Errors:      []int{http.StatusForbidden, http.StatusUnprocessableEntity},
 		Metadata: httpapi.Problems(httpapi.Problem{Status: http.StatusUnprocessableEntity, Detail: "invalid name",
-			Errors: []*huma.ErrorDetail{{Location: "body.name", Message: "use letters, digits, spaces, '.', '_' or '-'"}}}),
+			Errors: []*huma.ErrorDetail{{Location: "body.name", Message: nameRule}}}),
 	}, c.signUp)
 }
 
@@ -49,20 +49,30 @@ func (c *Console) signUp(_ context.Context, in *struct{ Body SignUp }) (*signUpO
 	slug, ok := customerSlug(in.Body.Name)
 	if !ok {
 		return nil, huma.Error422UnprocessableEntity("invalid name", &huma.ErrorDetail{
-			Location: "body.name", Message: "use letters, digits, spaces, '.', '_' or '-'", Value: in.Body.Name})
+			Location: "body.name", Message: nameRule, Value: in.Body.Name})
 	}
 	id := slug + "-" + strings.ToLower(rand.Text()[:8])
 	token, expires := c.opts.Tokens.Issue(id, 24*time.Hour, time.Now())
 	return &signUpOutput{Body: NewCustomer{CustomerID: id, Token: token, ExpiresAt: expires}}, nil
 }
 
+// nameRule is what customerSlug takes: what a customer id is made of, and
+// a first character a customer id may start with.
+const nameRule = "start with a letter or digit, then use letters, digits, spaces, '.', '_' or '-'"
+
 // customerSlug is name as the start of a customer id: lower case, with
-// dashes for spaces.
+// dashes for spaces. It starts with a letter or a digit, as a customer id
+// must: the orders service refuses any other, and a customer signed up as
+// "-alice-k3f9q2mx" could not place an order.
 func customerSlug(name string) (string, bool) {
 	var b strings.Builder
 	for _, r := range strings.ToLower(strings.TrimSpace(name)) {
 		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() == 0:
+			return "", false
+		case r == '.', r == '_', r == '-':
 			b.WriteRune(r)
 		case r == ' ':
 			b.WriteRune('-')

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -96,6 +97,7 @@ func (h *HTTP) ReadyNote(name string, note func() string) { h.notes[name] = note
 // use full paths that start with the prefix, so the document shows the
 // real URLs.
 func (h *HTTP) API(doc ServiceDoc) huma.API {
+	strictCasing.Do(func() { huma.ValidateStrictCasing = true })
 	h.services = append(h.services, doc)
 	cfg := huma.DefaultConfig(doc.Title, "1.0.0")
 	cfg.Info.Description = doc.Description
@@ -129,6 +131,16 @@ func (h *HTTP) API(doc ServiceDoc) huma.API {
 	grp.UseSimpleModifier(documentErrors(doc.Problems))
 	return grp
 }
+
+// strictCasing has Huma validate a body's properties under their exact
+// names, as the documents spell them. By default Huma matches names in any
+// case, and validates one of two properties whose names differ only in
+// case while encoding/json decodes the last of them: beside a valid
+// "ttlSeconds", a "TTLSeconds" of 99999999999 was never checked, and made
+// a customer token valid for 246 years. A property in another case is
+// refused instead, as one the schema does not have. The setting is Huma's,
+// for the whole process: it is set once, before any API serves a request.
+var strictCasing sync.Once
 
 // serveDocs serves the try-it page at prefix/docs. Its embedded scripts
 // live under /docs/<service>/, outside the API's own paths, so they can

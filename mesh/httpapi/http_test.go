@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +98,48 @@ func TestALongRequestLeavesItsConnectionUsable(t *testing.T) {
 		c.Do(http.MethodPost, "/slow", map[string]string{"wait": wait}, nil).Expect(http.StatusOK).Decode(&got)
 		if got.Canceled {
 			t.Fatalf("a request waiting %s on a connection that served a long one was canceled", wait)
+		}
+	}
+}
+
+// A body's properties are validated under their exact names. Huma matched
+// them in any case and validated only one of two whose names differ in
+// case, while encoding/json decoded the last: a count past its maximum got
+// through beside a valid one. Such a body is refused, whole, before the
+// handler.
+func TestAPropertyInAnotherCaseIsRefused(t *testing.T) {
+	t.Parallel()
+	h := httpapi.NewHTTP(observe.Observer{Log: meshtest.Logger(t)}, meshtest.AdminToken)
+	api := h.API(httpapi.ServiceDoc{Prefix: "/counts", Title: "counts"})
+	type in struct {
+		Body struct {
+			Count int `json:"count" minimum:"1" maximum:"10"`
+		}
+	}
+	type out struct {
+		Body struct {
+			Count int `json:"count"`
+		}
+	}
+	huma.Register(api, huma.Operation{OperationID: "count", Method: http.MethodPost, Path: "/counts", Summary: "Count"},
+		func(_ context.Context, i *in) (*out, error) {
+			o := &out{}
+			o.Body.Count = i.Body.Count
+			return o, nil
+		})
+	post := func(body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/counts", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := post(`{"count":3}`); rec.Code != http.StatusOK {
+		t.Fatalf("%d %s, want 200", rec.Code, rec.Body)
+	}
+	for _, body := range []string{`{"count":3,"COUNT":1000}`, `{"Count":1000,"count":3}`, `{"Count":3}`} {
+		if rec := post(body); rec.Code != http.StatusUnprocessableEntity {
+			t.Errorf("%s: %d %s, want 422", body, rec.Code, rec.Body)
 		}
 	}
 }

@@ -63,8 +63,13 @@ const AdminToken = "test-admin-token"
 // temporary directory and logs sent to the test log.
 func Node(t testing.TB) *mesh.Node {
 	t.Helper()
+	return newNode(t, Logger(t))
+}
+
+// newNode returns a node on a fresh server that logs to log.
+func newNode(t testing.TB, log zerolog.Logger) *mesh.Node {
+	t.Helper()
 	js := JetStream(t, Server(t))
-	log := Logger(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := mesh.ProvisionDeadLetters(ctx, js, mesh.Storage{}); err != nil {
