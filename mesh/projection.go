@@ -285,12 +285,13 @@ const outboxRetry = 5 * time.Second
 // run applies batches of events; a second goroutine publishes their views
 // meanwhile, so the next batch is applied while the read model catches up.
 func (p *Projection) run(ctx context.Context) {
+	// Snapshots start from the views' goroutine too: waited for last.
+	defer p.snapshotting.Wait()
 	published := make(chan appliedBatch, 64)
 	var views sync.WaitGroup
 	views.Go(func() { p.runViews(ctx, published) })
 	defer views.Wait()
 	defer close(published)
-	defer p.snapshotting.Wait()
 	// Where the kept snapshot stands is learnt in the background: the
 	// bucket may be slow to answer, and applying must not wait for it.
 	p.busy.Store(true)
@@ -311,7 +312,6 @@ func (p *Projection) run(ctx context.Context) {
 				return
 			}
 			published <- applied
-			p.maybeSnapshot(ctx, applied.positions)
 		}
 	}
 }
@@ -357,6 +357,9 @@ func (p *Projection) runViews(ctx context.Context, applied <-chan appliedBatch) 
 			}
 			p.publishViews(ctx, b.views)
 			p.advance(p.visible, b.positions)
+			// Once the views have caught up, the outbox is nearly
+			// empty: a snapshot then carries few views to publish again.
+			p.maybeSnapshot(ctx, b.positions)
 		}
 	}
 }

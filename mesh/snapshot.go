@@ -515,12 +515,14 @@ func (p *Projection) startSnapshots(ctx context.Context) {
 }
 
 // maybeSnapshot takes a snapshot of the projection's file, in the
-// background, when one is due and the projection has caught up with its
-// streams (one taken while replaying history would soon be stale).
+// background, when one is due, the projection has caught up with its
+// streams (one taken while replaying history would soon be stale), and
+// its views have caught up with what it applied (the outbox, which a
+// restore publishes again, is then nearly empty).
 func (p *Projection) maybeSnapshot(ctx context.Context, positions map[string]uint64) {
 	now, covered := total(positions), p.covered.Load()
 	if p.snapshots == nil || p.busy.Load() || now < covered || !snapshotDue(now-covered, covered, p.SnapshotMin) ||
-		time.Now().UnixNano() < p.retryAt.Load() || !p.Ready() {
+		time.Now().UnixNano() < p.retryAt.Load() || !p.Ready() || !p.viewsCaughtUp() {
 		return
 	}
 	p.busy.Store(true)
@@ -541,6 +543,19 @@ func (p *Projection) maybeSnapshot(ctx context.Context, positions map[string]uin
 			p.log.Warn().Err(err).Msg("snapshot not taken; tried again in a minute")
 		}
 	})
+}
+
+// viewsCaughtUp says whether every view of what the projection applied
+// is published.
+func (p *Projection) viewsCaughtUp() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for stream, seq := range p.applied {
+		if p.visible[stream] < seq {
+			return false
+		}
+	}
+	return true
 }
 
 // total is how many events positions cover in all.

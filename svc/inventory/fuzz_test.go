@@ -27,10 +27,12 @@ const fuzzMug = "MUG"
 func startFuzzing(f *testing.F) *meshtest.Fuzzing {
 	n, z := meshtest.FuzzNode(f, events.InventoryStream)
 	meshtest.Start(f, n, inventory.New())
-	meshtest.Publish(f, n.JS, events.ProductsService, events.ProductCreated{ProductID: fuzzMug, ProductFields: events.ProductFields{SKU: fuzzMug, Name: "Mug"}})
+	price := events.Money{Amount: 900, Currency: "EUR"}
+	meshtest.Publish(f, n.JS, events.ProductsService, events.ProductCreated{ProductID: fuzzMug, ProductFields: events.ProductFields{SKU: fuzzMug, Name: "Mug", Price: price}})
 	z.Do(f, http.MethodPut, "/inventory/"+fuzzMug, []byte(`{"onHand":10}`), meshtest.Admin()).Expect(http.StatusOK)
 	meshtest.Publish(f, n.JS, events.OrdersService, events.OrderPlaced{OrderID: "o1", CustomerID: "alice", PaymentToken: "tok_visa",
-		ExpiresAt: time.Now().Add(time.Hour), Items: []events.OrderItem{{ProductID: fuzzMug, Name: "Mug", Quantity: 5}}})
+		ExpiresAt: time.Now().Add(time.Hour), Total: events.Money{Amount: 5 * price.Amount, Currency: price.Currency},
+		Items: []events.OrderItem{{ProductID: fuzzMug, Name: "Mug", Quantity: 5, UnitPrice: price}}})
 	meshtest.Eventually(f, 10*time.Second, func() error {
 		var st struct{ Reserved int64 }
 		z.Do(f, http.MethodGet, "/inventory/"+fuzzMug, nil, nil).Expect(http.StatusOK).Decode(&st)
