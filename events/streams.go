@@ -8,14 +8,17 @@ type StreamDef struct {
 	Subjects []string
 	// Schedules allows scheduled messages (timers) in the stream.
 	Schedules bool
+	// Archive gives the stream an archive, where its events go once they
+	// are history (ADR 25).
+	Archive bool
 }
 
 // The streams of the mesh, one per service.
 var (
 	ProductsStreamSpec  = StreamDef{Name: ProductsStream, Subjects: []string{"products.>"}}
-	InventoryStreamSpec = StreamDef{Name: InventoryStream, Subjects: []string{"inventory.>"}}
-	OrdersStreamSpec    = StreamDef{Name: OrdersStream, Subjects: []string{"orders.>"}, Schedules: true}
-	PaymentsStreamSpec  = StreamDef{Name: PaymentsStream, Subjects: []string{"payments.>"}}
+	InventoryStreamSpec = StreamDef{Name: InventoryStream, Subjects: []string{"inventory.>"}, Archive: true}
+	OrdersStreamSpec    = StreamDef{Name: OrdersStream, Subjects: []string{"orders.>"}, Schedules: true, Archive: true}
+	PaymentsStreamSpec  = StreamDef{Name: PaymentsStream, Subjects: []string{"payments.>"}, Archive: true}
 )
 
 // Streams are every service's stream. What follows the whole mesh reads

@@ -78,7 +78,9 @@ type Projection struct {
 	busy         atomic.Bool
 
 	in chan jetstream.Msg
-	mu sync.Mutex
+	// replaying runs while a stream's archive is read (replayArchive).
+	replaying sync.WaitGroup
+	mu        sync.Mutex
 	// applied is, per stream, the last sequence in the bbolt file: what
 	// decisions read. visible is the last one whose views are published
 	// too: what readers of the read model see.
@@ -86,6 +88,9 @@ type Projection struct {
 	visible map[string]uint64
 	changed chan struct{}
 	targets map[string]uint64
+	// firsts are where each stream began at start or at the last
+	// catch-up (archiveApplied).
+	firsts  map[string]uint64
 	flushed map[string]uint64
 	// unpublished are views KV refused for now; the outbox keeps them too.
 	unpublished map[string]viewRecord
@@ -106,6 +111,7 @@ func NewProjection(db *bolt.DB, js jetstream.JetStream, streams []string, p Proj
 		visible: make(map[string]uint64),
 		changed: make(chan struct{}),
 		targets: make(map[string]uint64),
+		firsts:  make(map[string]uint64),
 		flushed: make(map[string]uint64),
 
 		unpublished: make(map[string]viewRecord),
@@ -147,6 +153,7 @@ func (p *Projection) Stop() {
 	if p.done != nil {
 		<-p.done
 	}
+	p.replaying.Wait()
 }
 
 // bucketOrigins holds when each projected stream was created: a stream of
@@ -255,11 +262,67 @@ func (p *Projection) follow(ctx context.Context, stream string) error {
 	if err != nil {
 		return fmt.Errorf("projection stream %s: %w", stream, err)
 	}
-	p.targets[stream] = s.CachedInfo().State.LastSeq
+	state := s.CachedInfo().State
+	p.targets[stream] = state.LastSeq
+	p.firsts[stream] = state.FirstSeq
+	from := p.applied[stream] + 1
+	if from >= state.FirstSeq {
+		return p.consume(ctx, s, from)
+	}
+	// The stream no longer holds where the projection stands: what it
+	// lacks is in its archive (ADR 25), read first, in the background.
+	p.replaying.Go(func() {
+		if err := p.replayArchive(ctx, s, from); err != nil && ctx.Err() == nil {
+			p.halt(err)
+		}
+	})
+	return nil
+}
+
+// replayArchive reads the stream's archive from seq from, then follows the
+// stream where the archive ends. The archiver copies events before it
+// removes them from the stream, so an event the stream no longer holds is
+// in the archive by the time the stream's first sequence has passed it:
+// the archive is read again until it reaches the stream, or has nothing
+// more (the rest were deleted, not archived).
+func (p *Projection) replayArchive(ctx context.Context, s jetstream.Stream, from uint64) error {
+	stream := s.CachedInfo().Config.Name
+	deliver := func(m jetstream.Msg) error {
+		select {
+		case p.in <- m:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for idle := 0; idle < 2; {
+		next, err := readArchive(ctx, p.js, stream, from, deliver)
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("projection stream %s: %w", stream, err)
+		}
+		if next >= info.State.FirstSeq {
+			from = next
+			break
+		}
+		if next == from {
+			idle++
+		}
+		from = next
+	}
+	return p.consume(ctx, s, from)
+}
+
+// consume follows stream s from seq from.
+func (p *Projection) consume(ctx context.Context, s jetstream.Stream, from uint64) error {
+	stream := s.CachedInfo().Config.Name
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
-	if from := p.applied[stream]; from > 0 {
+	if from > 1 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-		cfg.OptStartSeq = from + 1
+		cfg.OptStartSeq = from
 	}
 	c, err := s.OrderedConsumer(ctx, cfg)
 	if err != nil {
@@ -808,8 +871,30 @@ func (p *Projection) catchUp(ctx context.Context, stream string) (uint64, error)
 	if err != nil {
 		return 0, fmt.Errorf("catch up %s: %w", stream, err)
 	}
-	last := s.CachedInfo().State.LastSeq
-	return last, p.WaitApplied(ctx, stream, last)
+	state := s.CachedInfo().State
+	if err := p.WaitApplied(ctx, stream, state.LastSeq); err != nil {
+		return state.LastSeq, err
+	}
+	p.mu.Lock()
+	p.firsts[stream] = max(p.firsts[stream], state.FirstSeq)
+	p.mu.Unlock()
+	return state.LastSeq, nil
+}
+
+// archiveApplied waits until everything the stream held before its first
+// sequence, when the projection started or last caught up with it, is
+// applied, and returns that sequence. What comes before it may have moved
+// to the stream's archive (ADR 25), where JetStream's expectations do not
+// look: a decision must not take an entity it has not seen yet for a new
+// one, nor an archived one for stale.
+func (p *Projection) archiveApplied(ctx context.Context, stream string) (uint64, error) {
+	p.mu.Lock()
+	first := p.firsts[stream]
+	p.mu.Unlock()
+	if first <= 1 {
+		return first, nil
+	}
+	return first, p.WaitApplied(ctx, stream, first-1)
 }
 
 // errNoLeader is a stream's information given by a replica that knows of

@@ -27,6 +27,10 @@ type StreamSpec struct {
 	Subjects []string
 	// Schedules allows JetStream message scheduling (timers) in this stream.
 	Schedules bool
+	// Archive gives the stream an archive (ProvisionArchive), where its
+	// events go once they are history: the stream's per-order subjects
+	// then cost the server what is recent, not all there ever was.
+	Archive bool
 }
 
 // Storage says where JetStream keeps streams and buckets, and how the
@@ -79,6 +83,9 @@ func ProvisionStream(ctx context.Context, js jetstream.JetStream, st Storage, sp
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 		return fmt.Errorf("provision stream %s: %w", spec.Name, err)
+	}
+	if spec.Archive {
+		return ProvisionArchive(ctx, js, st, spec.Name)
 	}
 	return nil
 }

@@ -106,6 +106,10 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 	}
 	caughtUp := false
 	for attempt := range maxAttempts {
+		first, err := w.proj.archiveApplied(ctx, w.stream) // before the decision reads
+		if err != nil {
+			return 0, err
+		}
 		out, err := w.decide(ctx, decide, &caughtUp)
 		if err != nil {
 			return 0, err
@@ -113,7 +117,7 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 		if len(out) == 0 {
 			return 0, w.settle(ctx, cause)
 		}
-		seq, err := w.publish(ctx, w.stream, cause, out)
+		seq, err := w.publish(ctx, w.stream, cause, sinceArchived(out, first))
 		switch {
 		case err == nil && cause.byEvent:
 			return seq, w.proj.WaitApplied(ctx, w.stream, seq)
@@ -136,6 +140,23 @@ func (w *Writer) Write(ctx context.Context, cause Cause, decide Decision) (uint6
 		}
 	}
 	return 0, fmt.Errorf("gave up after %d attempts: %w", maxAttempts, ErrConflict)
+}
+
+// sinceArchived expects no message on an entity whose last event the
+// stream no longer holds: it has moved to the stream's archive with the
+// history before first, the stream's first sequence (ADR 25), and
+// JetStream finds nothing on its subjects. The projection has applied
+// everything before first before the decision reads its state, so the
+// decision saw every archived event of the entity: its position is the
+// entity's last, and "nothing in the stream" says the same. A message of the entity the stream still holds
+// makes JetStream refuse the write, as any stale expectation does.
+func sinceArchived(out []Outgoing, first uint64) []Outgoing {
+	for i, o := range out {
+		if o.Expect != nil && o.Expect.Seq > 0 && o.Expect.Seq < first {
+			out[i].Expect = &Expect{Filter: o.Expect.Filter}
+		}
+	}
+	return out
 }
 
 // publishFunc publishes a decision's events to the writer's stream.

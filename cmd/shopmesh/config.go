@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
 // config is everything `shopmesh run` can be told, by flag or by the
@@ -37,6 +39,7 @@ type config struct {
 	SlowGateway        time.Duration
 	Services           []string
 	PprofAddr          string
+	ArchiveAfter       time.Duration
 	// tokenGenerated is set when the admin token was made up at start,
 	// so the banner must show it.
 	tokenGenerated bool
@@ -51,6 +54,7 @@ func defaultConfig() config {
 		NATSContext:     "shopmesh",
 		LogLevel:        "info",
 		OrderTTL:        15 * time.Minute,
+		ArchiveAfter:    ops.DefaultArchiveAfter,
 	}
 }
 
@@ -76,6 +80,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TraceURL, "trace-url", c.TraceURL, "a trace's page in the UI of the --otlp-endpoint's backend, with {traceId} to replace, e.g. http://localhost:16686/trace/{traceId}: the console links each order's trace")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "the demo shop: a catalog of a dozen products with stock (added once per --data), and anyone may sign up as a new customer and watch the mesh on the console")
 	fs.Var((*duration)(&c.SlowGateway), "slow-gateway", "how long the gateway takes to charge the token tok_slow, which the console then offers (0: tok_slow is unknown)")
+	fs.Var((*duration)(&c.ArchiveAfter), "archive-after", "move events older than this from their stream to its archive, where they stay readable (embedded server; 0: never)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve Go's runtime profiles (heap, CPU) at /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (empty: off)")
 	fs.Float64Var(&c.GatewayFailureRate, "gateway-failure-rate", c.GatewayFailureRate, "share of gateway calls that fail transiently (0-1)")
 }
@@ -148,6 +153,9 @@ func (c *config) check() error {
 	}
 	if c.OrderTTL <= 0 {
 		return fmt.Errorf("--order-ttl must be positive")
+	}
+	if c.ArchiveAfter != 0 && c.ArchiveAfter <= c.OrderTTL {
+		return fmt.Errorf("--archive-after must be 0 (never) or longer than --order-ttl (%s): what is archived is orders that are over", c.OrderTTL)
 	}
 	switch {
 	case c.AdminToken == "":

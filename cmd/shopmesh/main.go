@@ -28,6 +28,7 @@ commands:
   load [flags]                 place orders against a running shop and measure them
   dlq [list | redrive SEQ...]  show dead letters, or hand them back to their reaction
   provision                    create streams, buckets and consumers on an external NATS (operator)
+  archive [flags]              move events older than a day to their stream's archive (operator)
   nats-users                   print the NATS users and permissions of every service
   asyncapi                     print the AsyncAPI document: every event, its senders and receivers
   rebuild SERVICE...           drop a stopped service's local state; it is rebuilt at start
@@ -64,6 +65,8 @@ func dispatch(args []string, stdout io.Writer) error {
 		return dlqCommand(args[1:], stdout)
 	case "provision":
 		return provisionCommand(args[1:], stdout)
+	case "archive":
+		return archiveCommand(args[1:], stdout)
 	case "nats-users":
 		return natsUsersCommand(args[1:], stdout)
 	case "asyncapi":

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -48,6 +50,56 @@ func provisionCommand(args []string, stdout io.Writer) error {
 	}
 	for _, p := range plans {
 		fmt.Fprintf(stdout, "%s: streams, bucket %q and durable consumers %v ready\n", p.Service, p.Bucket, durableNames(p))
+	}
+	return nil
+}
+
+// archiveCommand moves the history of every stream that has an archive
+// into it, on an external server or cluster, as the operator (ADR 25): once,
+// or every --every until stopped. `shopmesh run` with an embedded server
+// does this itself.
+func archiveCommand(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("shopmesh archive", flag.ContinueOnError)
+	natsURL := fs.String("nats", envDefault("SHOPMESH_NATS", ""), "NATS URLs (default: the shopmesh nats context)")
+	after := ops.DefaultArchiveAfter
+	fs.Var((*duration)(&after), "after", "archive events older than this")
+	overlap := ops.DefaultArchiveOverlap
+	fs.Var((*duration)(&overlap), "overlap", "how much longer the stream keeps an archived event")
+	var every time.Duration
+	fs.Var((*duration)(&every), "every", "run a round this often until stopped (0: one round)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	js, closeConn, err := connectOperator(*natsURL, "shopmesh-archive")
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	streams := archivedStreams(allPlans(defaultConfig()))
+	log, err := newLogger(defaultConfig(), stdout)
+	if err != nil {
+		return err
+	}
+	a := &ops.Archiver{JS: js, After: after, Overlap: overlap, Log: log}
+	if every > 0 {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		a.Run(ctx, streams, every)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	for _, name := range streams {
+		done, err := a.Archive(ctx, name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: %d events copied (%d gaps), archived through %d; %d removed, the stream begins at %d",
+			name, done.Copied, done.Gaps, done.Through, done.Removed, done.First)
+		if done.HeldBy != "" {
+			fmt.Fprintf(stdout, " (held back by consumer %s)", done.HeldBy)
+		}
+		fmt.Fprintln(stdout)
 	}
 	return nil
 }

@@ -32,3 +32,9 @@ func spansTo(sp sdktrace.SpanProcessor) option {
 func snapshotsEvery(n uint64) option {
 	return func(t *tuning) { t.snapshotMin = n }
 }
+
+// archivingEvery runs the shop's archiver every d, archiving every event
+// at once (no age, no overlap), instead of a day's worth every minute.
+func archivingEvery(d time.Duration) option {
+	return func(t *tuning) { t.archiveEvery, t.archiveAfter, t.archiveOverlap = d, 0, 0 }
+}

@@ -52,6 +52,9 @@ type tuning struct {
 	// snapshotMin is the node's SnapshotMin: tests take snapshots after a
 	// few events.
 	snapshotMin uint64
+	// archiveEvery, archiveAfter and archiveOverlap tune the archiver:
+	// tests archive at once.
+	archiveEvery, archiveAfter, archiveOverlap time.Duration
 }
 
 // An option tunes a shop; tests have them (options_test.go).
@@ -87,7 +90,7 @@ func startShop(ctx context.Context, cfg config, log zerolog.Logger, opts ...opti
 	}
 	// Watches and consumers live on this context until close ends them.
 	ctx, s.cancel = context.WithCancel(ctx)
-	steps := []func(context.Context) error{s.startNATS, s.provision, s.connect, s.startServices, s.startConsole, s.serveHTTP, s.seedDemo}
+	steps := []func(context.Context) error{s.startNATS, s.provision, s.connect, s.startServices, s.startConsole, s.startArchiver, s.serveHTTP, s.seedDemo}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			s.close()
@@ -203,6 +206,42 @@ func (s *shop) provision(ctx context.Context) error {
 		return err
 	}
 	return mesh.Provision(ctx, js, s.storage(), s.tuning.reactions, allPlans(s.cfg)...)
+}
+
+// startArchiver moves the streams' history to their archives, as the
+// operator, every minute (ADR 25). Against an external server that is the
+// operator's job (shopmesh archive).
+func (s *shop) startArchiver(ctx context.Context) error {
+	if s.server == nil || s.cfg.ArchiveAfter == 0 {
+		return nil
+	}
+	nc, err := s.dial("shopmesh-archive", natsauth.Admin)
+	if err != nil {
+		return err
+	}
+	s.conns = append(s.conns, nc)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	a := &ops.Archiver{JS: js, After: s.cfg.ArchiveAfter, Overlap: ops.DefaultArchiveOverlap, Log: s.log.With().Str("service", "archive").Logger()}
+	every := time.Minute
+	if s.tuning.archiveEvery > 0 {
+		every, a.After, a.Overlap = s.tuning.archiveEvery, s.tuning.archiveAfter, s.tuning.archiveOverlap
+	}
+	s.guarding.Go(func() { a.Run(ctx, archivedStreams(allPlans(s.cfg)), every) })
+	return nil
+}
+
+// archivedStreams are the streams of plans that have an archive.
+func archivedStreams(plans []mesh.Plan) []string {
+	var names []string
+	for _, p := range plans {
+		if p.Writes.Archive {
+			names = append(names, p.Writes.Name)
+		}
+	}
+	return names
 }
 
 // dial connects as user, in process when the server is embedded.
@@ -387,7 +426,7 @@ func (s *shop) close() {
 		s.services[i].Stop()
 	}
 	s.cancel()
-	s.guarding.Wait() // no restart of JetStream while the server stops
+	s.guarding.Wait() // no restart of JetStream, no archive round, while the server stops
 	for _, nc := range s.conns {
 		_ = nc.Drain()
 	}

@@ -62,6 +62,9 @@ func publishAllowed(p mesh.Plan) []string {
 	allow = append(allow, "deadletter."+p.Service+".>", "$JS.API.INFO", "$JS.FC.>")
 	for _, s := range p.Streams() {
 		allow = append(allow, reading(s.Name)...)
+		if s.Archive { // a replay reads what the stream no longer holds there
+			allow = append(allow, reading(mesh.ArchiveStream(s.Name))...)
+		}
 	}
 	if p.Bucket != "" {
 		kv := "KV_" + p.Bucket

@@ -127,15 +127,10 @@ func (t *Timeline) For(ctx context.Context, orderID string) ([]app.Entry, error)
 	if err != nil {
 		return nil, err
 	}
-	streams := map[string]jetstream.Stream{}
+	events := mesh.NewEventReader(t.js) // an old order's events are in the archives
 	entries := make([]app.Entry, 0, len(refs))
 	for _, r := range refs {
-		if streams[r.stream] == nil {
-			if streams[r.stream], err = t.js.Stream(ctx, r.stream); err != nil {
-				return nil, fmt.Errorf("timeline %s: %w", r.stream, err)
-			}
-		}
-		m, err := streams[r.stream].GetMsg(ctx, r.seq)
+		m, err := events.Get(ctx, r.stream, r.seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue // removed by an operator since
 		}

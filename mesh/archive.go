@@ -1,0 +1,205 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// An archive holds the history of an event stream (ADR 25): the events
+// older than a retention window are copied into it, in order, and then
+// removed from the stream, so the server's index of the stream's subjects
+// (about 100 bytes per subject, always in memory) holds what is recent,
+// not every order ever placed. The archive has one subject, so its index
+// is one entry however much it holds.
+//
+// The archive's sequences are the stream's: a message the stream deleted
+// (a timer that was cancelled) is a gap marker in the archive, so the
+// event at sequence N of ORDERS is at sequence N of ORDERS_ARCHIVE, and a
+// reader that knows where an event was stored finds it in one read.
+
+// ArchiveStream names the archive of stream.
+func ArchiveStream(stream string) string { return stream + "_ARCHIVE" }
+
+// ArchiveSubject is the one subject of stream's archive.
+func ArchiveSubject(stream string) string { return "archive." + strings.ToLower(stream) }
+
+// Headers an archived event carries besides its own: the subject it was
+// stored on, and when the stream stored it. A gap marker has no subject.
+const (
+	HeaderArchivedSubject = "Shopmesh-Subject"
+	HeaderArchivedStored  = "Shopmesh-Stored"
+)
+
+// ProvisionArchive creates stream's archive or brings it up to date. No
+// one may remove what it holds: it is the only copy of the stream's
+// history.
+func ProvisionArchive(ctx context.Context, js jetstream.JetStream, st Storage, stream string) error {
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        ArchiveStream(stream),
+		Subjects:    []string{ArchiveSubject(stream)},
+		Storage:     st.kind(),
+		Replicas:    st.replicas(),
+		DenyDelete:  true,
+		DenyPurge:   true,
+		AllowDirect: true,
+		Compression: st.compression(),
+	})
+	if err != nil {
+		return fmt.Errorf("provision archive of %s: %w", stream, err)
+	}
+	return nil
+}
+
+// ArchivedMsg is an event read back from an archive, as the stream stored
+// it: its own subject, stream and sequence. It is read-only: acking it
+// does nothing.
+type ArchivedMsg struct {
+	jetstream.Msg
+	stream string
+}
+
+// Archived reads m, a message of stream's archive, back as the event the
+// stream stored; ok is false for a gap marker.
+func Archived(stream string, m jetstream.Msg) (ArchivedMsg, bool) {
+	return ArchivedMsg{Msg: m, stream: stream}, m.Headers().Get(HeaderArchivedSubject) != ""
+}
+
+// Subject is the subject the event was stored on.
+func (a ArchivedMsg) Subject() string { return a.Headers().Get(HeaderArchivedSubject) }
+
+// Metadata says where the stream stored the event, and when.
+func (a ArchivedMsg) Metadata() (*jetstream.MsgMetadata, error) {
+	meta, err := a.Msg.Metadata()
+	if err != nil {
+		return nil, err
+	}
+	out := *meta
+	out.Stream = a.stream
+	if at, err := time.Parse(time.RFC3339Nano, a.Headers().Get(HeaderArchivedStored)); err == nil {
+		out.Timestamp = at
+	}
+	return &out, nil
+}
+
+// EventReader reads events by where their stream stored them: from the
+// stream or, once they have moved there, from its archive. It keeps the
+// streams it has opened; it is for one request, not for goroutines at once.
+type EventReader struct {
+	js      jetstream.JetStream
+	streams map[string]jetstream.Stream
+}
+
+// NewEventReader reads events through js.
+func NewEventReader(js jetstream.JetStream) *EventReader {
+	return &EventReader{js: js, streams: map[string]jetstream.Stream{}}
+}
+
+// Get reads the event stored at seq in stream. It is ErrMsgNotFound where
+// neither the stream nor its archive holds one (an operator removed it).
+func (r *EventReader) Get(ctx context.Context, stream string, seq uint64) (*jetstream.RawStreamMsg, error) {
+	s, err := r.open(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.GetMsg(ctx, seq)
+	if !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return m, err
+	}
+	a, err := r.open(ctx, ArchiveStream(stream))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, jetstream.ErrMsgNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m, err = a.GetMsg(ctx, seq); err != nil {
+		return nil, err
+	}
+	if m.Header.Get(HeaderArchivedSubject) == "" {
+		return nil, jetstream.ErrMsgNotFound // deleted before it was archived
+	}
+	return unarchived(m), nil
+}
+
+func (r *EventReader) open(ctx context.Context, name string) (jetstream.Stream, error) {
+	if s, ok := r.streams[name]; ok {
+		return s, nil
+	}
+	s, err := r.js.Stream(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", name, err)
+	}
+	r.streams[name] = s
+	return s, nil
+}
+
+// unarchived is an archived message as its stream stored it.
+func unarchived(m *jetstream.RawStreamMsg) *jetstream.RawStreamMsg {
+	out := *m
+	out.Subject = m.Header.Get(HeaderArchivedSubject)
+	if at, err := time.Parse(time.RFC3339Nano, m.Header.Get(HeaderArchivedStored)); err == nil {
+		out.Time = at
+	}
+	out.Header = nats.Header{}
+	for k, v := range m.Header {
+		if k != HeaderArchivedSubject && k != HeaderArchivedStored {
+			out.Header[k] = v
+		}
+	}
+	return &out
+}
+
+// readArchive sends the events of stream's archive from seq from to its
+// end, as the stream stored them, to deliver; it returns the sequence after
+// the last it read. Readers use it when the stream no longer holds where
+// they stand: a rebuild, a replica whose snapshot is older than the
+// retention window.
+func readArchive(ctx context.Context, js jetstream.JetStream, stream string, from uint64, deliver func(jetstream.Msg) error) (uint64, error) {
+	a, err := js.Stream(ctx, ArchiveStream(stream))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return from, nil
+	}
+	if err != nil {
+		return from, fmt.Errorf("archive of %s: %w", stream, err)
+	}
+	last := a.CachedInfo().State.LastSeq
+	if last < from {
+		return from, nil
+	}
+	c, err := a.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
+	})
+	if err != nil {
+		return from, fmt.Errorf("archive of %s: %w", stream, err)
+	}
+	msgs, err := c.Messages(jetstream.PullMaxMessages(maxBatch))
+	if err != nil {
+		return from, fmt.Errorf("archive of %s: %w", stream, err)
+	}
+	defer msgs.Stop()
+	stop := context.AfterFunc(ctx, msgs.Stop)
+	defer stop()
+	for from <= last {
+		m, err := msgs.Next()
+		if err != nil {
+			return from, fmt.Errorf("archive of %s at %d: %w", stream, from, errors.Join(err, ctx.Err()))
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return from, err
+		}
+		if event, ok := Archived(stream, m); ok {
+			if err := deliver(event); err != nil {
+				return from, err
+			}
+		}
+		from = meta.Sequence.Stream + 1
+	}
+	return from, nil
+}

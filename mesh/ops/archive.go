@@ -1,0 +1,319 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"github.com/shopmesh/shopmesh/mesh"
+)
+
+// Archiver moves the history of event streams into their archives (ADR
+// 25): it copies every event older than After into the stream's archive,
+// in order and at the same sequence, then removes from the stream what
+// the archive holds, once it is older than After+Overlap and no consumer
+// still has it to deliver. It runs as the operator: no service's user may
+// remove events from a stream.
+//
+// It is safe to stop at any point and to run twice at once: each copy
+// expects the archive's last sequence, so two archivers never write the
+// same event twice, and an event leaves the stream only once the archive
+// has it.
+type Archiver struct {
+	JS jetstream.JetStream
+	// After is how old an event is when it is copied to the archive.
+	After time.Duration
+	// Overlap is how much longer the stream keeps it: a reader that has
+	// read the archive to its end then has that long to start reading the
+	// stream where the archive ends.
+	Overlap time.Duration
+	Log     zerolog.Logger
+}
+
+// DefaultArchiveAfter is how long an event stays in its stream alone: a
+// day, far longer than an order takes to end, so what is archived is over.
+const DefaultArchiveAfter = 24 * time.Hour
+
+// DefaultArchiveOverlap is how long an archived event stays in its stream
+// too.
+const DefaultArchiveOverlap = 10 * time.Minute
+
+// Archived is what one round did to one stream.
+type Archived struct {
+	Stream string
+	// Copied events and gap markers (sequences the stream had deleted).
+	Copied, Gaps uint64
+	// Through is the archive's last sequence after the round.
+	Through uint64
+	// Removed is how many messages left the stream, and First where it
+	// begins now.
+	Removed, First uint64
+	// HeldBy names the consumer that kept events in the stream, if one did.
+	HeldBy string
+}
+
+// Archive runs one round on stream: copy, then remove.
+func (a *Archiver) Archive(ctx context.Context, stream string) (Archived, error) {
+	out := Archived{Stream: stream}
+	live, err := a.JS.Stream(ctx, stream)
+	if err != nil {
+		return out, fmt.Errorf("archive %s: %w", stream, err)
+	}
+	archive, err := a.JS.Stream(ctx, mesh.ArchiveStream(stream))
+	if err != nil {
+		return out, fmt.Errorf("archive %s: %w", stream, err)
+	}
+	out.Through = archive.CachedInfo().State.LastSeq
+	if err := a.copy(ctx, live, &out); err != nil {
+		return out, err
+	}
+	return out, a.remove(ctx, live, &out)
+}
+
+// copyBatch is how many events one round copies between waits for the
+// archive's acknowledgements.
+const copyBatch = 1024
+
+// copy appends to the archive, in order, every event of live after what it
+// holds that is older than After, with a gap marker for every sequence the
+// stream deleted. It stops at a timer still scheduled: that is not
+// history yet, whatever its age.
+func (a *Archiver) copy(ctx context.Context, live jetstream.Stream, out *Archived) error {
+	state := live.CachedInfo().State
+	if out.Through >= state.LastSeq {
+		return nil
+	}
+	c, err := live.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: out.Through + 1,
+	})
+	if err != nil {
+		return fmt.Errorf("archive %s: %w", out.Stream, err)
+	}
+	defer drop(live, c)
+	cutoff := time.Now().Add(-a.After)
+	for {
+		batch, err := c.Fetch(copyBatch, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return fmt.Errorf("archive %s: %w", out.Stream, err)
+		}
+		var pending []jetstream.PubAckFuture
+		more := true
+		for m := range batch.Messages() {
+			meta, err := m.Metadata()
+			if err != nil {
+				return err
+			}
+			if !meta.Timestamp.Before(cutoff) || m.Headers().Get(scheduleHeader) != "" {
+				more = false
+				break
+			}
+			for gap := out.Through + 1; gap < meta.Sequence.Stream; gap++ {
+				f, err := a.append(out.Stream, &nats.Msg{}, gap)
+				if err != nil {
+					return err
+				}
+				pending = append(pending, f)
+				out.Gaps++
+				out.Through = gap
+			}
+			f, err := a.append(out.Stream, archived(m, meta), meta.Sequence.Stream)
+			if err != nil {
+				return err
+			}
+			pending = append(pending, f)
+			out.Copied++
+			out.Through = meta.Sequence.Stream
+			if meta.NumPending == 0 { // the stream's end: the fetch would wait out its time
+				more = false
+				break
+			}
+		}
+		if err := errors.Join(batch.Error(), acked(ctx, pending)); err != nil {
+			return fmt.Errorf("archive %s: %w", out.Stream, err)
+		}
+		if !more || len(pending) == 0 {
+			return nil
+		}
+	}
+}
+
+// append publishes m to the archive at sequence seq: it expects the
+// archive to end just before, so the archive's sequences stay the
+// stream's, and a second archiver's copy is refused.
+func (a *Archiver) append(stream string, m *nats.Msg, seq uint64) (jetstream.PubAckFuture, error) {
+	m.Subject = mesh.ArchiveSubject(stream)
+	f, err := a.JS.PublishMsgAsync(m, jetstream.WithExpectLastSequence(seq-1))
+	if err != nil {
+		return nil, fmt.Errorf("archive %s seq %d: %w", stream, seq, err)
+	}
+	return f, nil
+}
+
+// archived is the archive's copy of an event: its body and headers, and
+// where and when the stream stored it. The stream's own directives (a
+// message id, expectations, a schedule's purge) are dropped: they were the
+// stream's to act on, and they are done.
+func archived(m jetstream.Msg, meta *jetstream.MsgMetadata) *nats.Msg {
+	h := nats.Header{}
+	for k, v := range m.Headers() {
+		if !strings.HasPrefix(k, "Nats-") {
+			h[k] = v
+		}
+	}
+	h.Set(mesh.HeaderArchivedSubject, m.Subject())
+	h.Set(mesh.HeaderArchivedStored, meta.Timestamp.UTC().Format(time.RFC3339Nano))
+	return &nats.Msg{Header: h, Data: m.Data()}
+}
+
+// acked waits for every copy's acknowledgement, in order.
+func acked(ctx context.Context, pending []jetstream.PubAckFuture) error {
+	for _, f := range pending {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// remove purges from live what the archive holds, older than
+// After+Overlap, that no consumer has still to deliver.
+func (a *Archiver) remove(ctx context.Context, live jetstream.Stream, out *Archived) error {
+	info, err := live.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("archive %s: %w", out.Stream, err)
+	}
+	out.First = info.State.FirstSeq
+	upTo := out.Through + 1 // the first sequence the archive lacks
+	young, err := a.firstYoungerThan(ctx, live, a.After+a.Overlap)
+	if err != nil {
+		return err
+	}
+	upTo = min(upTo, young)
+	held, by, err := heldBack(ctx, live)
+	if err != nil {
+		return err
+	}
+	if held < upTo {
+		upTo, out.HeldBy = held, by
+	}
+	if upTo <= info.State.FirstSeq {
+		return nil
+	}
+	if err := live.Purge(ctx, jetstream.WithPurgeSequence(upTo)); err != nil {
+		return fmt.Errorf("archive %s: remove before %d: %w", out.Stream, upTo, err)
+	}
+	after, err := live.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("archive %s: %w", out.Stream, err)
+	}
+	out.Removed = info.State.Msgs - min(info.State.Msgs, after.State.Msgs)
+	out.First = after.State.FirstSeq
+	return nil
+}
+
+// firstYoungerThan is the sequence of live's first message stored less
+// than age ago; past its last sequence if none is.
+func (a *Archiver) firstYoungerThan(ctx context.Context, live jetstream.Stream, age time.Duration) (uint64, error) {
+	since := time.Now().Add(-age)
+	c, err := live.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("archive %s: %w", live.CachedInfo().Config.Name, err)
+	}
+	defer drop(live, c)
+	if c.CachedInfo().NumPending == 0 {
+		return live.CachedInfo().State.LastSeq + 1, nil // none is that young
+	}
+	m, err := c.Next(jetstream.FetchMaxWait(time.Second))
+	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return live.CachedInfo().State.LastSeq + 1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("archive %s: %w", live.CachedInfo().Config.Name, err)
+	}
+	meta, err := m.Metadata()
+	if err != nil {
+		return 0, err
+	}
+	return meta.Sequence.Stream, nil
+}
+
+// drop deletes an archiver's own consumer at once, rather than when the
+// server finds it idle: until then it would hold back the next round's
+// removal (heldBack).
+func drop(live jetstream.Stream, c jetstream.Consumer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = live.DeleteConsumer(ctx, c.CachedInfo().Name)
+}
+
+// heldBack is the first sequence a consumer of live may still deliver (a
+// reaction that is behind, a replica reading the stream after its
+// archive), and the consumer's name; past every sequence when none is
+// behind. Nothing a consumer has yet to deliver leaves the stream.
+func heldBack(ctx context.Context, live jetstream.Stream) (uint64, string, error) {
+	held, by := uint64(1<<63), ""
+	consumers := live.ListConsumers(ctx)
+	for c := range consumers.Info() {
+		if c.NumPending == 0 && c.NumAckPending == 0 && c.NumRedelivered == 0 {
+			continue
+		}
+		if next := c.AckFloor.Stream + 1; next < held {
+			held, by = next, c.Name
+		}
+	}
+	if err := consumers.Err(); err != nil {
+		return 0, "", fmt.Errorf("archive %s: consumers: %w", live.CachedInfo().Config.Name, err)
+	}
+	return held, by, nil
+}
+
+// Run archives streams now and then every interval until ctx ends, and
+// logs what each round did. A round that fails is tried at the next.
+func (a *Archiver) Run(ctx context.Context, streams []string, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		for _, s := range streams {
+			a.round(ctx, s)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (a *Archiver) round(ctx context.Context, stream string) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	done, err := a.Archive(ctx, stream)
+	if err != nil && ctx.Err() == nil {
+		a.Log.Warn().Err(err).Str("stream", stream).Msg("archive round failed; trying again at the next")
+		return
+	}
+	if done.Copied+done.Gaps+done.Removed == 0 {
+		return
+	}
+	ev := a.Log.Info().Str("stream", stream).Uint64("copied", done.Copied).Uint64("gaps", done.Gaps).
+		Uint64("archived_through", done.Through).Uint64("removed", done.Removed).Uint64("first", done.First)
+	if done.HeldBy != "" {
+		ev = ev.Str("held_by", done.HeldBy)
+	}
+	ev.Msg("archived")
+}
+
+// scheduleHeader marks a message that is a schedule (a timer) rather than
+// an event; nats.go does not name it.
+const scheduleHeader = "Nats-Schedule"
