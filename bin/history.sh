@@ -6,9 +6,11 @@
 # services' local state. Then it stops the
 # shop, reads the first order placed and its timeline 200 times each (p99),
 # starts it again on the same data, and prints how long it took to be
-# ready and its memory once idle; then the same after kill -9; then the
-# same after `shopmesh rebuild` of every service, with the rate at which
-# the projections replayed the four streams; then, once the rebuilt
+# ready and its memory once idle; then the same after kill -9; then it
+# archives every event (`shopmesh archive --after 0s`, ADR 25), and prints
+# the same again, and the first order's reads, now from the archives; then
+# the same after `shopmesh rebuild` of every service, with the rate at
+# which the projections replayed the archives and streams; then, once the rebuilt
 # projections have taken their snapshots, it removes the local state and
 # times a start from the snapshots, as a new replica's.
 #
@@ -35,8 +37,10 @@ TOKEN=history-admin-token
 PORT=${PORT:-18000}
 HTTP=127.0.0.1:$((PORT + 80))
 MONITOR=127.0.0.1:$((PORT + 222))
+# A nats context of its own: another shop on this machine writes "shopmesh".
+CONTEXT=history-$PORT
 ARGS=(run --data "$DATA/data" --admin-token "$TOKEN" --log-format json --http-addr "$HTTP"
-  --nats-addr 127.0.0.1:$((PORT + 22)) --nats-monitor-addr $MONITOR)
+  --nats-addr 127.0.0.1:$((PORT + 22)) --nats-monitor-addr $MONITOR --nats-context "$CONTEXT")
 PID=
 cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$DATA"; }
 trap cleanup EXIT
@@ -52,6 +56,12 @@ start() {
   READY=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
 }
 rss_mb() { awk '/VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$PID/status"; }
+heap_mb() { curl -s "http://$HTTP/metrics" | awk '/^go_memstats_heap_inuse_bytes / { printf "%d", $2 / 1048576 }'; }
+# subjects in the event streams: what the server's subject index holds
+subjects() {
+  curl -s "http://$MONITOR/jsz?streams=true" | jq '[.account_details[].stream_detail[]
+    | select(.name | test("^(INVENTORY|ORDERS|PAYMENTS)$")) | .state.num_subjects] | add'
+}
 disk_mb() { echo "$(du -sm "$DATA/data/jetstream" | cut -f1) MB + $(du -sm "$DATA/data/state" | cut -f1)"; }
 
 # p99 of n GETs of path, in ms
@@ -82,16 +92,32 @@ printf '\nthe first order, now the oldest: GET p99 %s ms, its timeline p99 %s ms
 kill -INT "$PID"; wait "$PID" || true
 start
 sleep 5 # idle: what the shop holds once started, not while starting
-printf 'restart: ready after %.2f s, then %d MB resident when idle\n' "$READY" "$(rss_mb)"
+printf 'restart: ready after %.2f s, then %d MB resident, %d MB of heap in use when idle; %d subjects in the event streams\n' \
+  "$READY" "$(rss_mb)" "$(heap_mb)" "$(subjects)"
 kill -9 "$PID"; wait "$PID" 2>/dev/null || true
 start
 sleep 5
-printf 'kill -9, then start: ready after %.2f s, then %d MB resident when idle\n' "$READY" "$(rss_mb)"
+printf 'kill -9, then start: ready after %.2f s, then %d MB resident, %d MB of heap in use when idle; %d subjects in the event streams\n' \
+  "$READY" "$(rss_mb)" "$(heap_mb)" "$(subjects)"
+
+# The archive (ADR 25): every event moves out of its stream at once here,
+# rather than a day after it was stored.
+t0=$(date +%s.%N)
+SHOPMESH_NATS_CONTEXT=$CONTEXT "$BIN" archive --after 0s --overlap 0s | sed 's/^/archive: /'
+printf 'archive of every event: %.1f s\n' "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')"
+kill -INT "$PID"; wait "$PID" || true
+start
+sleep 5
+printf 'archived, then start: ready after %.2f s, then %d MB resident, %d MB of heap in use when idle; %d subjects in the event streams\n' \
+  "$READY" "$(rss_mb)" "$(heap_mb)" "$(subjects)"
+printf 'the first order, archived: GET p99 %s ms, its timeline p99 %s ms (200 requests each)\n' \
+  "$(p99_ms "/orders/$FIRST" 200)" "$(p99_ms "/orders/$FIRST/timeline" 200)"
 kill -INT "$PID"; wait "$PID" || true
 "$BIN" rebuild --data "$DATA/data" products inventory orders payments >/dev/null
 start
+# The events replayed: the archives' (gap markers included) and the streams'.
 events=$(curl -s "http://$MONITOR/jsz?streams=true" | jq '[.account_details[].stream_detail[]
-  | select(.name | test("^(PRODUCTS|INVENTORY|ORDERS|PAYMENTS)$")) | .state.messages] | add')
+  | select(.name | test("^(PRODUCTS|INVENTORY|ORDERS|PAYMENTS)(_ARCHIVE)?$")) | .state.messages] | add')
 printf 'rebuild of every service, then start: ready after %.2f s, %d events in the streams, %.0f events/s\n' \
   "$READY" "$events" "$(awk -v e="$events" -v s="$READY" 'BEGIN { print e / s }')"
 

@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -67,10 +69,15 @@ func archiveCommand(args []string, stdout io.Writer) error {
 	fs.Var((*duration)(&overlap), "overlap", "how much longer the stream keeps an archived event")
 	var every time.Duration
 	fs.Var((*duration)(&every), "every", "run a round this often until stopped (0: one round)")
+	healthAddr := fs.String("health-addr", "", "with --every: serve /readyz on this address, 503 once no round has archived every stream for three times --every")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	js, closeConn, err := connectOperator(*natsURL, "shopmesh-archive")
+	var keepTrying []nats.Option
+	if every > 0 { // a server that restarts must not end a long-running archiver
+		keepTrying = append(keepTrying, nats.MaxReconnects(-1))
+	}
+	js, closeConn, err := connectOperator(*natsURL, "shopmesh-archive", keepTrying...)
 	if err != nil {
 		return err
 	}
@@ -84,6 +91,11 @@ func archiveCommand(args []string, stdout io.Writer) error {
 	if every > 0 {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		if *healthAddr != "" {
+			if err := serveArchiveHealth(ctx, *healthAddr, func() error { return a.Problem(3 * every) }); err != nil {
+				return err
+			}
+		}
 		a.Run(ctx, streams, every)
 		return nil
 	}
@@ -101,6 +113,27 @@ func archiveCommand(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintln(stdout)
 	}
+	return nil
+}
+
+// serveArchiveHealth answers /readyz with problem's answer until ctx ends:
+// what a container's health check asks.
+func serveArchiveHealth(ctx context.Context, addr string, problem func() error) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--health-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := problem(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	context.AfterFunc(ctx, func() { _ = srv.Close() })
 	return nil
 }
 
@@ -135,7 +168,7 @@ func generatedCommand(name string, args []string, stdout io.Writer, generate fun
 // from SHOPMESH_NATS_ADMIN_PASSWORD, or else from the nats context that
 // `shopmesh run` wrote for its embedded server, which also gives the URL
 // when there is none.
-func connectOperator(natsURL, name string) (jetstream.JetStream, func(), error) {
+func connectOperator(natsURL, name string, extra ...nats.Option) (jetstream.JetStream, func(), error) {
 	c, found, err := natsauth.ReadContext(envDefault("SHOPMESH_NATS_CONTEXT", "shopmesh"))
 	if err != nil {
 		return nil, nil, err
@@ -155,7 +188,9 @@ func connectOperator(natsURL, name string) (jetstream.JetStream, func(), error) 
 	case !hasUser(natsURL):
 		return nil, nil, fmt.Errorf("no operator password for %s: set %s, or start `shopmesh run`, which writes a nats context", natsURL, natsauth.PasswordVar(natsauth.Admin))
 	}
-	nc, err := ops.Connect(natsURL, name, append(opts, nats.MaxReconnects(2))...)
+	// A one-off command gives up soon; one that runs on passes extra.
+	opts = append(opts, nats.MaxReconnects(2))
+	nc, err := ops.Connect(natsURL, name, append(opts, extra...)...)
 	if err != nil {
 		return nil, nil, err
 	}

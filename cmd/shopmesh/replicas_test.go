@@ -146,3 +146,35 @@ func TestAShopWhoseServerIsGoneStillStops(t *testing.T) {
 		t.Fatal("still stopping 20 s after it was asked, with its server gone")
 	}
 }
+
+// On an external server, the operator archives with `shopmesh archive`:
+// the events leave the streams, and the shop still answers for them.
+func TestTheArchiveCommandArchivesAnExternalServer(t *testing.T) {
+	server := operatedServer(t)
+	m := openReplica(t, server.ClientURL())
+	mug := m.product("EXT-ARCHIVE", 700, 5)
+	id := m.place("ext-archive", "tok_visa", line{mug, 1})
+	if o := m.awaitTerminal(id); o.Status != "confirmed" {
+		t.Fatalf("order ended %s", o.Status)
+	}
+	m.awaitIdle()
+	var out strings.Builder
+	if err := archiveCommand([]string{"--nats", server.ClientURL(), "--after", "0s", "--overlap", "0s"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, stream := range []string{"ORDERS", "INVENTORY", "PAYMENTS"} {
+		if !strings.Contains(out.String(), stream+": ") || !strings.Contains(out.String(), "the stream begins at") {
+			t.Fatalf("archive said:\n%s", out.String())
+		}
+		s, err := m.js.Stream(meshtest.Context(t), stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := s.CachedInfo().State.Msgs; n != 0 {
+			t.Errorf("%s still holds %d events after the archive", stream, n)
+		}
+	}
+	if o := m.order(id); o.Status != "confirmed" {
+		t.Fatalf("the archived order reads %s", o.Status)
+	}
+}

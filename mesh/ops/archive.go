@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,6 +34,12 @@ type Archiver struct {
 	// stream where the archive ends.
 	Overlap time.Duration
 	Log     zerolog.Logger
+
+	mu sync.Mutex
+	// worked is when a round last archived every stream; failing is the
+	// error of the last round that did not.
+	worked  time.Time
+	failing error
 }
 
 // DefaultArchiveAfter is how long an event stays in its stream alone: a
@@ -283,10 +290,19 @@ func heldBack(ctx context.Context, live jetstream.Stream) (uint64, string, error
 func (a *Archiver) Run(ctx context.Context, streams []string, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	a.mu.Lock()
+	a.worked = time.Now() // none has failed yet
+	a.mu.Unlock()
 	for {
+		var failed error
 		for _, s := range streams {
-			a.round(ctx, s)
+			failed = errors.Join(failed, a.round(ctx, s))
 		}
+		a.mu.Lock()
+		if a.failing = failed; failed == nil {
+			a.worked = time.Now()
+		}
+		a.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
@@ -295,16 +311,32 @@ func (a *Archiver) Run(ctx context.Context, streams []string, every time.Duratio
 	}
 }
 
-func (a *Archiver) round(ctx context.Context, stream string) {
+// Problem says why Run has not archived every stream for longer than
+// within: the error of its last round. A round can fail now and then (a
+// server restarting); an archiver that fails for long lets the streams
+// grow, and says so.
+func (a *Archiver) Problem(within time.Duration) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.failing == nil || time.Since(a.worked) <= within {
+		return nil
+	}
+	return fmt.Errorf("no round has archived every stream since %s: %w", a.worked.UTC().Format(time.RFC3339), a.failing)
+}
+
+// round archives stream once and logs what it did.
+func (a *Archiver) round(ctx context.Context, stream string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	done, err := a.Archive(ctx, stream)
-	if err != nil && ctx.Err() == nil {
-		a.Log.Warn().Err(err).Str("stream", stream).Msg("archive round failed; trying again at the next")
-		return
+	if err != nil {
+		if ctx.Err() == nil {
+			a.Log.Warn().Err(err).Str("stream", stream).Msg("archive round failed; trying again at the next")
+		}
+		return err
 	}
 	if done.Copied+done.Gaps+done.Removed == 0 {
-		return
+		return nil
 	}
 	ev := a.Log.Info().Str("stream", stream).Uint64("copied", done.Copied).Uint64("gaps", done.Gaps).
 		Uint64("archived_through", done.Through).Uint64("removed", done.Removed).Uint64("first", done.First)
@@ -312,6 +344,7 @@ func (a *Archiver) round(ctx context.Context, stream string) {
 		ev = ev.Str("held_by", done.HeldBy)
 	}
 	ev.Msg("archived")
+	return nil
 }
 
 // scheduleHeader marks a message that is a schedule (a timer) rather than

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -197,5 +198,27 @@ func TestTwoArchiversAtOnceCopyEachEventOnce(t *testing.T) {
 		if err != nil || m.Subject != fmt.Sprintf("shop.order.o%d.placed", seq-1) {
 			t.Fatalf("seq %d: %v %v", seq, m, err)
 		}
+	}
+}
+
+// An archiver whose rounds fail says so once they have failed for longer
+// than it is allowed, with the error.
+func TestAnArchiverThatFailsSaysWhy(t *testing.T) {
+	t.Parallel()
+	ctx, js, _ := archiveFixture(t, 1)
+	a := &ops.Archiver{JS: js}
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.Run(runCtx, []string{"SHOP", "NO_SUCH_STREAM"}, 10*time.Millisecond) })
+	defer wg.Wait()
+	defer stop()
+	meshtest.Eventually(t, 10*time.Second, func() error {
+		if err := a.Problem(0); err == nil || !strings.Contains(err.Error(), "NO_SUCH_STREAM") {
+			return fmt.Errorf("problem %v, want one naming the missing stream", err)
+		}
+		return nil
+	})
+	if err := a.Problem(time.Hour); err != nil {
+		t.Errorf("a round failed a moment ago, within the hour allowed: %v", err)
 	}
 }
