@@ -60,7 +60,7 @@ heap_mb() { curl -s "http://$HTTP/metrics" | awk '/^go_memstats_heap_inuse_bytes
 # subjects in the event streams: what the server's subject index holds
 subjects() {
   curl -s "http://$MONITOR/jsz?streams=true" | jq '[.account_details[].stream_detail[]
-    | select(.name | test("^(INVENTORY|ORDERS|PAYMENTS)$")) | .state.num_subjects] | add'
+    | select(.name | test("^(INVENTORY|ORDERS|PAYMENTS)$")) | (.state.num_subjects // 0)] | add'
 }
 disk_mb() { echo "$(du -sm "$DATA/data/jetstream" | cut -f1) MB + $(du -sm "$DATA/data/state" | cut -f1)"; }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -89,9 +90,10 @@ func (a ArchivedMsg) Metadata() (*jetstream.MsgMetadata, error) {
 
 // EventReader reads events by where their stream stored them: from the
 // stream or, once they have moved there, from its archive. It keeps the
-// streams it has opened; it is for one request, not for goroutines at once.
+// streams it has opened, and is safe for concurrent use.
 type EventReader struct {
 	js      jetstream.JetStream
+	mu      sync.Mutex
 	streams map[string]jetstream.Stream
 }
 
@@ -102,14 +104,18 @@ func NewEventReader(js jetstream.JetStream) *EventReader {
 
 // Get reads the event stored at seq in stream. It is ErrMsgNotFound where
 // neither the stream nor its archive holds one (an operator removed it).
+// An event before the stream's first sequence, as last seen, is read from
+// the archive at once: one request, not two.
 func (r *EventReader) Get(ctx context.Context, stream string, seq uint64) (*jetstream.RawStreamMsg, error) {
 	s, err := r.open(ctx, stream)
 	if err != nil {
 		return nil, err
 	}
-	m, err := s.GetMsg(ctx, seq)
-	if !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return m, err
+	if seq >= s.CachedInfo().State.FirstSeq {
+		m, err := s.GetMsg(ctx, seq)
+		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return m, err
+		}
 	}
 	a, err := r.open(ctx, ArchiveStream(stream))
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -118,7 +124,8 @@ func (r *EventReader) Get(ctx context.Context, stream string, seq uint64) (*jets
 	if err != nil {
 		return nil, err
 	}
-	if m, err = a.GetMsg(ctx, seq); err != nil {
+	m, err := a.GetMsg(ctx, seq)
+	if err != nil {
 		return nil, err
 	}
 	if m.Header.Get(HeaderArchivedSubject) == "" {
@@ -127,15 +134,23 @@ func (r *EventReader) Get(ctx context.Context, stream string, seq uint64) (*jets
 	return unarchived(m), nil
 }
 
+// open returns the named stream, asking for it once; its cached first
+// sequence only grows staler, which costs Get a second request, never a
+// wrong answer.
 func (r *EventReader) open(ctx context.Context, name string) (jetstream.Stream, error) {
-	if s, ok := r.streams[name]; ok {
+	r.mu.Lock()
+	s, ok := r.streams[name]
+	r.mu.Unlock()
+	if ok {
 		return s, nil
 	}
 	s, err := r.js.Stream(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", name, err)
 	}
+	r.mu.Lock()
 	r.streams[name] = s
+	r.mu.Unlock()
 	return s, nil
 }
 

@@ -106,7 +106,7 @@ func (x *TimelineIndex) refs(orderID string) ([]eventRef, error) {
 // event by its sequence: the cost is the order's own events, however busy
 // its products are.
 type Timeline struct {
-	js      jetstream.JetStream
+	events  *mesh.EventReader // an old order's events are in the archives
 	index   *TimelineIndex
 	catchUp func(context.Context) error
 }
@@ -115,7 +115,7 @@ type Timeline struct {
 // stored (the index commits in batches, a moment behind its streams), and
 // the events from js.
 func NewTimeline(js jetstream.JetStream, index *TimelineIndex, catchUp func(context.Context) error) *Timeline {
-	return &Timeline{js: js, index: index, catchUp: catchUp}
+	return &Timeline{events: mesh.NewEventReader(js), index: index, catchUp: catchUp}
 }
 
 // For implements app.Timeline: the order's events in time order.
@@ -127,10 +127,9 @@ func (t *Timeline) For(ctx context.Context, orderID string) ([]app.Entry, error)
 	if err != nil {
 		return nil, err
 	}
-	events := mesh.NewEventReader(t.js) // an old order's events are in the archives
 	entries := make([]app.Entry, 0, len(refs))
 	for _, r := range refs {
-		m, err := events.Get(ctx, r.stream, r.seq)
+		m, err := t.events.Get(ctx, r.stream, r.seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue // removed by an operator since
 		}
