@@ -37,24 +37,63 @@ const (
 	HeaderArchivedStored  = "Shopmesh-Stored"
 )
 
-// ProvisionArchive creates stream's archive or brings it up to date. No
-// one may remove what it holds: it is the only copy of the stream's
-// history.
-func ProvisionArchive(ctx context.Context, js jetstream.JetStream, st Storage, stream string) error {
+// archiveOrigin is the archive's metadata key for when its stream was
+// created: the archive holds the history of that stream, and of no other
+// of the same name (one deleted and made again starts at sequence 1).
+const archiveOrigin = "shopmesh.stream.created"
+
+// ErrForeignArchive is an archive that holds the history of another
+// stream of the same name: one deleted and made again. It is neither read
+// nor written; an operator removes it once its history is saved elsewhere.
+var ErrForeignArchive = errors.New("the archive holds another stream's history")
+
+// ProvisionArchive creates the archive of live or brings it up to date.
+// No one may remove what it holds: it is the only copy of the stream's
+// history. It stays the archive of the stream it was made for.
+func ProvisionArchive(ctx context.Context, js jetstream.JetStream, st Storage, live jetstream.Stream) error {
+	name := live.CachedInfo().Config.Name
+	origin := createdAt(live)
+	if a, err := js.Stream(ctx, ArchiveStream(name)); err == nil {
+		origin = a.CachedInfo().Config.Metadata[archiveOrigin] // never rewritten
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("provision archive of %s: %w", name, err)
+	}
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        ArchiveStream(stream),
-		Subjects:    []string{ArchiveSubject(stream)},
+		Name:        ArchiveStream(name),
+		Subjects:    []string{ArchiveSubject(name)},
 		Storage:     st.kind(),
 		Replicas:    st.replicas(),
 		DenyDelete:  true,
 		DenyPurge:   true,
 		AllowDirect: true,
 		Compression: st.compression(),
+		Metadata:    map[string]string{archiveOrigin: origin},
 	})
 	if err != nil {
-		return fmt.Errorf("provision archive of %s: %w", stream, err)
+		return fmt.Errorf("provision archive of %s: %w", name, err)
 	}
 	return nil
+}
+
+func createdAt(s jetstream.Stream) string {
+	return s.CachedInfo().Created.UTC().Format(time.RFC3339Nano)
+}
+
+// OpenArchive opens the archive of live: ErrStreamNotFound where it has
+// none, ErrForeignArchive where the archive is another stream's, or is
+// ahead of the stream.
+func OpenArchive(ctx context.Context, js jetstream.JetStream, live jetstream.Stream) (jetstream.Stream, error) {
+	name := live.CachedInfo().Config.Name
+	a, err := js.Stream(ctx, ArchiveStream(name))
+	if err != nil {
+		return nil, err
+	}
+	info := a.CachedInfo()
+	if info.Config.Metadata[archiveOrigin] != createdAt(live) || info.State.LastSeq > live.CachedInfo().State.LastSeq {
+		return nil, fmt.Errorf("%w: %s_ARCHIVE was made for the %s created at %s; this one was created at %s",
+			ErrForeignArchive, name, name, info.Config.Metadata[archiveOrigin], createdAt(live))
+	}
+	return a, nil
 }
 
 // ArchivedMsg is an event read back from an archive, as the stream stored
@@ -117,8 +156,8 @@ func (r *EventReader) Get(ctx context.Context, stream string, seq uint64) (*jets
 			return m, err
 		}
 	}
-	a, err := r.open(ctx, ArchiveStream(stream))
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
+	a, err := r.archive(ctx, s)
+	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, ErrForeignArchive) {
 		return nil, jetstream.ErrMsgNotFound
 	}
 	if err != nil {
@@ -138,13 +177,23 @@ func (r *EventReader) Get(ctx context.Context, stream string, seq uint64) (*jets
 // sequence only grows staler, which costs Get a second request, never a
 // wrong answer.
 func (r *EventReader) open(ctx context.Context, name string) (jetstream.Stream, error) {
+	return r.kept(name, func() (jetstream.Stream, error) { return r.js.Stream(ctx, name) })
+}
+
+// archive returns live's archive (OpenArchive), kept like the streams.
+func (r *EventReader) archive(ctx context.Context, live jetstream.Stream) (jetstream.Stream, error) {
+	return r.kept(ArchiveStream(live.CachedInfo().Config.Name), func() (jetstream.Stream, error) { return OpenArchive(ctx, r.js, live) })
+}
+
+// kept returns the stream kept under name, or opens and keeps it.
+func (r *EventReader) kept(name string, open func() (jetstream.Stream, error)) (jetstream.Stream, error) {
 	r.mu.Lock()
 	s, ok := r.streams[name]
 	r.mu.Unlock()
 	if ok {
 		return s, nil
 	}
-	s, err := r.js.Stream(ctx, name)
+	s, err := open()
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", name, err)
 	}
@@ -170,20 +219,24 @@ func unarchived(m *jetstream.RawStreamMsg) *jetstream.RawStreamMsg {
 	return &out
 }
 
-// readArchive sends the events of stream's archive from seq from to its
-// end, as the stream stored them, to deliver; it returns the sequence after
-// the last it read. Readers use it when the stream no longer holds where
-// they stand: a rebuild, a replica whose snapshot is older than the
-// retention window.
-func readArchive(ctx context.Context, js jetstream.JetStream, stream string, from uint64, deliver func(jetstream.Msg) error) (uint64, error) {
-	a, err := js.Stream(ctx, ArchiveStream(stream))
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
+// readArchive sends the events of live's archive from seq from up to seq
+// until (or the archive's end, if sooner), as the stream stored them, to
+// deliver; it returns the sequence after the last it read. Readers use it
+// where the stream no longer holds what they have to read: a rebuild, a
+// replica whose snapshot is older than the retention window, a consumer
+// the archiver moved past events it had not delivered. An archive that
+// is another stream's is not read (ErrForeignArchive, logged by the
+// archiver).
+func readArchive(ctx context.Context, js jetstream.JetStream, live jetstream.Stream, from, until uint64, deliver func(jetstream.Msg) error) (uint64, error) {
+	stream := live.CachedInfo().Config.Name
+	a, err := OpenArchive(ctx, js, live)
+	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, ErrForeignArchive) {
 		return from, nil
 	}
 	if err != nil {
 		return from, fmt.Errorf("archive of %s: %w", stream, err)
 	}
-	last := a.CachedInfo().State.LastSeq
+	last := min(until, a.CachedInfo().State.LastSeq)
 	if last < from {
 		return from, nil
 	}
@@ -193,7 +246,7 @@ func readArchive(ctx context.Context, js jetstream.JetStream, stream string, fro
 	if err != nil {
 		return from, fmt.Errorf("archive of %s: %w", stream, err)
 	}
-	msgs, err := c.Messages(jetstream.PullMaxMessages(maxBatch))
+	msgs, err := c.Messages(jetstream.PullMaxMessages(min(maxBatch, int(last-from)+1)))
 	if err != nil {
 		return from, fmt.Errorf("archive of %s: %w", stream, err)
 	}

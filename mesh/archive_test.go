@@ -25,7 +25,7 @@ func archivedStreamOnNewServer(t testing.TB) jetstream.JetStream {
 }
 
 // archiveAll moves everything the test stream holds to its archive.
-func archiveAll(t testing.TB, ctx context.Context, js jetstream.JetStream) ops.Archived {
+func archiveAll(t testing.TB, ctx context.Context, js jetstream.JetStream) ops.Round {
 	t.Helper()
 	done, err := (&ops.Archiver{JS: js}).Archive(ctx, testStream)
 	if err != nil {
@@ -121,6 +121,59 @@ func TestAnEntityWhoseEventsWereArchivedIsWrittenAgain(t *testing.T) {
 		}
 		wantCounter(t, w, "quiet", 25)
 	}
+}
+
+// Replicas that start while events keep arriving and the archiver copies
+// and removes them at once, round after round, miss nothing: what the
+// archiver removes while a replica hands over from the archive to the
+// stream is read from the archive.
+func TestReplicasStartedWhileEventsArriveAndAreArchivedMissNothing(t *testing.T) {
+	t.Parallel()
+	js := archivedStreamOnNewServer(t)
+	ctx := meshtest.Context(t)
+	pub := mesh.NewPublisher(js, "shopmesh/test", nil)
+	const events, keys = 4000, 10
+	stop := make(chan struct{})
+	var archiving sync.WaitGroup
+	archiving.Go(func() {
+		a := ops.Archiver{JS: js}
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := a.Archive(ctx, testStream); err != nil && ctx.Err() == nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	var last uint64
+	var replicas sync.WaitGroup
+	started := make(chan *harness, events/400)
+	for i := range events {
+		var err error
+		last, err = pub.Publish(ctx, mesh.Cause{ID: cause(i)}, mesh.Outgoing{Event: incremented{Counter: fmt.Sprint("k", i%keys), Value: i/keys + 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%400 == 200 {
+			replicas.Go(func() { started <- startHarness(t, js, filepath.Join(t.TempDir(), fmt.Sprint("replica", i, ".db"))) })
+		}
+	}
+	replicas.Wait()
+	close(started)
+	for h := range started {
+		if err := h.proj.WaitFor(ctx, testStream, last); err != nil {
+			t.Fatal(err)
+		}
+		for k := range keys {
+			wantCounter(t, h, fmt.Sprint("k", k), events/keys)
+		}
+	}
+	close(stop)
+	archiving.Wait()
 }
 
 // Replicas rebuilt while the archiver runs, round after round, miss

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -271,11 +272,7 @@ func (p *Projection) follow(ctx context.Context, stream string) error {
 	}
 	// The stream no longer holds where the projection stands: what it
 	// lacks is in its archive (ADR 25), read first, in the background.
-	p.replaying.Go(func() {
-		if err := p.replayArchive(ctx, s, from); err != nil && ctx.Err() == nil {
-			p.halt(err)
-		}
-	})
+	p.replaying.Go(func() { p.replayArchive(ctx, s, from) })
 	return nil
 }
 
@@ -285,9 +282,61 @@ func (p *Projection) follow(ctx context.Context, stream string) error {
 // in the archive by the time the stream's first sequence has passed it:
 // the archive is read again until it reaches the stream, or has nothing
 // more (the rest were deleted, not archived).
-func (p *Projection) replayArchive(ctx context.Context, s jetstream.Stream, from uint64) error {
-	stream := s.CachedInfo().Config.Name
-	deliver := func(m jetstream.Msg) error {
+func (p *Projection) replayArchive(ctx context.Context, s jetstream.Stream, from uint64) {
+	p.untilDone(ctx, func() error {
+		next, err := p.readUpToStream(ctx, s, from)
+		from = max(from, next)
+		if err != nil {
+			return err
+		}
+		return p.consume(ctx, s, from)
+	})
+}
+
+// untilDone calls f until it works or ctx ends, with a pause that grows
+// from 100 ms to 10 s: reading an archive fails only for a while (a
+// leader being elected), and the projection is not ready meanwhile.
+func (p *Projection) untilDone(ctx context.Context, f func() error) {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		err := f()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		p.log.Warn().Err(err).Msg("cannot read the stream's archive yet; trying again")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// readUpToStream reads the archive from seq from until the stream holds
+// what comes next, and returns that sequence.
+func (p *Projection) readUpToStream(ctx context.Context, s jetstream.Stream, from uint64) (uint64, error) {
+	for idle := 0; idle < 2; {
+		next, err := readArchive(ctx, p.js, s, from, math.MaxUint64, p.deliver(ctx))
+		if err != nil {
+			return from, err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return next, err
+		}
+		if next >= info.State.FirstSeq {
+			return next, nil
+		}
+		if next == from {
+			idle++
+		}
+		from = next
+	}
+	return from, nil
+}
+
+// deliver hands a message to the projection's batches.
+func (p *Projection) deliver(ctx context.Context) func(jetstream.Msg) error {
+	return func(m jetstream.Msg) error {
 		select {
 		case p.in <- m:
 			return nil
@@ -295,28 +344,12 @@ func (p *Projection) replayArchive(ctx context.Context, s jetstream.Stream, from
 			return ctx.Err()
 		}
 	}
-	for idle := 0; idle < 2; {
-		next, err := readArchive(ctx, p.js, stream, from, deliver)
-		if err != nil {
-			return err
-		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("projection stream %s: %w", stream, err)
-		}
-		if next >= info.State.FirstSeq {
-			from = next
-			break
-		}
-		if next == from {
-			idle++
-		}
-		from = next
-	}
-	return p.consume(ctx, s, from)
 }
 
-// consume follows stream s from seq from.
+// consume follows stream s from seq from. If the first event it delivers
+// comes after from, what lies between was deleted, or archived and
+// removed while the consumer was being made (the archiver holds back only
+// for the consumers it saw): it is read from the archive first.
 func (p *Projection) consume(ctx context.Context, s jetstream.Stream, from uint64) error {
 	stream := s.CachedInfo().Config.Name
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
@@ -328,17 +361,33 @@ func (p *Projection) consume(ctx context.Context, s jetstream.Stream, from uint6
 	if err != nil {
 		return fmt.Errorf("projection consumer %s: %w", stream, err)
 	}
+	deliver, first := p.deliver(ctx), true
 	cc, err := c.Consume(func(m jetstream.Msg) {
-		select {
-		case p.in <- m:
-		case <-ctx.Done():
+		if first {
+			first = false
+			p.fillFromArchive(ctx, s, from, m)
 		}
+		_ = deliver(m)
 	}, jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		return fmt.Errorf("projection consume %s: %w", stream, err)
 	}
 	context.AfterFunc(ctx, cc.Stop)
 	return nil
+}
+
+// fillFromArchive delivers what the archive holds from seq from to just
+// before m, trying again until ctx ends.
+func (p *Projection) fillFromArchive(ctx context.Context, s jetstream.Stream, from uint64, m jetstream.Msg) {
+	meta, err := m.Metadata()
+	if err != nil || meta.Sequence.Stream <= from {
+		return
+	}
+	p.untilDone(ctx, func() error {
+		next, err := readArchive(ctx, p.js, s, from, meta.Sequence.Stream-1, p.deliver(ctx))
+		from = next
+		return err
+	})
 }
 
 // outboxRetry is how often views that could not be published are tried

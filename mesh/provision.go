@@ -81,11 +81,12 @@ func ProvisionStream(ctx context.Context, js jetstream.JetStream, st Storage, sp
 		AllowDirect:        true,
 		Compression:        st.compression(),
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+	live, err := js.CreateOrUpdateStream(ctx, cfg)
+	if err != nil {
 		return fmt.Errorf("provision stream %s: %w", spec.Name, err)
 	}
 	if spec.Archive {
-		return ProvisionArchive(ctx, js, st, spec.Name)
+		return ProvisionArchive(ctx, js, st, live)
 	}
 	return nil
 }

@@ -50,8 +50,8 @@ const DefaultArchiveAfter = 24 * time.Hour
 // too.
 const DefaultArchiveOverlap = 10 * time.Minute
 
-// Archived is what one round did to one stream.
-type Archived struct {
+// Round is what one round did to one stream.
+type Round struct {
 	Stream string
 	// Copied events and gap markers (sequences the stream had deleted).
 	Copied, Gaps uint64
@@ -62,37 +62,38 @@ type Archived struct {
 	Removed, First uint64
 	// HeldBy names the consumer that kept events in the stream, if one did.
 	HeldBy string
+	// StoppedAt names the timer still scheduled that the copy stopped at.
+	StoppedAt string
 }
 
 // Archive runs one round on stream: copy, then remove.
-func (a *Archiver) Archive(ctx context.Context, stream string) (Archived, error) {
-	out := Archived{Stream: stream}
+func (a *Archiver) Archive(ctx context.Context, stream string) (Round, error) {
+	out := Round{Stream: stream}
 	live, err := a.JS.Stream(ctx, stream)
 	if err != nil {
 		return out, fmt.Errorf("archive %s: %w", stream, err)
 	}
-	archive, err := a.JS.Stream(ctx, mesh.ArchiveStream(stream))
+	archive, err := mesh.OpenArchive(ctx, a.JS, live)
 	if err != nil {
 		return out, fmt.Errorf("archive %s: %w", stream, err)
 	}
 	out.Through = archive.CachedInfo().State.LastSeq
-	if err := a.copy(ctx, live, &out); err != nil {
+	if err := a.copyHistory(ctx, live, &out); err != nil {
 		return out, err
 	}
 	return out, a.remove(ctx, live, &out)
 }
 
-// copyBatch is how many events one round copies between waits for the
+// copyBatch is how many copies a round sends before it waits for the
 // archive's acknowledgements.
 const copyBatch = 1024
 
-// copy appends to the archive, in order, every event of live after what it
-// holds that is older than After, with a gap marker for every sequence the
-// stream deleted. It stops at a timer still scheduled: that is not
-// history yet, whatever its age.
-func (a *Archiver) copy(ctx context.Context, live jetstream.Stream, out *Archived) error {
-	state := live.CachedInfo().State
-	if out.Through >= state.LastSeq {
+// copyHistory appends to the archive, in order, every event of live after
+// what it holds that is older than After, with a gap marker for every
+// sequence the stream deleted. It stops at a timer still scheduled: that
+// is not history yet, whatever its age.
+func (a *Archiver) copyHistory(ctx context.Context, live jetstream.Stream, out *Round) error {
+	if out.Through >= live.CachedInfo().State.LastSeq {
 		return nil
 	}
 	c, err := live.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
@@ -102,84 +103,84 @@ func (a *Archiver) copy(ctx context.Context, live jetstream.Stream, out *Archive
 		return fmt.Errorf("archive %s: %w", out.Stream, err)
 	}
 	defer drop(live, c)
+	w := &archiveWriter{js: a.JS, out: out}
 	cutoff := time.Now().Add(-a.After)
-	for {
+	for more := true; more; {
 		batch, err := c.Fetch(copyBatch, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			return fmt.Errorf("archive %s: %w", out.Stream, err)
 		}
-		var pending []jetstream.PubAckFuture
-		more := true
-		for m := range batch.Messages() {
-			meta, err := m.Metadata()
-			if err != nil {
-				return err
-			}
-			if !meta.Timestamp.Before(cutoff) || m.Headers().Get(scheduleHeader) != "" {
-				more = false
-				break
-			}
-			for gap := out.Through + 1; gap < meta.Sequence.Stream; gap++ {
-				f, err := a.append(out.Stream, &nats.Msg{}, gap)
-				if err != nil {
-					return err
-				}
-				pending = append(pending, f)
-				out.Gaps++
-				out.Through = gap
-			}
-			f, err := a.append(out.Stream, archived(m, meta), meta.Sequence.Stream)
-			if err != nil {
-				return err
-			}
-			pending = append(pending, f)
-			out.Copied++
-			out.Through = meta.Sequence.Stream
-			if meta.NumPending == 0 { // the stream's end: the fetch would wait out its time
-				more = false
-				break
-			}
-		}
-		if err := errors.Join(batch.Error(), acked(ctx, pending)); err != nil {
+		more, err = w.copyBatch(ctx, batch, cutoff)
+		if err := errors.Join(err, batch.Error(), w.flush(ctx)); err != nil {
 			return fmt.Errorf("archive %s: %w", out.Stream, err)
 		}
-		if !more || len(pending) == 0 {
-			return nil
+	}
+	return nil
+}
+
+// archiveWriter appends copies to an archive, at most copyBatch of them
+// unacknowledged.
+type archiveWriter struct {
+	js      jetstream.JetStream
+	out     *Round
+	pending []jetstream.PubAckFuture
+}
+
+// copyBatch copies the events of batch older than cutoff, and says
+// whether there may be more to copy after it.
+func (w *archiveWriter) copyBatch(ctx context.Context, batch jetstream.MessageBatch, cutoff time.Time) (bool, error) {
+	read := 0
+	for m := range batch.Messages() {
+		read++
+		meta, err := m.Metadata()
+		if err != nil {
+			return false, err
+		}
+		if !meta.Timestamp.Before(cutoff) {
+			return false, nil // the rest is younger
+		}
+		if m.Headers().Get(jetstream.ScheduleHeader) != "" {
+			w.out.StoppedAt = fmt.Sprintf("%s at %d", m.Subject(), meta.Sequence.Stream)
+			return false, nil
+		}
+		for gap := w.out.Through + 1; gap < meta.Sequence.Stream; gap++ {
+			if err := w.append(ctx, &nats.Msg{}, gap); err != nil {
+				return false, err
+			}
+			w.out.Gaps++
+		}
+		if err := w.append(ctx, archiveCopy(m, meta), meta.Sequence.Stream); err != nil {
+			return false, err
+		}
+		w.out.Copied++
+		if meta.NumPending == 0 {
+			return false, nil // the stream's end: the fetch would wait out its time
 		}
 	}
+	return read > 0, nil
 }
 
 // append publishes m to the archive at sequence seq: it expects the
 // archive to end just before, so the archive's sequences stay the
 // stream's, and a second archiver's copy is refused.
-func (a *Archiver) append(stream string, m *nats.Msg, seq uint64) (jetstream.PubAckFuture, error) {
-	m.Subject = mesh.ArchiveSubject(stream)
-	f, err := a.JS.PublishMsgAsync(m, jetstream.WithExpectLastSequence(seq-1))
+func (w *archiveWriter) append(ctx context.Context, m *nats.Msg, seq uint64) error {
+	m.Subject = mesh.ArchiveSubject(w.out.Stream)
+	f, err := w.js.PublishMsgAsync(m, jetstream.WithExpectLastSequence(seq-1))
 	if err != nil {
-		return nil, fmt.Errorf("archive %s seq %d: %w", stream, seq, err)
+		return fmt.Errorf("seq %d: %w", seq, err)
 	}
-	return f, nil
+	w.pending = append(w.pending, f)
+	w.out.Through = seq
+	if len(w.pending) >= copyBatch {
+		return w.flush(ctx)
+	}
+	return nil
 }
 
-// archived is the archive's copy of an event: its body and headers, and
-// where and when the stream stored it. The stream's own directives (a
-// message id, expectations, a schedule's purge) are dropped: they were the
-// stream's to act on, and they are done.
-func archived(m jetstream.Msg, meta *jetstream.MsgMetadata) *nats.Msg {
-	h := nats.Header{}
-	for k, v := range m.Headers() {
-		if !strings.HasPrefix(k, "Nats-") {
-			h[k] = v
-		}
-	}
-	h.Set(mesh.HeaderArchivedSubject, m.Subject())
-	h.Set(mesh.HeaderArchivedStored, meta.Timestamp.UTC().Format(time.RFC3339Nano))
-	return &nats.Msg{Header: h, Data: m.Data()}
-}
-
-// acked waits for every copy's acknowledgement, in order.
-func acked(ctx context.Context, pending []jetstream.PubAckFuture) error {
-	for _, f := range pending {
+// flush waits for every copy's acknowledgement, in order.
+func (w *archiveWriter) flush(ctx context.Context) error {
+	defer func() { w.pending = w.pending[:0] }()
+	for _, f := range w.pending {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
@@ -191,9 +192,25 @@ func acked(ctx context.Context, pending []jetstream.PubAckFuture) error {
 	return nil
 }
 
+// archiveCopy is the archive's copy of an event: its body and headers, and
+// where and when the stream stored it. The stream's own directives (a
+// message id, expectations, a schedule's purge) are dropped: they were the
+// stream's to act on, and they are done.
+func archiveCopy(m jetstream.Msg, meta *jetstream.MsgMetadata) *nats.Msg {
+	h := nats.Header{}
+	for k, v := range m.Headers() {
+		if !strings.HasPrefix(k, "Nats-") {
+			h[k] = v
+		}
+	}
+	h.Set(mesh.HeaderArchivedSubject, m.Subject())
+	h.Set(mesh.HeaderArchivedStored, meta.Timestamp.UTC().Format(time.RFC3339Nano))
+	return &nats.Msg{Header: h, Data: m.Data()}
+}
+
 // remove purges from live what the archive holds, older than
 // After+Overlap, that no consumer has still to deliver.
-func (a *Archiver) remove(ctx context.Context, live jetstream.Stream, out *Archived) error {
+func (a *Archiver) remove(ctx context.Context, live jetstream.Stream, out *Round) error {
 	info, err := live.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("archive %s: %w", out.Stream, err)
@@ -241,11 +258,8 @@ func (a *Archiver) firstYoungerThan(ctx context.Context, live jetstream.Stream, 
 	if c.CachedInfo().NumPending == 0 {
 		return live.CachedInfo().State.LastSeq + 1, nil // none is that young
 	}
-	m, err := c.Next(jetstream.FetchMaxWait(time.Second))
-	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-		return live.CachedInfo().State.LastSeq + 1, nil
-	}
-	if err != nil {
+	m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil { // not "none is young": removing on a guess could pass the overlap
 		return 0, fmt.Errorf("archive %s: %w", live.CachedInfo().Config.Name, err)
 	}
 	meta, err := m.Metadata()
@@ -267,22 +281,46 @@ func drop(live jetstream.Stream, c jetstream.Consumer) {
 // heldBack is the first sequence a consumer of live may still deliver (a
 // reaction that is behind, a replica reading the stream after its
 // archive), and the consumer's name; past every sequence when none is
-// behind. Nothing a consumer has yet to deliver leaves the stream.
+// behind. Nothing a consumer has yet to deliver leaves the stream. Each
+// consumer is asked on its own: a cluster's list leaves out a consumer
+// whose leader did not answer in time, and nats.go drops the list's note
+// of which, so a consumer that cannot be asked stops the removal.
 func heldBack(ctx context.Context, live jetstream.Stream) (uint64, string, error) {
 	held, by := uint64(1<<63), ""
-	consumers := live.ListConsumers(ctx)
-	for c := range consumers.Info() {
-		if c.NumPending == 0 && c.NumAckPending == 0 && c.NumRedelivered == 0 {
+	names := live.ConsumerNames(ctx)
+	for name := range names.Name() {
+		c, err := live.Consumer(ctx, name)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue // gone since the list: it delivers nothing more
+		}
+		if err != nil {
+			return 0, "", fmt.Errorf("archive %s: consumer %s: %w", live.CachedInfo().Config.Name, name, err)
+		}
+		info := c.CachedInfo()
+		if caughtUp(info) {
 			continue
 		}
-		if next := c.AckFloor.Stream + 1; next < held {
-			held, by = next, c.Name
+		if next := info.AckFloor.Stream + 1; next < held {
+			held, by = next, name
 		}
 	}
-	if err := consumers.Err(); err != nil {
+	if err := names.Err(); err != nil {
 		return 0, "", fmt.Errorf("archive %s: consumers: %w", live.CachedInfo().Config.Name, err)
 	}
 	return held, by, nil
+}
+
+// caughtUp says a consumer has nothing left to deliver below the stream's
+// end. A consumer of the whole stream (a projection) has delivered up to
+// its ack floor, and holds back nothing above it; its count of pending
+// messages is not trusted, since the server updates it after a message is
+// stored, and a message archived at once could be removed in between. A
+// consumer of some subjects (a reaction) holds back from its ack floor
+// while it has any message pending; its floor stays where its last
+// matching message was.
+func caughtUp(c *jetstream.ConsumerInfo) bool {
+	filtered := c.Config.FilterSubject != "" || len(c.Config.FilterSubjects) > 0
+	return filtered && c.NumPending == 0 && c.NumAckPending == 0 && c.NumRedelivered == 0
 }
 
 // Run archives streams now and then every interval until ctx ends, and
@@ -335,7 +373,7 @@ func (a *Archiver) round(ctx context.Context, stream string) error {
 		}
 		return err
 	}
-	if done.Copied+done.Gaps+done.Removed == 0 {
+	if done.Copied+done.Gaps+done.Removed == 0 && done.HeldBy == "" && done.StoppedAt == "" {
 		return nil
 	}
 	ev := a.Log.Info().Str("stream", stream).Uint64("copied", done.Copied).Uint64("gaps", done.Gaps).
@@ -343,10 +381,9 @@ func (a *Archiver) round(ctx context.Context, stream string) error {
 	if done.HeldBy != "" {
 		ev = ev.Str("held_by", done.HeldBy)
 	}
+	if done.StoppedAt != "" {
+		ev = ev.Str("stopped_at_timer", done.StoppedAt)
+	}
 	ev.Msg("archived")
 	return nil
 }
-
-// scheduleHeader marks a message that is a schedule (a timer) rather than
-// an event; nats.go does not name it.
-const scheduleHeader = "Nats-Schedule"

@@ -222,3 +222,54 @@ func TestAnArchiverThatFailsSaysWhy(t *testing.T) {
 		t.Errorf("a round failed a moment ago, within the hour allowed: %v", err)
 	}
 }
+
+// A stream deleted and made again starts at sequence 1: its archive holds
+// another stream's history. The archiver neither copies into it nor
+// removes anything from the new stream, and readers do not take the old
+// events for the new one's.
+func TestAnArchiveOfAnotherStreamIsLeftAlone(t *testing.T) {
+	t.Parallel()
+	ctx, js, _ := archiveFixture(t, 10)
+	if _, err := (&ops.Archiver{JS: js}).Archive(ctx, "SHOP"); err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctx, "SHOP"); err != nil {
+		t.Fatal(err)
+	}
+	spec := mesh.StreamSpec{Name: "SHOP", Subjects: []string{"shop.>"}, Archive: true}
+	if err := mesh.ProvisionStream(ctx, js, mesh.Storage{}, spec); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := js.Publish(ctx, fmt.Sprintf("shop.order.new%d.placed", i), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := (&ops.Archiver{JS: js}).Archive(ctx, "SHOP"); !errors.Is(err, mesh.ErrForeignArchive) {
+		t.Fatalf("archive into another stream's archive: %v, want ErrForeignArchive", err)
+	}
+	if live := streamState(t, ctx, js, "SHOP"); live.Msgs != 5 {
+		t.Fatalf("the new stream holds %d of its 5 events", live.Msgs)
+	}
+	if _, err := mesh.NewEventReader(js).Get(ctx, "SHOP", 8); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Fatalf("seq 8 of the new stream, which has 5: %v, want not found (not the old stream's event)", err)
+	}
+}
+
+// A stream that begins far after its archive ends (a purge of 20,000
+// sequences) is archived with as many gap markers, a thousand or so in
+// flight at a time.
+func TestALongGapIsArchivedInBatches(t *testing.T) {
+	t.Parallel()
+	ctx, js, s := archiveFixture(t, 1)
+	if err := s.Purge(ctx, jetstream.WithPurgeSequence(20_000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "shop.order.x.placed", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	done, err := (&ops.Archiver{JS: js}).Archive(ctx, "SHOP")
+	if err != nil || done.Through != 20_000 || done.Copied != 1 || done.Gaps != 19_999 {
+		t.Fatalf("%+v, %v; want the event at 20,000 copied after 19,999 gaps", done, err)
+	}
+}
