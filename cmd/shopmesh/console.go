@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopmesh/shopmesh/console"
-	"github.com/shopmesh/shopmesh/mesh/natsauth"
 )
 
 // servesConsole says whether this process serves the console: only the
@@ -24,12 +22,7 @@ func (s *shop) startConsole(context.Context) error {
 	if !s.servesConsole() {
 		return nil
 	}
-	nc, err := s.dial("shopmesh-console", natsauth.Admin)
-	if err != nil {
-		return err
-	}
-	s.conns = append(s.conns, nc)
-	js, err := jetstream.New(nc)
+	js, err := s.operator("shopmesh-console")
 	if err != nil {
 		return err
 	}

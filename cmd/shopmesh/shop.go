@@ -215,12 +215,7 @@ func (s *shop) startArchiver(ctx context.Context) error {
 	if s.server == nil || s.cfg.ArchiveAfter == 0 {
 		return nil
 	}
-	nc, err := s.dial("shopmesh-archive", natsauth.Admin)
-	if err != nil {
-		return err
-	}
-	s.conns = append(s.conns, nc)
-	js, err := jetstream.New(nc)
+	js, err := s.operator("shopmesh-archive")
 	if err != nil {
 		return err
 	}
@@ -242,6 +237,16 @@ func archivedStreams(plans []mesh.Plan) []string {
 		}
 	}
 	return names
+}
+
+// operator connects as the operator, under name, until the shop closes.
+func (s *shop) operator(name string) (jetstream.JetStream, error) {
+	nc, err := s.dial(name, natsauth.Admin)
+	if err != nil {
+		return nil, err
+	}
+	s.conns = append(s.conns, nc)
+	return jetstream.New(nc)
 }
 
 // dial connects as user, in process when the server is embedded.
