@@ -56,6 +56,8 @@ start() {
   READY=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
 }
 rss_mb() { awk '/VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$PID/status"; }
+# the part of it that is the process's own, not pages of the files it maps (bbolt's)
+anon_mb() { awk '/RssAnon/ { printf "%d", $2 / 1024 }' "/proc/$PID/status"; }
 heap_mb() { curl -s "http://$HTTP/metrics" | awk '/^go_memstats_heap_inuse_bytes / { printf "%d", $2 / 1048576 }'; }
 # subjects in the event streams: what the server's subject index holds
 subjects() {
@@ -92,13 +94,13 @@ printf '\nthe first order, now the oldest: GET p99 %s ms, its timeline p99 %s ms
 kill -INT "$PID"; wait "$PID" || true
 start
 sleep 5 # idle: what the shop holds once started, not while starting
-printf 'restart: ready after %.2f s, then %d MB resident, %d MB of heap in use when idle; %d subjects in the event streams\n' \
-  "$READY" "$(rss_mb)" "$(heap_mb)" "$(subjects)"
+printf 'restart: ready after %.2f s, then %d MB resident (%d MB anonymous), %d MB of heap in use when idle; %d subjects in the event streams\n' \
+  "$READY" "$(rss_mb)" "$(anon_mb)" "$(heap_mb)" "$(subjects)"
 kill -9 "$PID"; wait "$PID" 2>/dev/null || true
 start
 sleep 5
-printf 'kill -9, then start: ready after %.2f s, then %d MB resident, %d MB of heap in use when idle; %d subjects in the event streams\n' \
-  "$READY" "$(rss_mb)" "$(heap_mb)" "$(subjects)"
+printf 'kill -9, then start: ready after %.2f s, then %d MB resident (%d MB anonymous), %d MB of heap in use when idle; %d subjects in the event streams\n' \
+  "$READY" "$(rss_mb)" "$(anon_mb)" "$(heap_mb)" "$(subjects)"
 
 # The archive (ADR 25): every event moves out of its stream at once here,
 # rather than a day after it was stored.
@@ -108,8 +110,8 @@ printf 'archive of every event: %.1f s\n' "$(awk -v a="$t0" -v b="$(date +%s.%N)
 kill -INT "$PID"; wait "$PID" || true
 start
 sleep 5
-printf 'archived, then start: ready after %.2f s, then %d MB resident, %d MB of heap in use when idle; %d subjects in the event streams\n' \
-  "$READY" "$(rss_mb)" "$(heap_mb)" "$(subjects)"
+printf 'archived, then start: ready after %.2f s, then %d MB resident (%d MB anonymous), %d MB of heap in use when idle; %d subjects in the event streams\n' \
+  "$READY" "$(rss_mb)" "$(anon_mb)" "$(heap_mb)" "$(subjects)"
 printf 'the first order, archived: GET p99 %s ms, its timeline p99 %s ms (200 requests each)\n' \
   "$(p99_ms "/orders/$FIRST" 200)" "$(p99_ms "/orders/$FIRST/timeline" 200)"
 kill -INT "$PID"; wait "$PID" || true

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +34,11 @@ type Archiver struct {
 	// read the archive to its end then has that long to start reading the
 	// stream where the archive ends.
 	Overlap time.Duration
-	Log     zerolog.Logger
+	// Most is how many sequences one round copies at the most (0:
+	// DefaultRoundMost): a round ends soon, so a stuck one is seen, and
+	// Run goes straight on to the next while there is more.
+	Most uint64
+	Log  zerolog.Logger
 
 	mu sync.Mutex
 	// worked is when a round last archived every stream; failing is the
@@ -45,6 +50,14 @@ type Archiver struct {
 // DefaultArchiveAfter is how long an event stays in its stream alone: a
 // day, far longer than an order takes to end, so what is archived is over.
 const DefaultArchiveAfter = 24 * time.Hour
+
+// DefaultRoundMost is how many sequences a round copies at the most:
+// seconds of work.
+const DefaultRoundMost = 100_000
+
+// roundTimeout bounds a round: a request whose answer was lost with a
+// server that went away fails the round, and the next one asks again.
+const roundTimeout = time.Minute
 
 // DefaultArchiveOverlap is how long an archived event stays in its stream
 // too.
@@ -64,6 +77,8 @@ type Round struct {
 	HeldBy string
 	// StoppedAt names the timer still scheduled that the copy stopped at.
 	StoppedAt string
+	// Full says the round copied all it may (Most): there is more.
+	Full bool
 }
 
 // Archive runs one round on stream: copy, then remove.
@@ -105,7 +120,12 @@ func (a *Archiver) copyHistory(ctx context.Context, live jetstream.Stream, out *
 	defer drop(live, c)
 	w := &archiveWriter{js: a.JS, out: out}
 	cutoff := time.Now().Add(-a.After)
+	most := cmp.Or(a.Most, DefaultRoundMost)
 	for more := true; more; {
+		if out.Copied+out.Gaps >= most {
+			out.Full = true
+			return nil
+		}
 		batch, err := c.Fetch(copyBatch, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			return fmt.Errorf("archive %s: %w", out.Stream, err)
@@ -333,14 +353,19 @@ func (a *Archiver) Run(ctx context.Context, streams []string, every time.Duratio
 	a.mu.Unlock()
 	for {
 		var failed error
+		full := false
 		for _, s := range streams {
-			failed = errors.Join(failed, a.round(ctx, s))
+			done, err := a.round(ctx, s)
+			failed, full = errors.Join(failed, err), full || done.Full
 		}
 		a.mu.Lock()
 		if a.failing = failed; failed == nil {
 			a.worked = time.Now()
 		}
 		a.mu.Unlock()
+		if full && ctx.Err() == nil {
+			continue // more to copy now: a backlog is not left for the next tick
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -363,18 +388,18 @@ func (a *Archiver) Problem(within time.Duration) error {
 }
 
 // round archives stream once and logs what it did.
-func (a *Archiver) round(ctx context.Context, stream string) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+func (a *Archiver) round(ctx context.Context, stream string) (Round, error) {
+	roundCtx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
-	done, err := a.Archive(ctx, stream)
+	done, err := a.Archive(roundCtx, stream)
 	if err != nil {
 		if ctx.Err() == nil {
 			a.Log.Warn().Err(err).Str("stream", stream).Msg("archive round failed; trying again at the next")
 		}
-		return err
+		return done, err
 	}
 	if done.Copied+done.Gaps+done.Removed == 0 && done.HeldBy == "" && done.StoppedAt == "" {
-		return nil
+		return done, nil
 	}
 	ev := a.Log.Info().Str("stream", stream).Uint64("copied", done.Copied).Uint64("gaps", done.Gaps).
 		Uint64("archived_through", done.Through).Uint64("removed", done.Removed).Uint64("first", done.First)
@@ -385,5 +410,5 @@ func (a *Archiver) round(ctx context.Context, stream string) error {
 		ev = ev.Str("stopped_at_timer", done.StoppedAt)
 	}
 	ev.Msg("archived")
-	return nil
+	return done, nil
 }

@@ -273,3 +273,27 @@ func TestALongGapIsArchivedInBatches(t *testing.T) {
 		t.Fatalf("%+v, %v; want the event at 20,000 copied after 19,999 gaps", done, err)
 	}
 }
+
+// A round copies at most its share and says there is more; Run goes
+// straight on with the next round rather than leaving a backlog for the
+// next tick.
+func TestARoundCopiesAtMostItsShare(t *testing.T) {
+	t.Parallel()
+	ctx, js, _ := archiveFixture(t, 25)
+	a := &ops.Archiver{JS: js, Most: 10}
+	done, err := a.Archive(ctx, "SHOP")
+	if err != nil || done.Copied != 10 || !done.Full || done.Removed != 10 {
+		t.Fatalf("%+v, %v; want 10 copied and removed, and more to come", done, err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.Run(runCtx, []string{"SHOP"}, time.Hour) })
+	defer wg.Wait()
+	defer stop()
+	meshtest.Eventually(t, 10*time.Second, func() error {
+		if got := streamState(t, ctx, js, mesh.ArchiveStream("SHOP")).LastSeq; got != 25 {
+			return fmt.Errorf("archived through %d of 25", got)
+		}
+		return nil
+	})
+}
