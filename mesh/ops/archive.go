@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh"
 )
@@ -34,8 +35,8 @@ type Archiver struct {
 	// read the archive to its end then has that long to start reading the
 	// stream where the archive ends.
 	Overlap time.Duration
-	// Most is how many sequences one round copies at the most (0:
-	// DefaultRoundMost): a round ends soon, so a stuck one is seen, and
+	// Most is about how many sequences one round copies at the most (0:
+	// DefaultRoundMost; gap markers may take it a little past): a round ends soon, so a stuck one is seen, and
 	// Run goes straight on to the next while there is more.
 	Most uint64
 	Log  zerolog.Logger
@@ -113,6 +114,7 @@ func (a *Archiver) copyHistory(ctx context.Context, live jetstream.Stream, out *
 	}
 	c, err := live.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: out.Through + 1,
+		NamePrefix: ownConsumer(), InactiveThreshold: ownConsumerIdle,
 	})
 	if err != nil {
 		return fmt.Errorf("archive %s: %w", out.Stream, err)
@@ -122,11 +124,12 @@ func (a *Archiver) copyHistory(ctx context.Context, live jetstream.Stream, out *
 	cutoff := time.Now().Add(-a.After)
 	most := cmp.Or(a.Most, DefaultRoundMost)
 	for more := true; more; {
-		if out.Copied+out.Gaps >= most {
+		done := out.Copied + out.Gaps
+		if done >= most {
 			out.Full = true
 			return nil
 		}
-		batch, err := c.Fetch(copyBatch, jetstream.FetchMaxWait(time.Second))
+		batch, err := c.Fetch(int(min(copyBatch, most-done)), jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			return fmt.Errorf("archive %s: %w", out.Stream, err)
 		}
@@ -270,6 +273,7 @@ func (a *Archiver) firstYoungerThan(ctx context.Context, live jetstream.Stream, 
 	since := time.Now().Add(-age)
 	c, err := live.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since,
+		NamePrefix: ownConsumer(), InactiveThreshold: ownConsumerIdle,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("archive %s: %w", live.CachedInfo().Config.Name, err)
@@ -289,9 +293,23 @@ func (a *Archiver) firstYoungerThan(ctx context.Context, live jetstream.Stream, 
 	return meta.Sequence.Stream, nil
 }
 
+// ownConsumers begins the names of the archiver's own consumers, which
+// heldBack passes over: nats.go may make an ordered consumer again
+// under a new name while a round reads, and the one drop deletes may not
+// be the last. ownConsumerIdle is how soon the server removes one left
+// behind.
+const (
+	ownConsumers    = "shopmesh_archiver_"
+	ownConsumerIdle = 10 * time.Second
+)
+
+// ownConsumer names one of the archiver's consumers: nats.go names an
+// ordered consumer after its prefix and a count from 1, so each needs a
+// prefix of its own, or two rounds (or two archivers) would share one.
+func ownConsumer() string { return ownConsumers + nuid.Next() }
+
 // drop deletes an archiver's own consumer at once, rather than when the
-// server finds it idle: until then it would hold back the next round's
-// removal (heldBack).
+// server finds it idle.
 func drop(live jetstream.Stream, c jetstream.Consumer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -309,6 +327,9 @@ func heldBack(ctx context.Context, live jetstream.Stream) (uint64, string, error
 	held, by := uint64(1<<63), ""
 	names := live.ConsumerNames(ctx)
 	for name := range names.Name() {
+		if strings.HasPrefix(name, ownConsumers) {
+			continue // the archiver's own: they read, and hold back nothing
+		}
 		c, err := live.Consumer(ctx, name)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
 			continue // gone since the list: it delivers nothing more
