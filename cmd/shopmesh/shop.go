@@ -250,6 +250,8 @@ func (s *shop) connect(ctx context.Context) error {
 		Log: s.log, Storage: s.storage(), DataDir: dir, Reactions: s.tuning.reactions, Around: s.tuning.around,
 		SnapshotMin: s.tuning.snapshotMin, Contracts: contracts,
 	}
+	trusted, _ := s.cfg.trustedProxies() // checked by parseConfig
+	s.node.HTTP.Followers().Bound(s.cfg.FollowersPerAddress, s.cfg.MaxFollowers, trusted)
 	doc, err := asyncAPI(s.cfg)
 	if err != nil {
 		return err
