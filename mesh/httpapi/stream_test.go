@@ -28,8 +28,8 @@ type streamServer struct {
 	mu        sync.Mutex
 	source    chan httpapi.Change
 	done      <-chan struct{} // closes when the stream is let go
-	follows   int // how many times the stream was followed
-	following int // how many followings are running now
+	follows   int             // how many times the stream was followed
+	following int             // how many followings are running now
 }
 
 type watchingThings struct {
