@@ -367,6 +367,7 @@ func (s *shop) serveHTTP(context.Context) error {
 		Handler: s.node.HTTP.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		BaseContext: func(net.Listener) context.Context { return base },
+		ConnContext: httpapi.ConnContext,
 	}
 	s.http.RegisterOnShutdown(cancel)
 	go func() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"time"
 )
 
 // RingSize is how many changes a Broadcast keeps: how far a follower may
@@ -126,6 +127,21 @@ func (b *Broadcast[T]) publish(c T) {
 	b.next++
 	close(b.wake)
 	b.wake = make(chan struct{})
+}
+
+// writesPerSecond is how many writes a broadcast makes to its followers
+// in a second, together, at most: each follower waits this share of a
+// second times the number of followers between two writes, and its
+// changes gather meanwhile. A lone follower is written to at once; 256
+// wait 50 ms, and cost 20 writes a second each, not one for every change
+// of a busy shop.
+const writesPerSecond = 5_000
+
+// gap is how long a follower waits after a write before the next.
+func (b *Broadcast[T]) gap() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return time.Second * time.Duration(b.followers) / writesPerSecond
 }
 
 // since appends to dst the changes from pos on, and returns where the

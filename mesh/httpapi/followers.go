@@ -83,10 +83,10 @@ func (f *Followers) admit(stream, remoteAddr, forwardedFor string) (leave func()
 	client := f.client(remoteAddr, forwardedFor)
 	switch {
 	case f.by[client] >= f.perAddress:
-		return nil, retryLater(http.StatusTooManyRequests,
+		return nil, retryLater(http.StatusTooManyRequests, addressRetry,
 			fmt.Sprintf("this address follows %d streams of changes already, the most it may; close one, or try again later", f.perAddress))
 	case f.total >= f.max:
-		return nil, retryLater(http.StatusServiceUnavailable,
+		return nil, retryLater(http.StatusServiceUnavailable, fullRetry,
 			fmt.Sprintf("the shop has %d followers of its changes, the most it serves; try again later", f.max))
 	}
 	f.by[client]++
@@ -111,10 +111,20 @@ func (f *Followers) leave(stream string, client netip.Prefix) {
 // dropped counts a follower of stream disconnected for falling behind.
 func (f *Followers) dropped(stream string) { f.metrics.ObserveDropped(stream) }
 
-// retryLater is a problem with a Retry-After: a follower turned away may
-// come back once others have left.
-func retryLater(status int, detail string) error {
-	return huma.ErrorWithHeaders(huma.NewError(status, detail), http.Header{"Retry-After": {"5"}})
+// When a follower turned away may come back, in seconds: an address that
+// holds its share waits for one of its own followers to leave, which may
+// be long; a full process frees a place whenever anyone leaves or is
+// dropped. The longer wait also spares the shop a crowd asking again and
+// again: 1,500 clients at 5 s were 300 refusals a second.
+const (
+	addressRetry = "30"
+	fullRetry    = "10"
+)
+
+// retryLater is a problem with a Retry-After of seconds: a follower
+// turned away may come back once others have left.
+func retryLater(status int, seconds, detail string) error {
+	return huma.ErrorWithHeaders(huma.NewError(status, detail), http.Header{"Retry-After": {seconds}})
 }
 
 // client is the address a follower is counted under: the peer's, or, when

@@ -3,11 +3,13 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -17,6 +19,50 @@ import (
 // follower is dropped: a client that does not read holds no more than
 // that of the server's time and buffers.
 const WriteTimeout = 5 * time.Second
+
+// SendBuffer is the kernel's send buffer of a follower's connection
+// (SO_SNDBUF; Linux doubles it). Left to itself the kernel grows it to
+// megabytes for a client that does not read, and every change is written
+// into it, one write per follower, for many seconds before a write
+// blocks; with a small buffer a follower that does not read blocks within
+// a moment, costs nothing more, and is dropped WriteTimeout later. 64 KiB
+// is still a second of every change of a busy shop.
+const SendBuffer = 64 << 10
+
+// writeBuffered is a connection whose send buffer can be set.
+type writeBuffered interface{ SetWriteBuffer(bytes int) error }
+
+type connKey struct{}
+
+// ConnContext is the http.Server's ConnContext that lets a stream of
+// changes bound its connection's send buffer (SendBuffer).
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// IdlePace is how often a follower that does not take what it is sent
+// (the kernel holds bytes for it it cannot send) is written to: its
+// changes gather in the ring meanwhile, and go in one write. A follower
+// costs a write per change it is sent; 256 that never read, written to at
+// every change of a busy shop, took more than half of its orders per
+// second, paced they take little.
+const IdlePace = 100 * time.Millisecond
+
+// unsentIdle is what the kernel holds unsent for a follower that does
+// not read: a client that reads is sent a few segments late at most (the
+// kernel sends small writes in batches), never a quarter of SendBuffer.
+const unsentIdle = SendBuffer / 4
+
+// boundSendBuffer bounds the send buffer of the request's connection,
+// when the server keeps it in the context (ConnContext), and returns the
+// connection, to ask what it has not sent; nil when it is not known.
+func boundSendBuffer(ctx context.Context) syscall.Conn {
+	if c, ok := ctx.Value(connKey{}).(writeBuffered); ok {
+		_ = c.SetWriteBuffer(SendBuffer)
+	}
+	c, _ := ctx.Value(connKey{}).(syscall.Conn)
+	return c
+}
 
 // A Follow is what one follower asked for: the `watching` event it is
 // sent first, and which changes it keeps (nil: every one).
@@ -49,8 +95,9 @@ func RegisterStream[I, W, T any](api huma.API, followers *Followers, op huma.Ope
 			if !ok {
 				return
 			}
+			conn := boundSendBuffer(ctx)
 			hc.SetHeader("Content-Type", "text/event-stream")
-			if err := b.serve(hc.Context(), w, first, f.Keep); err != nil {
+			if err := b.serve(hc.Context(), follower{w: w, rc: http.NewResponseController(w), conn: conn}, first, f.Keep); err != nil {
 				followers.dropped(b.name)
 			}
 		}}, nil
@@ -64,8 +111,7 @@ var errDropped = errors.New("the follower fell too far behind")
 // client left). It returns errDropped, or the write's error, when the
 // follower is dropped; then its connection is closed, not kept for
 // another request.
-func (b *Broadcast[T]) serve(ctx context.Context, w http.ResponseWriter, first []byte, keep func(T) bool) (err error) {
-	out := follower{w: w, rc: http.NewResponseController(w)}
+func (b *Broadcast[T]) serve(ctx context.Context, out follower, first []byte, keep func(T) bool) (err error) {
 	defer func() {
 		if err != nil {
 			out.cut()
@@ -88,6 +134,9 @@ func (b *Broadcast[T]) serve(ctx context.Context, w http.ResponseWriter, first [
 			if err := out.write(batch); err != nil {
 				return out.failed(ctx, err)
 			}
+		}
+		if !out.pace(ctx, b.gap()) {
+			return nil
 		}
 		select {
 		case <-wake:
@@ -113,6 +162,31 @@ func appendKept[T any](batch []byte, frames []frame[T], keep func(T) bool) []byt
 type follower struct {
 	w  http.ResponseWriter
 	rc *http.ResponseController
+	// conn is the client's connection, nil when it is not known: then the
+	// follower is never paced.
+	conn syscall.Conn
+}
+
+// pace waits gap after a write, or IdlePace when the kernel holds bytes
+// for the client it could not send, and reports false if the client left
+// meanwhile. A gap under a millisecond is not waited: timers cost more.
+func (f follower) pace(ctx context.Context, gap time.Duration) bool {
+	if f.conn != nil {
+		if n, ok := unsent(f.conn); ok && n > unsentIdle {
+			gap = IdlePace
+		}
+	}
+	if gap < time.Millisecond {
+		return true
+	}
+	t := time.NewTimer(gap)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (f follower) write(data []byte) error {
