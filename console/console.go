@@ -75,7 +75,7 @@ func Register(h *httpapi.HTTP, o Options) *Console {
 		Description: "What the console's page reads that no service serves: every event of the mesh as it " +
 			"happens, the consumers of every reaction, the dead letters, and the demo shop's sign-up.",
 	})
-	c.register(api)
+	c.register(api, h.Followers())
 	c.links = h.Links()
 	assets, _ := fs.Sub(web, "web")
 	h.Mux().Handle("GET /console/assets/", http.StripPrefix("/console/assets/", scriptsAndStyles(http.FileServerFS(assets))))
@@ -112,7 +112,7 @@ func (c *Console) home(w http.ResponseWriter, _ *http.Request) {
 	_ = page.Execute(w, c.links)
 }
 
-func (c *Console) register(api huma.API) {
+func (c *Console) register(api huma.API, followers *httpapi.Followers) {
 	tags := []string{"console"}
 	huma.Register(api, huma.Operation{
 		OperationID: "getConsoleSettings", Method: http.MethodGet, Path: "/console/settings",
@@ -122,7 +122,7 @@ func (c *Console) register(api huma.API) {
 		Tags: tags, Errors: []int{http.StatusServiceUnavailable},
 	}, c.settings)
 	c.registerCustomers(api, tags)
-	c.registerFeed(api, tags)
+	c.registerFeed(api, followers, tags)
 	c.registerConsumers(api, tags)
 }
 

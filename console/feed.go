@@ -44,7 +44,9 @@ type feedInput struct {
 
 // registerFeed serves the feed to anyone in the demo shop, and to the
 // admin elsewhere: it names every order and product, and when each moved.
-func (c *Console) registerFeed(api huma.API, tags []string) {
+// Its followers count with those of every stream of changes (followers):
+// each has consumers of its own on the server.
+func (c *Console) registerFeed(api huma.API, followers *httpapi.Followers, tags []string) {
 	security, errs := httpapi.AdminSecurity, []int{http.StatusUnauthorized, http.StatusServiceUnavailable}
 	if c.opts.Demo {
 		security, errs = nil, []int{http.StatusServiceUnavailable}
@@ -55,8 +57,11 @@ func (c *Console) registerFeed(api huma.API, tags []string) {
 		Description: "First a `watching` event, once every stream is followed; then an `event` for each of the latest " +
 			"events of each stream and for every event stored after them, each with the services it travels to. Bodies " +
 			"are left out. A client that falls far behind is disconnected rather than slowing anything down; reconnect. " +
-			"Open to anyone in the demo shop (shopmesh run --demo); elsewhere it needs the admin token.",
-		Tags: tags, Security: security, Errors: errs,
+			"Open to anyone in the demo shop (shopmesh run --demo); elsewhere it needs the admin token. It counts with " +
+			"the other streams of changes: one client address follows at most 16 at once (429 beyond), and the shop at " +
+			"most 256 in all (503 beyond), both with a Retry-After.",
+		Tags: tags, Security: security, Errors: httpapi.FollowerErrors(errs),
+		Middlewares: huma.Middlewares{followers.Admit(api, "console")},
 	}, map[string]any{"watching": FeedWatching{}, "event": Event{}}, c.feed)
 	c.serviceFilter(api.OpenAPI().Paths["/console/events"].Get)
 }

@@ -111,6 +111,10 @@ func (rt *Runtime) ProjectIndex(ctx context.Context, name string, db *bolt.DB, p
 // prefix, on the node's server.
 func (rt *Runtime) API(doc httpapi.ServiceDoc) huma.API { return rt.n.HTTP.API(doc) }
 
+// Followers bounds the clients that follow the service's streams of
+// changes, with every other stream of the process (httpapi.RegisterStream).
+func (rt *Runtime) Followers() *httpapi.Followers { return rt.n.HTTP.Followers() }
+
 // CustomerTokens verifies and issues the tokens customers sign in with.
 func (rt *Runtime) CustomerTokens() *httpapi.CustomerTokens { return rt.n.HTTP.CustomerTokens() }
 

@@ -5,10 +5,12 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/shopmesh/shopmesh/mesh/httpapi"
 	"github.com/shopmesh/shopmesh/mesh/ops"
 )
 
@@ -40,6 +42,11 @@ type config struct {
 	Services           []string
 	PprofAddr          string
 	ArchiveAfter       time.Duration
+	// The bounds of the followers of the streams of changes, and the
+	// proxies whose X-Forwarded-For names the client.
+	FollowersPerAddress int
+	MaxFollowers        int
+	TrustedProxies      string
 	// tokenGenerated is set when the admin token was made up at start,
 	// so the banner must show it.
 	tokenGenerated bool
@@ -55,6 +62,9 @@ func defaultConfig() config {
 		LogLevel:        "info",
 		OrderTTL:        15 * time.Minute,
 		ArchiveAfter:    ops.DefaultArchiveAfter,
+
+		FollowersPerAddress: httpapi.DefaultFollowersPerAddress,
+		MaxFollowers:        httpapi.DefaultMaxFollowers,
 	}
 }
 
@@ -82,6 +92,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.Var((*duration)(&c.SlowGateway), "slow-gateway", "how long the gateway takes to charge the token tok_slow, which the console then offers (0: tok_slow is unknown)")
 	fs.Var((*duration)(&c.ArchiveAfter), "archive-after", "move events older than this from their stream to its archive, where they stay readable (embedded server; 0: never)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve Go's runtime profiles (heap, CPU) at /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (empty: off)")
+	fs.IntVar(&c.FollowersPerAddress, "followers-per-address", c.FollowersPerAddress, "streams of changes (Server-Sent Events) one client address may follow at once (an IPv6 client's /64); more get 429")
+	fs.IntVar(&c.MaxFollowers, "max-followers", c.MaxFollowers, "streams of changes followed at once in all; more get 503")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated addresses or CIDR prefixes of proxies in front of the shop, whose X-Forwarded-For names the client (empty: none is trusted)")
 	fs.Float64Var(&c.GatewayFailureRate, "gateway-failure-rate", c.GatewayFailureRate, "share of gateway calls that fail transiently (0-1)")
 }
 
@@ -142,6 +155,12 @@ func (c *config) check() error {
 	if c.MaxConnections < 0 {
 		return fmt.Errorf("--max-connections must be 0 (automatic) or more")
 	}
+	if c.FollowersPerAddress < 1 || c.MaxFollowers < 1 {
+		return fmt.Errorf("--followers-per-address and --max-followers must be at least 1")
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		return err
+	}
 	if c.Sync != "" && c.Sync != "always" {
 		return fmt.Errorf("--sync must be always or empty, not %q", c.Sync)
 	}
@@ -183,6 +202,28 @@ func (d *duration) Set(v string) error {
 
 // MinAdminToken is the shortest admin token accepted.
 const MinAdminToken = 16
+
+// trustedProxies reads --trusted-proxies: addresses, or prefixes in CIDR
+// notation.
+func (c config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, field := range strings.Split(c.TrustedProxies, ",") {
+		field = strings.TrimSpace(field)
+		if field == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(field)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(field)
+			if aerr != nil {
+				return nil, fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR prefix", field)
+			}
+			p = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
 
 // syncAlways reports whether every write is flushed to disk.
 func (c config) syncAlways() bool { return c.Sync == "always" }

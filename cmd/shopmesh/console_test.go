@@ -171,7 +171,8 @@ func keys[V any](m map[string]V) []string {
 // parallel, so that the goroutines it counts are its shop's.
 func TestAHundredClientsOfTheStreamsLeaveNothingBehind(t *testing.T) {
 	cfg := sagaConfig(t)
-	cfg.MaxConnections = 500 // whatever the machine's file-descriptor limit makes of the default
+	cfg.MaxConnections = 500      // whatever the machine's file-descriptor limit makes of the default
+	cfg.FollowersPerAddress = 100 // they all come from 127.0.0.1
 	m := openMall(t, cfg)
 	mug := m.product("MUG", 500, 1000)
 	client := &http.Client{Transport: &http.Transport{}}

@@ -36,6 +36,10 @@ type loadConfig struct {
 	JSON         bool
 	NATS         string
 	Monitor      string
+	// IdleFollowers follow the stock and never read, from IdleAddresses
+	// loopback addresses: what they cost (issue 19).
+	IdleFollowers int
+	IdleAddresses int
 }
 
 // loadCommand places orders against a running shop through its HTTP API,
@@ -81,6 +85,8 @@ func parseLoadConfig(args []string) (loadConfig, error) {
 	fs.BoolVar(&c.JSON, "json", false, "print the results as JSON")
 	fs.StringVar(&c.NATS, "nats", "", "URL of the shop's NATS server: also measure raw JetStream publishes there, for comparison")
 	fs.StringVar(&c.Monitor, "nats-monitor", "http://127.0.0.1:8222", "NATS monitoring address, to count the server's messages per order (empty: skip)")
+	fs.IntVar(&c.IdleFollowers, "idle-followers", 0, "also hold this many followers of GET /inventory/changes that never read, for the whole run")
+	fs.IntVar(&c.IdleAddresses, "idle-addresses", 1, "the idle followers come from this many loopback addresses, 127.0.0.2 on (1-250)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -97,6 +103,10 @@ func (c loadConfig) check() error {
 		return errors.New("--decline-rate must be between 0 and 1")
 	case c.Timeout <= 0 || c.OrderTimeout <= 0:
 		return errors.New("--timeout and --order-timeout must be positive")
+	case c.IdleFollowers < 0 || c.IdleFollowers > 20_000 || c.IdleAddresses < 1 || c.IdleAddresses > 250:
+		return errors.New("--idle-followers must be 0-20000, --idle-addresses 1-250")
+	case c.IdleFollowers > 0 && c.AllowRemote:
+		return errors.New("--idle-followers come from loopback addresses: the shop must be on this machine")
 	}
 	for _, target := range []string{c.URL, c.NATS, c.Monitor} {
 		if err := c.local(target); err != nil {
@@ -139,8 +149,20 @@ func runLoad(ctx context.Context, c loadConfig, progress io.Writer) (*loadResult
 	if err != nil {
 		return nil, err
 	}
+	// The idle followers come after the run's own, which they must not
+	// crowd out, and hang on until the orders are done.
+	var idle *idleFollowers
+	if c.IdleFollowers > 0 {
+		idleCtx, stopIdle := context.WithCancel(ctx)
+		if idle, err = startIdleFollowers(idleCtx, c.URL, c.IdleFollowers, c.IdleAddresses); err != nil {
+			stopIdle()
+			return nil, err
+		}
+		defer func() { stopIdle(); idle.stop() }()
+	}
 	costsBefore, monitor := shop.costs(ctx, c.Monitor)
 	r := newLoadResult(c.Orders)
+	r.Idle = idle
 	stopProgress := r.showProgress(progress)
 	runCustomers(ctx, c, shop, f, products, r)
 	stopProgress()
@@ -242,6 +264,7 @@ type loadResult struct {
 	RawPublishesPerOrder  float64        `json:"rawPublishesPerOrder,omitempty"`
 	RawError              string         `json:"rawPublishError,omitempty"`
 	Stopped               string         `json:"stopped,omitempty"`
+	Idle                  *idleFollowers `json:"idleFollowers,omitempty"`
 
 	mu      sync.Mutex
 	start   time.Time
@@ -372,6 +395,9 @@ func (r *loadResult) print(w io.Writer, asJSON bool) error {
 	}
 	if r.RawError != "" {
 		fmt.Fprintf(w, "raw JetStream publishes  not measured: %s\n", r.RawError)
+	}
+	if r.Idle != nil {
+		fmt.Fprintf(w, "idle followers  %d held: %d admitted, %d turned away\n", r.Idle.Opened, r.Idle.admitted.Load(), r.Idle.refused.Load())
 	}
 	if r.Stopped != "" {
 		fmt.Fprintf(w, "stopped early: %s\n", r.Stopped)

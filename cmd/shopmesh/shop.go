@@ -294,6 +294,8 @@ func (s *shop) connect(ctx context.Context) error {
 		Log: s.log, Storage: s.storage(), DataDir: dir, Reactions: s.tuning.reactions, Around: s.tuning.around,
 		SnapshotMin: s.tuning.snapshotMin, Contracts: contracts,
 	}
+	trusted, _ := s.cfg.trustedProxies() // checked by parseConfig
+	s.node.HTTP.Followers().Bound(s.cfg.FollowersPerAddress, s.cfg.MaxFollowers, trusted)
 	doc, err := asyncAPI(s.cfg)
 	if err != nil {
 		return err
@@ -409,6 +411,7 @@ func (s *shop) serveHTTP(context.Context) error {
 		Handler: s.node.HTTP.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		BaseContext: func(net.Listener) context.Context { return base },
+		ConnContext: httpapi.ConnContext,
 	}
 	s.http.RegisterOnShutdown(cancel)
 	go func() {

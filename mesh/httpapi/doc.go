@@ -10,6 +10,11 @@
 // past its cap (ConnectionCap) at once, so that an overloaded process
 // answers 503 instead of queueing.
 //
+// Streams of changes (Server-Sent Events) are served by RegisterStream
+// through a Broadcast: the stream is followed once and each change
+// encoded once, whatever the number of followers, and Followers bounds
+// those per client address and in all (ADR 24).
+//
 // It knows nothing of the runtime: the runtime registers its readiness
 // with ReadyCheck and ReadyNote.
 package httpapi

@@ -60,6 +60,8 @@ type HTTP struct {
 	customers *CustomerTokens
 	// home serves / in place of the landing page (the console), when set.
 	home http.Handler
+	// followers bounds the followers of every stream of changes.
+	followers *Followers
 }
 
 // NewHTTP returns a server whose admin operations accept token. With
@@ -67,7 +69,7 @@ type HTTP struct {
 func NewHTTP(o observe.Observer, token string) *HTTP {
 	h := &HTTP{mux: http.NewServeMux(), log: o.Log, token: token, customers: NewCustomerTokens(token),
 		metrics: o.Metrics, tracing: o.Tracing, checks: map[string]func() error{},
-		notes: map[string]func() string{}}
+		notes: map[string]func() string{}, followers: NewFollowers(o.Metrics)}
 	if o.Metrics != nil {
 		h.mux.Handle("GET /metrics", o.Metrics.Handler())
 	}
@@ -192,6 +194,10 @@ func allowsCustomers(security []map[string][]string) bool {
 	}
 	return false
 }
+
+// Followers bounds the followers of the streams of changes served here
+// (RegisterStream).
+func (h *HTTP) Followers() *Followers { return h.followers }
 
 // CustomerTokens issues and checks the customer tokens this server accepts.
 func (h *HTTP) CustomerTokens() *CustomerTokens { return h.customers }

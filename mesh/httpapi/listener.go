@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -53,6 +55,24 @@ type slotConn struct {
 	net.Conn
 	once sync.Once
 	free func()
+}
+
+// SetWriteBuffer sets the connection's send buffer, as a TCP
+// connection's; a stream of changes bounds it (ConnContext).
+func (c *slotConn) SetWriteBuffer(bytes int) error {
+	if b, ok := c.Conn.(writeBuffered); ok {
+		return b.SetWriteBuffer(bytes)
+	}
+	return nil
+}
+
+// SyscallConn is the TCP connection's, so that a stream of changes can
+// ask the kernel what it has not sent (unsent).
+func (c *slotConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }
 
 func (c *slotConn) Close() error {

@@ -34,6 +34,10 @@ type Metrics struct {
 	openLimit  *prometheus.GaugeVec
 	refused    *prometheus.CounterVec
 	snapshots  *prometheus.CounterVec
+	// Followers of the streams of changes, and those dropped for falling
+	// behind or not reading.
+	followers *prometheus.GaugeVec
+	dropped   *prometheus.CounterVec
 }
 
 // NewMetrics registers the mesh's series with the Go runtime collectors.
@@ -84,12 +88,18 @@ func NewMetrics() *Metrics {
 	m.snapshots = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shopmesh_snapshots_total", Help: "Snapshots of local state, by service and what happened: taken (stored in the service's snapshot bucket) or restored (by a replica without its file).",
 	}, []string{"service", "event"})
+	m.followers = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "shopmesh_followers", Help: "Clients following a stream of changes (Server-Sent Events) now, by stream.",
+	}, []string{"stream"})
+	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shopmesh_followers_dropped_total", Help: "Followers of a stream of changes disconnected because they fell too far behind or did not read, by stream.",
+	}, []string{"stream"})
 	m.lag = &lagCollector{
 		pending:  prometheus.NewDesc("shopmesh_consumer_pending", "Events not yet delivered to a reaction.", []string{"consumer"}, nil),
 		inFlight: prometheus.NewDesc("shopmesh_consumer_in_flight", "Events delivered to a reaction and not yet acked.", []string{"consumer"}, nil),
 		stuck:    prometheus.NewDesc("shopmesh_consumer_stuck", "Events a reaction of this process keeps failing on; they are still retried.", []string{"consumer"}, nil),
 	}
-	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag, m.viewWrites, m.commits, m.applied, m.conflicts, m.setAside, m.open, m.openLimit, m.refused, m.snapshots,
+	m.reg.MustRegister(m.commands, m.queries, m.reactions, m.published, m.http, m.lag, m.viewWrites, m.commits, m.applied, m.conflicts, m.setAside, m.open, m.openLimit, m.refused, m.snapshots, m.followers, m.dropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -178,6 +188,21 @@ func (m *Metrics) ObserveAdmission(name string, open, limit int) {
 func (m *Metrics) ObserveRefused(name string) {
 	if m != nil {
 		m.refused.WithLabelValues(name).Inc()
+	}
+}
+
+// ObserveFollowers records how many clients follow stream now.
+func (m *Metrics) ObserveFollowers(stream string, n int) {
+	if m != nil {
+		m.followers.WithLabelValues(stream).Set(float64(n))
+	}
+}
+
+// ObserveDropped counts a follower of stream disconnected for falling
+// behind.
+func (m *Metrics) ObserveDropped(stream string) {
+	if m != nil {
+		m.dropped.WithLabelValues(stream).Inc()
 	}
 }
 

@@ -51,6 +51,6 @@ func (s *Service) Start(ctx context.Context, rt *mesh.Runtime) error {
 	api.Register(rt.API(httpapi.ServiceDoc{
 		Prefix: "/inventory", Title: "ShopMesh inventory", Problems: api.Problems,
 		Description: "Stock per product, and the reservations that hold it for orders. Changes need the admin token.",
-	}), a, rt.Observer().Log)
+	}), a, rt.Followers(), rt.Observer().Log)
 	return rt.React(ctx, mesh.Reaction{Durable: onOrders, Handle: a.OnOrder})
 }

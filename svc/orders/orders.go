@@ -89,7 +89,7 @@ func (s *Service) Start(ctx context.Context, rt *mesh.Runtime) error {
 	api.Register(rt.API(httpapi.ServiceDoc{
 		Prefix: "/orders", Title: "ShopMesh orders", Problems: api.Problems,
 		Description: "Place, follow and cancel orders; see every event of an order on its timeline.",
-	}), a, rt.CustomerTokens(), rt.Observer().Log)
+	}), a, rt.CustomerTokens(), rt.Followers(), rt.Observer().Log)
 	return rt.React(ctx,
 		mesh.Reaction{Durable: onInventory, Handle: a.OnInventory},
 		mesh.Reaction{Durable: onPayments, Handle: a.OnPayment},

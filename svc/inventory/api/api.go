@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/oklog/ulid/v2"
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/mesh/httpapi"
@@ -57,8 +56,9 @@ type StockPage struct {
 	NextCursor string  `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 }
 
-// Register adds inventory's operations to api.
-func Register(api huma.API, a app.Application, log zerolog.Logger) {
+// Register adds inventory's operations to api; followers bounds the
+// clients that follow the stock as it changes.
+func Register(api huma.API, a app.Application, followers *httpapi.Followers, log zerolog.Logger) {
 	h := handlers{app: a, log: log}
 	tags := []string{"inventory"}
 	huma.Register(api, huma.Operation{
@@ -84,16 +84,18 @@ func Register(api huma.API, a app.Application, log zerolog.Logger) {
 			Errors: []*huma.ErrorDetail{{Location: "body.delta", Message: "must not be 0"}}}),
 		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
 	}, h.adjust)
-	sse.Register(api, huma.Operation{
+	httpapi.RegisterStream(api, followers, huma.Operation{
 		OperationID: "watchStock", Method: http.MethodGet, Path: "/inventory/changes",
 		Summary: "Stock as it changes, live (Server-Sent Events)",
 		Description: "First a `watching` event, once changes are followed; then a `stock` event with a product's whole " +
 			"stock each time it changes (set, adjusted, reserved, released, committed). A client that falls far behind " +
-			"is disconnected rather than slowing the shop down; reconnect and read the stock once with GET /inventory/{productId}. " +
+			"(1,024 changes), or does not take an event within 5 seconds, is disconnected rather than slowing the shop " +
+			"down; reconnect and read the stock once with GET /inventory/{productId}. " +
 			"Each product's changes come in order, each once; one whose `version` is not above what GET gave you is older, " +
-			"and can be passed over.",
+			"and can be passed over. One client address follows at most 16 streams of changes at once (429 beyond), " +
+			"and the shop at most 256 in all (503 beyond), both with a Retry-After (shopmesh run --followers-per-address, --max-followers).",
 		Tags: tags, Errors: []int{http.StatusServiceUnavailable},
-	}, map[string]any{"watching": StockWatching{}, "stock": Stock{}}, h.watch)
+	}, map[string]any{"watching": StockWatching{}, "stock": Stock{}}, h.changes(), h.watch)
 	huma.Register(api, huma.Operation{
 		OperationID: "listLowStock", Method: http.MethodGet, Path: "/inventory", Summary: "List products running low",
 		Description: "The products with fewer units available than belowAvailable, a page at a time: what to restock.",
@@ -112,16 +114,25 @@ type handlers struct {
 	log zerolog.Logger
 }
 
-func (h handlers) watch(ctx context.Context, _ *struct{}, send sse.Sender) {
-	changes, err := h.app.Queries.Watch.Handle(ctx, app.WatchStock{})
-	if err != nil || send.Data(StockWatching{Following: "stock"}) != nil {
-		return
-	}
-	for v := range changes {
-		if send.Data(toStock(v)) != nil {
-			return // the client left
+// changes follows the stock once for all its followers, each change
+// encoded once.
+func (h handlers) changes() *httpapi.Broadcast[app.Stock] {
+	follow := func(ctx context.Context) <-chan app.Stock {
+		changes, err := h.app.Queries.Watch.Handle(ctx, app.WatchStock{})
+		if err != nil {
+			h.log.Warn().Err(err).Msg("cannot follow the stock")
+			closed := make(chan app.Stock)
+			close(closed)
+			return closed
 		}
+		return changes
 	}
+	return httpapi.NewBroadcast("inventory", "stock", follow, func(v app.Stock) any { return toStock(v) })
+}
+
+// watch follows every product's stock.
+func (h handlers) watch(context.Context, *struct{}) httpapi.Follow[StockWatching, app.Stock] {
+	return httpapi.Follow[StockWatching, app.Stock]{Watching: StockWatching{Following: "stock"}}
 }
 
 func (h handlers) get(ctx context.Context, in *ProductPath) (*stockOutput, error) {

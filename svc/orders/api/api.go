@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/oklog/ulid/v2"
 	"github.com/rs/zerolog"
 	"github.com/shopmesh/shopmesh/events"
@@ -95,7 +94,8 @@ var placeProblems = httpapi.Problems(
 
 // Register adds the orders operations to api; tokens issues customer
 // tokens, and log gets the cause of every error answered with a 500.
-func Register(api huma.API, a app.Application, tokens *httpapi.CustomerTokens, log zerolog.Logger) {
+// followers bounds the clients that follow the orders as they change.
+func Register(api huma.API, a app.Application, tokens *httpapi.CustomerTokens, followers *httpapi.Followers, log zerolog.Logger) {
 	h := handlers{app: a, tokens: tokens, log: log}
 	tags := []string{"orders"}
 	huma.Register(api, huma.Operation{
@@ -139,16 +139,19 @@ func Register(api huma.API, a app.Application, tokens *httpapi.CustomerTokens, l
 			"order, in the order they were stored, with their subjects and bodies. A customer sees only their own orders'.",
 		Tags: tags, Errors: []int{http.StatusNotFound}, Security: httpapi.CustomerSecurity,
 	}, h.timeline)
-	sse.Register(api, huma.Operation{
+	httpapi.RegisterStream(api, followers, huma.Operation{
 		OperationID: "watchOrders", Method: http.MethodGet, Path: "/orders/changes",
 		Summary: "Orders as they change, live (Server-Sent Events)",
 		Description: "First a `watching` event, once changes are followed; then an `order` event with the whole order " +
 			"each time one changes, for every order or those of one `id` or `customerId`. A client that falls far behind " +
-			"is disconnected rather than slowing the shop down; reconnect and read the orders you follow once with GET /orders/{id}. " +
+			"(1,024 changes of any order), or does not take an event within 5 seconds, is disconnected rather than slowing " +
+			"the shop down; reconnect and read the orders you follow once with GET /orders/{id}. " +
 			"Each order's changes come in order, each once; one whose `version` is not above what GET gave you is older, " +
-			"and can be passed over. A customer follows only their own orders.",
+			"and can be passed over. A customer follows only their own orders. One client address follows at most 16 " +
+			"streams of changes at once (429 beyond), and the shop at most 256 in all (503 beyond), both with a Retry-After " +
+			"(shopmesh run --followers-per-address, --max-followers).",
 		Tags: tags, Security: httpapi.CustomerSecurity, Errors: []int{http.StatusUnauthorized},
-	}, map[string]any{"watching": Watching{}, "order": Order{}}, h.watch)
+	}, map[string]any{"watching": Watching{}, "order": Order{}}, h.changes(), h.watch)
 	huma.Register(api, huma.Operation{
 		OperationID: "issueCustomerToken", Method: http.MethodPost, Path: "/orders/customer-tokens",
 		Summary: "Issue a customer token (demo identity provider)",
@@ -173,19 +176,29 @@ type watchInput struct {
 	CustomerID string `query:"customerId" maxLength:"100" doc:"Only this customer's orders."`
 }
 
-func (h handlers) watch(ctx context.Context, in *watchInput, send sse.Sender) {
-	if caller := httpapi.CallerOf(ctx); !caller.Admin {
-		in.CustomerID = caller.Customer // a customer follows only their own orders
-	}
-	changes, err := h.app.Queries.Watch.Handle(ctx, app.WatchOrders{ID: in.ID, CustomerID: in.CustomerID})
-	if err != nil || send.Data(Watching(*in)) != nil {
-		return
-	}
-	for v := range changes {
-		if send.Data(toOrder(v)) != nil {
-			return // the client left
+// changes follows every order once for all their followers, each change
+// encoded once; each follower keeps the orders it asked for.
+func (h handlers) changes() *httpapi.Broadcast[app.View] {
+	follow := func(ctx context.Context) <-chan app.View {
+		changes, err := h.app.Queries.Watch.Handle(ctx, app.WatchOrders{})
+		if err != nil {
+			h.log.Warn().Err(err).Msg("cannot follow the orders")
+			closed := make(chan app.View)
+			close(closed)
+			return closed
 		}
+		return changes
 	}
+	return httpapi.NewBroadcast("orders", "order", follow, func(v app.View) any { return toOrder(v) })
+}
+
+// watch follows the orders in asks for; a customer follows only their own.
+func (h handlers) watch(ctx context.Context, in *watchInput) httpapi.Follow[Watching, app.View] {
+	if caller := httpapi.CallerOf(ctx); !caller.Admin {
+		in.CustomerID = caller.Customer
+	}
+	q := app.WatchOrders{ID: in.ID, CustomerID: in.CustomerID}
+	return httpapi.Follow[Watching, app.View]{Watching: Watching(*in), Keep: q.Keeps}
 }
 
 type handlers struct {

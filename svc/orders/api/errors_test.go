@@ -24,7 +24,7 @@ func TestAnUnexpectedErrorIsLoggedBeforeThe500(t *testing.T) {
 	failing := mesh.QueryFunc[app.GetOrder, app.View](func(context.Context, app.GetOrder) (app.View, error) {
 		return app.View{}, errors.New("the read model is on fire")
 	})
-	Register(api, app.Application{Queries: app.Queries{Get: failing}}, httpapi.NewCustomerTokens("test-admin-token"), zerolog.New(&log))
+	Register(api, app.Application{Queries: app.Queries{Get: failing}}, httpapi.NewCustomerTokens("test-admin-token"), httpapi.NewFollowers(nil), zerolog.New(&log))
 
 	if resp := api.Get("/orders/o1"); resp.Code != http.StatusInternalServerError {
 		t.Fatalf("status %d, want 500: %s", resp.Code, resp.Body)

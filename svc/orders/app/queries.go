@@ -30,12 +30,15 @@ func (h handlers) list(_ context.Context, q ListOrders) (Page, error) {
 	return h.Views.List(q.Filter, q.Cursor, q.Limit)
 }
 
+// Keeps reports whether v is an order q follows.
+func (q WatchOrders) Keeps(v View) bool {
+	return (q.ID == "" || v.ID == q.ID) && (q.CustomerID == "" || v.CustomerID == q.CustomerID)
+}
+
 // watch returns the changes that match q until ctx ends or the reader falls
 // behind; then the channel closes.
 func (h handlers) watch(ctx context.Context, q WatchOrders) (<-chan View, error) {
-	return h.Views.Changes(ctx, func(v View) bool {
-		return (q.ID == "" || v.ID == q.ID) && (q.CustomerID == "" || v.CustomerID == q.CustomerID)
-	}), nil
+	return h.Views.Changes(ctx, q.Keeps), nil
 }
 
 func (h handlers) timeline(ctx context.Context, q GetTimeline) ([]Entry, error) {
