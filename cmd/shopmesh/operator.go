@@ -99,10 +99,10 @@ func archiveCommand(args []string, stdout io.Writer) error {
 		a.Run(ctx, streams, every)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	for _, name := range streams {
-		done, err := a.Archive(ctx, name)
+		done, err := a.ArchiveAll(ctx, name)
 		if err != nil {
 			return err
 		}

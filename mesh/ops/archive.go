@@ -100,6 +100,20 @@ func (a *Archiver) Archive(ctx context.Context, stream string) (Round, error) {
 	return out, a.remove(ctx, live, &out)
 }
 
+// ArchiveAll runs rounds on stream until one has copied all there is to
+// copy, and adds up what they did: what `shopmesh archive` does once.
+func (a *Archiver) ArchiveAll(ctx context.Context, stream string) (Round, error) {
+	var all Round
+	for {
+		done, err := a.Archive(ctx, stream)
+		all.Copied, all.Gaps, all.Removed = all.Copied+done.Copied, all.Gaps+done.Gaps, all.Removed+done.Removed
+		all.Stream, all.Through, all.First, all.HeldBy, all.StoppedAt = done.Stream, done.Through, done.First, done.HeldBy, done.StoppedAt
+		if err != nil || !done.Full {
+			return all, err
+		}
+	}
+}
+
 // copyBatch is how many copies a round sends before it waits for the
 // archive's acknowledgements.
 const copyBatch = 1024

@@ -274,9 +274,9 @@ func TestALongGapIsArchivedInBatches(t *testing.T) {
 	}
 }
 
-// A round copies at most its share and says there is more; Run goes
-// straight on with the next round rather than leaving a backlog for the
-// next tick.
+// A round copies at most its share and says there is more; ArchiveAll,
+// and Run, go straight on with the next round rather than leaving a
+// backlog for the next tick.
 func TestARoundCopiesAtMostItsShare(t *testing.T) {
 	t.Parallel()
 	ctx, js, _ := archiveFixture(t, 25)
@@ -285,15 +285,30 @@ func TestARoundCopiesAtMostItsShare(t *testing.T) {
 	if err != nil || done.Copied != 10 || !done.Full || done.Removed != 10 {
 		t.Fatalf("%+v, %v; want 10 copied and removed, and more to come", done, err)
 	}
+	all, err := a.ArchiveAll(ctx, "SHOP")
+	if err != nil || all.Copied != 15 || all.Through != 25 || all.Full {
+		t.Fatalf("ArchiveAll: %+v, %v; want the other 15 copied, through 25", all, err)
+	}
+	publishMore(t, ctx, js, 5)
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Run(runCtx, []string{"SHOP"}, time.Hour) })
 	defer wg.Wait()
 	defer stop()
 	meshtest.Eventually(t, 10*time.Second, func() error {
-		if got := streamState(t, ctx, js, mesh.ArchiveStream("SHOP")).LastSeq; got != 25 {
-			return fmt.Errorf("archived through %d of 25", got)
+		if got := streamState(t, ctx, js, mesh.ArchiveStream("SHOP")).LastSeq; got != 30 {
+			return fmt.Errorf("archived through %d of 30", got)
 		}
 		return nil
 	})
+}
+
+// publishMore adds n events to the fixture's stream.
+func publishMore(t *testing.T, ctx context.Context, js jetstream.JetStream, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := js.Publish(ctx, fmt.Sprintf("shop.order.more%d.placed", i), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
