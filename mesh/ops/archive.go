@@ -123,8 +123,16 @@ const copyBatch = 1024
 // sequence the stream deleted. It stops at a timer still scheduled: that
 // is not history yet, whatever its age.
 func (a *Archiver) copyHistory(ctx context.Context, live jetstream.Stream, out *Round) error {
-	if out.Through >= live.CachedInfo().State.LastSeq {
+	state := live.CachedInfo().State
+	if out.Through >= state.LastSeq {
 		return nil
+	}
+	cutoff := time.Now().Add(-a.After)
+	// Events are stored in time order: if the first to copy is young, all
+	// are, and no consumer is made (a round of a shop without history
+	// leaves no trace on the server).
+	if young, err := storedSince(ctx, live, max(out.Through+1, state.FirstSeq), cutoff); young || err != nil {
+		return err
 	}
 	c, err := live.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: out.Through + 1,
@@ -135,7 +143,6 @@ func (a *Archiver) copyHistory(ctx context.Context, live jetstream.Stream, out *
 	}
 	defer drop(live, c)
 	w := &archiveWriter{js: a.JS, out: out}
-	cutoff := time.Now().Add(-a.After)
 	most := cmp.Or(a.Most, DefaultRoundMost)
 	for more := true; more; {
 		done := out.Copied + out.Gaps
@@ -254,7 +261,10 @@ func (a *Archiver) remove(ctx context.Context, live jetstream.Stream, out *Round
 	}
 	out.First = info.State.FirstSeq
 	upTo := out.Through + 1 // the first sequence the archive lacks
-	young, err := a.firstYoungerThan(ctx, live, a.After+a.Overlap)
+	if upTo <= info.State.FirstSeq {
+		return nil // the stream holds nothing the archive has
+	}
+	young, err := a.firstYoungerThan(ctx, live, info.State.FirstSeq, a.After+a.Overlap)
 	if err != nil {
 		return err
 	}
@@ -282,9 +292,13 @@ func (a *Archiver) remove(ctx context.Context, live jetstream.Stream, out *Round
 }
 
 // firstYoungerThan is the sequence of live's first message stored less
-// than age ago; past its last sequence if none is.
-func (a *Archiver) firstYoungerThan(ctx context.Context, live jetstream.Stream, age time.Duration) (uint64, error) {
+// than age ago; past its last sequence if none is. first is where the
+// stream begins: if that message is young, no consumer is needed.
+func (a *Archiver) firstYoungerThan(ctx context.Context, live jetstream.Stream, first uint64, age time.Duration) (uint64, error) {
 	since := time.Now().Add(-age)
+	if young, err := storedSince(ctx, live, first, since); young || err != nil {
+		return first, err
+	}
 	c, err := live.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since,
 		NamePrefix: ownConsumer(), InactiveThreshold: ownConsumerIdle,
@@ -321,6 +335,20 @@ const (
 // ordered consumer after its prefix and a count from 1, so each needs a
 // prefix of its own, or two rounds (or two archivers) would share one.
 func ownConsumer() string { return ownConsumers + nuid.Next() }
+
+// storedSince says whether the message at seq was stored at or after t;
+// false where there is none (deleted since), so that the caller looks
+// closer.
+func storedSince(ctx context.Context, live jetstream.Stream, seq uint64, t time.Time) (bool, error) {
+	m, err := live.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("archive %s: %w", live.CachedInfo().Config.Name, err)
+	}
+	return !m.Time.Before(t), nil
+}
 
 // drop deletes an archiver's own consumer at once, rather than when the
 // server finds it idle.
